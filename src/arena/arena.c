@@ -1,0 +1,212 @@
+/* Arena: reservation, region table, bump cursors, large-object spans.
+ * See arena.h for the invariants. Single-threaded for now: the scheduler
+ * issue gives each scheduler thread its own cursor and guards the region
+ * table's free list. */
+#include "arena/arena.h"
+
+#include <string.h>
+
+#include "ivm/platform.h"
+
+#define IVM_HUGE_PAGE_BYTES ((size_t)2 << 20)
+
+bool ivm_arena_init(ivm_arena *a, size_t bytes, ivm_arena_mode mode)
+{
+    memset(a, 0, sizeof *a);
+    if (bytes < IVM_MIN_HEAP_BYTES)
+        bytes = IVM_MIN_HEAP_BYTES;
+    bytes = (bytes + IVM_REGION_SIZE - 1) & ~(IVM_REGION_SIZE - 1);
+    a->base = ivm_platform_reserve(bytes, IVM_HUGE_PAGE_BYTES);
+    if (!a->base)
+        return false;
+    a->mode = mode;
+    if (mode == IVM_ARENA_HUGE)
+        ivm_platform_advise_huge(a->base, bytes); /* advice: may be ignored */
+    a->bytes = bytes;
+    a->nregions = (uint32_t)(bytes >> IVM_REGION_SHIFT);
+    a->regions = ivm_platform_calloc(a->nregions, sizeof *a->regions);
+    a->free_list = ivm_platform_calloc(a->nregions, sizeof *a->free_list);
+    if (!a->regions || !a->free_list) {
+        ivm_arena_destroy(a);
+        return false;
+    }
+    return true;
+}
+
+void ivm_arena_destroy(ivm_arena *a)
+{
+    if (a->base)
+        ivm_platform_release(a->base, a->bytes);
+    ivm_platform_free(a->regions);
+    ivm_platform_free(a->free_list);
+    memset(a, 0, sizeof *a);
+}
+
+void ivm_arena_set_oom_hook(ivm_arena *a, ivm_oom_hook hook, void *context)
+{
+    a->oom = hook;
+    a->oom_context = context;
+}
+
+static _Noreturn void out_of_memory(ivm_arena *a)
+{
+    if (a->oom)
+        a->oom(a->oom_context, a->bytes);
+    ivm_platform_exit(1); /* a hook must not return; be safe if it does */
+}
+
+static void note_in_use(ivm_arena *a, uint32_t n)
+{
+    a->regions_in_use += n;
+    if (a->regions_in_use > a->regions_high_water)
+        a->regions_high_water = a->regions_in_use;
+}
+
+/* One free region, from the free list first so that the address range in
+ * use stays compact, then from the untouched part of the reservation. */
+static uint32_t take_region(ivm_arena *a)
+{
+    uint32_t i;
+    if (a->nfree > 0)
+        i = a->free_list[--a->nfree];
+    else if (a->fresh < a->nregions)
+        i = a->fresh++;
+    else
+        out_of_memory(a);
+    note_in_use(a, 1);
+    return i;
+}
+
+/* `n` contiguous free regions: untouched space first (cheap), then a
+ * first-fit scan of the table. */
+static uint32_t take_span(ivm_arena *a, uint32_t n)
+{
+    if (a->nregions - a->fresh >= n) {
+        uint32_t i = a->fresh;
+        a->fresh += n;
+        note_in_use(a, n);
+        return i;
+    }
+    for (uint32_t start = 0; start + n <= a->fresh;) {
+        uint32_t run = 0;
+        while (run < n && a->regions[start + run].state == IVM_REGION_FREE)
+            run++;
+        if (run == n) {
+            /* unlink the span's regions from the free list */
+            uint32_t kept = 0;
+            for (uint32_t k = 0; k < a->nfree; k++)
+                if (a->free_list[k] < start || a->free_list[k] >= start + n)
+                    a->free_list[kept++] = a->free_list[k];
+            a->nfree = kept;
+            note_in_use(a, n);
+            return start;
+        }
+        start += run + 1;
+    }
+    out_of_memory(a);
+}
+
+static void write_filler(char *p, size_t bytes)
+{
+    uint64_t header = IVM_FILLER_TYPE | ((uint64_t)(bytes / 8) << 32);
+    memcpy(p, &header, sizeof header);
+}
+
+void ivm_arena_retire(ivm_arena *a, ivm_bump *b)
+{
+    if (b->region == UINT32_MAX || !b->ptr)
+        return;
+    size_t rest = (size_t)(b->limit - b->ptr);
+    if (rest > 0) {
+        write_filler(b->ptr, rest);
+        a->bytes_allocated -= rest;
+    }
+    ivm_region *r = &a->regions[b->region];
+    r->state = IVM_REGION_FULL;
+    r->used = IVM_REGION_SIZE;
+    b->ptr = b->limit = NULL;
+    b->region = UINT32_MAX;
+}
+
+static void *alloc_large(ivm_arena *a, size_t bytes)
+{
+    uint32_t n = (uint32_t)((bytes + IVM_REGION_SIZE - 1) >> IVM_REGION_SHIFT);
+    if (n > a->nregions)
+        out_of_memory(a);
+    uint32_t i = take_span(a, n);
+    a->regions[i] = (ivm_region){.state = IVM_REGION_LARGE,
+                                 .used = (uint32_t)(bytes < IVM_REGION_SIZE
+                                                        ? bytes
+                                                        : IVM_REGION_SIZE),
+                                 .span = n};
+    for (uint32_t k = 1; k < n; k++)
+        a->regions[i + k] = (ivm_region){.state = IVM_REGION_LARGE_TAIL};
+    a->bytes_allocated += bytes;
+    return ivm_arena_region_start(a, i);
+}
+
+void *ivm_arena_alloc_slow(ivm_arena *a, ivm_bump *b, size_t bytes)
+{
+    if (bytes > IVM_LARGE_OBJECT_BYTES)
+        return alloc_large(a, bytes);
+    /* b->region is UINT32_MAX for a cursor that never had a region; a zeroed
+     * cursor (region 0, NULL pointers) is treated the same way. */
+    if (b->ptr)
+        ivm_arena_retire(a, b);
+    uint32_t i = take_region(a);
+    char *start = ivm_arena_region_start(a, i);
+    if (a->mode == IVM_ARENA_PREFAULT)
+        ivm_platform_prefault(start, IVM_REGION_SIZE);
+    a->regions[i] = (ivm_region){.state = IVM_REGION_ALLOCATING};
+    b->region = i;
+    b->ptr = start + bytes;
+    b->limit = start + IVM_REGION_SIZE;
+    a->bytes_allocated += IVM_REGION_SIZE; /* filler is counted back out */
+    return start;
+}
+
+void ivm_arena_free_region(ivm_arena *a, uint32_t index)
+{
+    uint32_t n = a->regions[index].state == IVM_REGION_LARGE
+                     ? a->regions[index].span
+                     : 1;
+    ivm_platform_decommit(ivm_arena_region_start(a, index),
+                          (size_t)n << IVM_REGION_SHIFT);
+    for (uint32_t k = 0; k < n; k++) {
+        a->regions[index + k] = (ivm_region){.state = IVM_REGION_FREE};
+        a->free_list[a->nfree++] = index + k;
+    }
+    a->regions_in_use -= n;
+}
+
+bool ivm_arena_parse_size(const char *text, size_t *out)
+{
+    uint64_t n = 0;
+    const char *p = text;
+    if (*p < '0' || *p > '9')
+        return false;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (n > (UINT64_MAX - 9) / 10)
+            return false;
+        n = n * 10 + (uint64_t)(*p - '0');
+    }
+    unsigned shift = 0;
+    switch (*p) {
+    case '\0': break;
+    case 'K': case 'k': shift = 10; p++; break;
+    case 'M': case 'm': shift = 20; p++; break;
+    case 'G': case 'g': shift = 30; p++; break;
+    default: return false;
+    }
+    if (*p == 'i' && shift)
+        p++;
+    if (*p == 'B' && shift)
+        p++;
+    if (*p != '\0' || n > ((uint64_t)1 << 46) >> shift)
+        return false;
+    n <<= shift;
+    if (n < IVM_MIN_HEAP_BYTES)
+        return false;
+    *out = (size_t)n;
+    return true;
+}

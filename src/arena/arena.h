@@ -1,0 +1,132 @@
+/* Arena: the one reservation every value lives in.
+ *
+ * The arena reserves one range of address space up front (--heap, 1 GiB by
+ * default) without committing it, and cuts it into fixed-size regions. A
+ * region table records, per region, its state and the live bytes the last
+ * collection found in it. Small objects are bump-allocated from the region a
+ * bump cursor owns; an object larger than a quarter region gets a span of
+ * whole regions of its own (large objects are never moved).
+ *
+ * Invariants the collector relies on:
+ *  - every object starts with an 8-byte header holding its size in words, so
+ *    a region can be walked from its start to its `used` mark;
+ *  - the space a cursor leaves unused when it moves to a new region is
+ *    covered by a filler object (type IVM_FILLER_TYPE), so walks never need
+ *    to know where a cursor stopped;
+ *  - a region in state FREE holds no object and may be decommitted.
+ *
+ * Exhaustion is reported through the arena's out-of-memory hook, which the
+ * VM sets; it does not return. */
+#ifndef IVM_ARENA_H
+#define IVM_ARENA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define IVM_REGION_SHIFT 18u                     /* 256 KiB regions */
+#define IVM_REGION_SIZE ((size_t)1 << IVM_REGION_SHIFT)
+#define IVM_LARGE_OBJECT_BYTES (IVM_REGION_SIZE / 4)
+#define IVM_DEFAULT_HEAP_BYTES ((size_t)1 << 30)
+#define IVM_MIN_HEAP_BYTES ((size_t)16 << 20)
+/* The header word's type byte for filler objects (see values/value.h). */
+#define IVM_FILLER_TYPE 0xffu
+
+typedef enum ivm_region_state {
+    IVM_REGION_FREE,       /* holds nothing; physical pages may be released */
+    IVM_REGION_ALLOCATING, /* a bump cursor is filling it */
+    IVM_REGION_FULL,       /* filled; walkable up to `used` */
+    IVM_REGION_EVACUATING, /* being emptied by the collector */
+    IVM_REGION_LARGE,      /* first region of a large object's span */
+    IVM_REGION_LARGE_TAIL, /* later regions of that span */
+} ivm_region_state;
+
+typedef struct ivm_region {
+    uint8_t state;       /* ivm_region_state */
+    uint32_t used;       /* bytes from the region start holding objects */
+    uint32_t live_bytes; /* found live by the last mark */
+    uint32_t span;       /* IVM_REGION_LARGE: regions in the span */
+} ivm_region;
+
+/* A bump cursor: [ptr, limit) is free space in one region. */
+typedef struct ivm_bump {
+    char *ptr;
+    char *limit;
+    uint32_t region; /* index of the region the cursor fills, or UINT32_MAX */
+} ivm_bump;
+
+typedef void (*ivm_oom_hook)(void *context, size_t heap_bytes);
+
+typedef struct ivm_arena {
+    char *base;
+    size_t bytes;
+    uint32_t nregions;
+    ivm_region *regions;
+    uint32_t fresh;      /* regions at and above this were never handed out */
+    uint32_t *free_list; /* indices of FREE regions below `fresh` */
+    uint32_t nfree;
+    uint64_t bytes_allocated; /* total handed out, filler excluded */
+    uint32_t regions_in_use;
+    uint32_t regions_high_water;
+    ivm_arena_mode mode;
+    ivm_oom_hook oom;
+    void *oom_context;
+} ivm_arena;
+
+/* How the arena's memory is committed. First touch of a fresh page costs
+ * about 10 us on the VMs this was measured on; bench/arena-modes measures
+ * what the alternatives buy. */
+typedef enum ivm_arena_mode {
+    IVM_ARENA_LAZY,     /* pages committed by the host on first touch */
+    IVM_ARENA_HUGE,     /* as LAZY, with the host asked for huge pages */
+    IVM_ARENA_PREFAULT, /* a region's pages committed when a cursor takes it */
+} ivm_arena_mode;
+
+/* Reserves `bytes` (rounded up to whole regions), aligned to 2 MiB so that
+ * huge pages can back it. False if the host refuses the reservation. */
+bool ivm_arena_init(ivm_arena *a, size_t bytes, ivm_arena_mode mode);
+void ivm_arena_destroy(ivm_arena *a);
+void ivm_arena_set_oom_hook(ivm_arena *a, ivm_oom_hook hook, void *context);
+
+void *ivm_arena_alloc_slow(ivm_arena *a, ivm_bump *b, size_t bytes);
+
+/* Allocates `bytes` (a multiple of 8, at least 8) of uninitialised memory.
+ * The fast path is one compare and one pointer increment. */
+static inline void *ivm_arena_alloc(ivm_arena *a, ivm_bump *b, size_t bytes)
+{
+    char *p = b->ptr;
+    if ((size_t)(b->limit - p) >= bytes) {
+        b->ptr = p + bytes;
+        return p;
+    }
+    return ivm_arena_alloc_slow(a, b, bytes);
+}
+
+/* Gives the rest of the cursor's region back as filler; the cursor is
+ * empty afterwards. Called before walking the heap and at shutdown. */
+void ivm_arena_retire(ivm_arena *a, ivm_bump *b);
+
+/* Returns a region (or a large span starting at `index`) to the free list
+ * and its memory to the host. The collector's business. */
+void ivm_arena_free_region(ivm_arena *a, uint32_t index);
+
+static inline bool ivm_arena_contains(const ivm_arena *a, const void *p)
+{
+    return (const char *)p >= a->base && (const char *)p < a->base + a->bytes;
+}
+
+static inline uint32_t ivm_arena_region_of(const ivm_arena *a, const void *p)
+{
+    return (uint32_t)(((const char *)p - a->base) >> IVM_REGION_SHIFT);
+}
+
+static inline char *ivm_arena_region_start(const ivm_arena *a, uint32_t i)
+{
+    return a->base + ((size_t)i << IVM_REGION_SHIFT);
+}
+
+/* Parses a size such as "512M", "1G", "4G", "65536" (bytes) or "64K".
+ * False for anything else or for sizes below IVM_MIN_HEAP_BYTES. */
+bool ivm_arena_parse_size(const char *text, size_t *out);
+
+#endif

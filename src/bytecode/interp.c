@@ -1,0 +1,447 @@
+/* The interpreter: the dispatch loop, calls and returns, and ivm_call.
+ *
+ * Frames: a call of R[A] with B arguments makes the callee's R[0] the
+ * caller's R[A+1], so arguments are never copied; the result goes to the
+ * callee slot, stack[base - 1], which is the caller's R[A].
+ *
+ * The loop caches the instruction pointer, the register window, the
+ * constants and the running prototype in locals. Only calls and returns
+ * change them (the stack never moves; see vm.h), and LOAD_FRAME reloads
+ * them. SAVE_PC stores the resume point in the frame before anything that
+ * can fail or inspect frames (errors, natives, safepoints).
+ *
+ * Safepoints: a reduction budget is spent at every call and every backward
+ * jump; when it runs out, safepoint() runs. That is the one place where a
+ * process may be descheduled and where the collector may look at roots. */
+#include "bytecode/vm.h"
+#include "ivm/opcodes.h"
+#include "ivm/platform.h"
+
+#if defined(__GNUC__) && !defined(IVM_SWITCH_DISPATCH)
+#define IVM_COMPUTED_GOTO 1
+#endif
+
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+static ivm_status safepoint(ivm_vm *vm)
+{
+    vm->budget = IVM_REDUCTION_BUDGET;
+    return ivm_platform_interrupted() ? IVM_INTERRUPTED : IVM_OK;
+}
+
+/* ---- Calls ------------------------------------------------------------- */
+
+static ivm_status stack_overflow(ivm_vm *vm) { return ivm_raise(vm, "stack overflow"); }
+
+/* Checks a call of closure `fn` whose nargs arguments lie at stack[base..]
+ * and packs the rest arguments of a variadic function into a list. */
+static ivm_status prepare_call(ivm_vm *vm, ivm_value fn, uint32_t base,
+                               uint32_t nargs)
+{
+    ivm_proto *p = ivm_as_proto(ivm_as_closure(fn)->proto);
+    bool variadic = p->flags & IVM_PROTO_VARIADIC;
+    if (nargs != p->nparams && (!variadic || nargs < p->nparams))
+        return ivm_raise_arity(vm, fn, nargs);
+    if (base + (uint64_t)p->nregs > IVM_MAX_STACK || vm->nframes >= IVM_MAX_FRAMES)
+        return stack_overflow(vm);
+    if (variadic) {
+        ivm_value rest = IVM_NIL;
+        if (nargs > p->nparams) {
+            rest = IVM_EMPTY_LIST;
+            for (uint32_t i = nargs; i-- > p->nparams;)
+                rest = ivm_cons_new(&vm->heap, vm->stack[base + i], rest);
+        }
+        vm->stack[base + p->nparams] = rest;
+    }
+    return IVM_OK;
+}
+
+static ivm_status call_native(ivm_vm *vm, ivm_value fn, const ivm_value *args,
+                              uint32_t nargs, ivm_value *result)
+{
+    const ivm_native_def *def = &ivm_natives[ivm_imm_payload(fn)];
+    if (nargs < def->min_args || nargs > def->max_args)
+        return ivm_raise_arity(vm, fn, nargs);
+    return def->fn(vm, args, nargs, result);
+}
+
+static ivm_status not_callable(ivm_vm *vm, ivm_value v)
+{
+    return ivm_raise_type(vm, "only functions can be called", v);
+}
+
+/* Records the frames above `stop` in the error's trace, innermost first,
+ * after whatever deeper frames (from nested calls) are already there. */
+static void record_trace(ivm_vm *vm, uint32_t stop)
+{
+    for (uint32_t i = vm->nframes; i-- > stop;) {
+        if (vm->ntrace < IVM_TRACE_MAX)
+            vm->trace[vm->ntrace++] = (ivm_trace_entry){
+                vm->frames[i].closure, vm->frames[i].pc ? vm->frames[i].pc - 1 : 0};
+        else
+            vm->trace_dropped++;
+    }
+}
+
+/* ---- The loop ---------------------------------------------------------- */
+
+#define A IVM_GET_A(ins)
+#define B IVM_GET_B(ins)
+#define C IVM_GET_C(ins)
+#define BX IVM_GET_BX(ins)
+
+#define LOAD_FRAME()                                                           \
+    do {                                                                       \
+        f = &vm->frames[vm->nframes - 1];                                      \
+        p = ivm_as_proto(ivm_as_closure(f->closure)->proto);                   \
+        code = ivm_proto_code(p);                                              \
+        K = ivm_proto_consts(p);                                               \
+        R = vm->stack + f->base;                                               \
+        pc = code + f->pc;                                                     \
+    } while (0)
+#define SAVE_PC() (f->pc = (uint32_t)(pc - code))
+/* Raise-and-unwind: `st` is the failed status. */
+#define CHECK(expr)                                                            \
+    do {                                                                       \
+        st = (expr);                                                           \
+        if (UNLIKELY(st != IVM_OK))                                            \
+            goto fail;                                                         \
+    } while (0)
+#define REDUCE()                                                               \
+    do {                                                                       \
+        if (UNLIKELY(--budget <= 0)) {                                         \
+            SAVE_PC();                                                         \
+            CHECK(safepoint(vm));                                              \
+            budget = vm->budget;                                               \
+        }                                                                      \
+    } while (0)
+/* The JMP after a test: taken when the outcome equals k. */
+#define COND_JUMP(cond, k)                                                     \
+    do {                                                                       \
+        if ((cond) == (k)) {                                                   \
+            int off_ = IVM_GET_SJ(*pc);                                        \
+            pc += 1 + off_;                                                    \
+            if (off_ < 0)                                                      \
+                REDUCE();                                                      \
+        } else {                                                               \
+            pc++;                                                              \
+        }                                                                      \
+        NEXT;                                                                  \
+    } while (0)
+#define BOTH_FIXNUMS(x, y) ((x) & (y) & 1)
+#define FLONUM_OP(x, y, op)                                                    \
+    ivm_float(&vm->heap, ivm_float_value(x) op ivm_float_value(y))
+
+#ifdef IVM_COMPUTED_GOTO
+#define CASE(name) L_##name:
+#define NEXT                                                                   \
+    do {                                                                       \
+        ins = *pc++;                                                           \
+        goto *dispatch[IVM_GET_OP(ins)];                                       \
+    } while (0)
+#define DISPATCH_BEGIN NEXT;
+#define DISPATCH_END
+#else
+#define CASE(name) case IVM_OP_##name:
+#define NEXT goto next_instruction
+#define DISPATCH_BEGIN                                                         \
+    next_instruction:                                                          \
+    ins = *pc++;                                                               \
+    switch (IVM_GET_OP(ins)) {
+#define DISPATCH_END                                                           \
+    default: __builtin_unreachable();                                          \
+    }
+#endif
+
+/* Runs until the frame count drops back to `stop`. */
+static ivm_status run(ivm_vm *vm, uint32_t stop)
+{
+#ifdef IVM_COMPUTED_GOTO
+    static const void *const dispatch[IVM_OP_COUNT] = {
+#define IVM_OPCODE_LABEL(name, fmt, a, b, c) [IVM_OP_##name] = &&L_##name,
+        IVM_OPCODES(IVM_OPCODE_LABEL)
+#undef IVM_OPCODE_LABEL
+    };
+#endif
+    ivm_frame *f;
+    ivm_proto *p;
+    const uint32_t *code, *pc;
+    const ivm_value *K;
+    ivm_value *R;
+    uint32_t ins;
+    ivm_status st;
+    int32_t budget = vm->budget;
+    LOAD_FRAME();
+
+    DISPATCH_BEGIN
+
+    CASE(MOVE) { R[A] = R[B]; NEXT; }
+    CASE(LOADK) { R[A] = K[BX]; NEXT; }
+    CASE(LOADI) { R[A] = ivm_fixnum(IVM_GET_SBX(ins)); NEXT; }
+    CASE(LOADNIL) {
+        for (unsigned i = 0; i <= B; i++)
+            R[A + i] = IVM_NIL;
+        NEXT;
+    }
+    CASE(LOADTRUE) { R[A] = IVM_TRUE; NEXT; }
+    CASE(LOADFALSE) { R[A] = IVM_FALSE; NEXT; }
+    CASE(GETGLOBAL) {
+        ivm_value v = vm->globals[ivm_proto_gslots(p)[BX]].value;
+        if (UNLIKELY(v == IVM_UNBOUND)) {
+            SAVE_PC();
+            CHECK(ivm_raise_type(vm, "unbound global", K[BX]));
+        }
+        R[A] = v;
+        NEXT;
+    }
+    CASE(SETGLOBAL) { vm->globals[ivm_proto_gslots(p)[BX]].value = R[A]; NEXT; }
+    CASE(GETCAP) { R[A] = ivm_as_closure(f->closure)->caps[B]; NEXT; }
+    CASE(CLOSURE) {
+        ivm_value child = K[BX];
+        ivm_value c = ivm_closure_new(&vm->heap, child);
+        ivm_capture *caps = ivm_proto_caps(ivm_as_proto(child));
+        ivm_value *from_caps = ivm_as_closure(f->closure)->caps;
+        for (unsigned i = 0; i < ivm_as_proto(child)->ncaps; i++)
+            ivm_as_closure(c)->caps[i] = caps[i].kind == IVM_CAPTURE_REGISTER
+                                             ? R[caps[i].index]
+                                             : from_caps[caps[i].index];
+        R[A] = c;
+        NEXT;
+    }
+    CASE(ADD) {
+        ivm_value x = R[B], y = R[C];
+        int64_t r;
+        if (LIKELY(BOTH_FIXNUMS(x, y)) &&
+            !__builtin_add_overflow((int64_t)x, (int64_t)y - 1, &r)) {
+            R[A] = (ivm_value)r;
+        } else if (ivm_is_flonum(x) && ivm_is_flonum(y)) {
+            R[A] = FLONUM_OP(x, y, +);
+        } else {
+            SAVE_PC();
+            CHECK(ivm_arith(vm, IVM_OP_ADD, x, y, &R[A]));
+        }
+        NEXT;
+    }
+    CASE(SUB) {
+        ivm_value x = R[B], y = R[C];
+        int64_t r;
+        if (LIKELY(BOTH_FIXNUMS(x, y)) &&
+            !__builtin_sub_overflow((int64_t)x, (int64_t)y - 1, &r)) {
+            R[A] = (ivm_value)r;
+        } else if (ivm_is_flonum(x) && ivm_is_flonum(y)) {
+            R[A] = FLONUM_OP(x, y, -);
+        } else {
+            SAVE_PC();
+            CHECK(ivm_arith(vm, IVM_OP_SUB, x, y, &R[A]));
+        }
+        NEXT;
+    }
+    CASE(MUL) {
+        ivm_value x = R[B], y = R[C];
+        int64_t r;
+        if (LIKELY(BOTH_FIXNUMS(x, y)) &&
+            !__builtin_mul_overflow(ivm_fixnum_value(x), (int64_t)y - 1, &r)) {
+            R[A] = (ivm_value)r | 1; /* x * (2y) = 2xy: the tag bit is 0 */
+        } else if (ivm_is_flonum(x) && ivm_is_flonum(y)) {
+            R[A] = FLONUM_OP(x, y, *);
+        } else {
+            SAVE_PC();
+            CHECK(ivm_arith(vm, IVM_OP_MUL, x, y, &R[A]));
+        }
+        NEXT;
+    }
+    CASE(DIV) { SAVE_PC(); CHECK(ivm_arith(vm, IVM_OP_DIV, R[B], R[C], &R[A])); NEXT; }
+    CASE(QUOT) { SAVE_PC(); CHECK(ivm_arith(vm, IVM_OP_QUOT, R[B], R[C], &R[A])); NEXT; }
+    CASE(REM) {
+        ivm_value x = R[B], y = R[C];
+        if (LIKELY(BOTH_FIXNUMS(x, y)) && ivm_fixnum_value(y) > 0) {
+            R[A] = ivm_fixnum(ivm_fixnum_value(x) % ivm_fixnum_value(y));
+        } else {
+            SAVE_PC();
+            CHECK(ivm_arith(vm, IVM_OP_REM, x, y, &R[A]));
+        }
+        NEXT;
+    }
+    CASE(MOD) { SAVE_PC(); CHECK(ivm_arith(vm, IVM_OP_MOD, R[B], R[C], &R[A])); NEXT; }
+    CASE(ADDI) {
+        ivm_value x = R[B];
+        int64_t r;
+        if (LIKELY(ivm_is_fixnum(x)) &&
+            !__builtin_add_overflow((int64_t)x, (int64_t)IVM_GET_SC(ins) * 2, &r)) {
+            R[A] = (ivm_value)r;
+        } else {
+            SAVE_PC();
+            CHECK(ivm_arith(vm, IVM_OP_ADD, x, ivm_fixnum(IVM_GET_SC(ins)), &R[A]));
+        }
+        NEXT;
+    }
+    CASE(NEG) {
+        ivm_value x = R[B];
+        if (ivm_is_int(x)) {
+            int64_t r;
+            SAVE_PC();
+            if (__builtin_sub_overflow(0, ivm_int_value(x), &r))
+                CHECK(ivm_raise(vm, "integer overflow"));
+            R[A] = ivm_int(&vm->heap, r);
+        } else if (ivm_is_float(x)) {
+            R[A] = ivm_float(&vm->heap, -ivm_float_value(x));
+        } else {
+            SAVE_PC();
+            CHECK(ivm_raise_type(vm, "the operand of - must be a number", x));
+        }
+        NEXT;
+    }
+    CASE(NOT) { R[A] = ivm_bool(!ivm_truthy(R[B])); NEXT; }
+    CASE(EQ) {
+        ivm_value x = R[A], y = R[B];
+        bool eq = x == y ? !ivm_is_obj(x) || ivm_equal(x, y)
+                         : !BOTH_FIXNUMS(x, y) && ivm_equal(x, y);
+        COND_JUMP(eq, C);
+    }
+    CASE(LT) {
+        ivm_value x = R[A], y = R[B];
+        bool lt;
+        if (LIKELY(BOTH_FIXNUMS(x, y))) {
+            lt = (int64_t)x < (int64_t)y;
+        } else {
+            SAVE_PC();
+            CHECK(ivm_less(vm, x, y, false, &lt));
+        }
+        COND_JUMP(lt, C);
+    }
+    CASE(LE) {
+        ivm_value x = R[A], y = R[B];
+        bool le;
+        if (LIKELY(BOTH_FIXNUMS(x, y))) {
+            le = (int64_t)x <= (int64_t)y;
+        } else {
+            SAVE_PC();
+            CHECK(ivm_less(vm, x, y, true, &le));
+        }
+        COND_JUMP(le, C);
+    }
+    /* A boxed integer never equals a small immediate (value.h), and Clojure's
+     * = never equates a float with an integer. */
+    CASE(EQI) { COND_JUMP(R[A] == ivm_fixnum(IVM_GET_SB(ins)), C); }
+#define COMPARE_IMMEDIATE(cmp, x_first, or_equal)                              \
+    do {                                                                       \
+        ivm_value x = R[A], y = ivm_fixnum(IVM_GET_SB(ins));                   \
+        bool r_;                                                               \
+        if (LIKELY(ivm_is_fixnum(x))) {                                        \
+            r_ = (int64_t)x cmp (int64_t)y;                                    \
+        } else {                                                               \
+            SAVE_PC();                                                         \
+            CHECK(x_first ? ivm_less(vm, x, y, or_equal, &r_)                  \
+                          : ivm_less(vm, y, x, or_equal, &r_));                \
+        }                                                                      \
+        COND_JUMP(r_, C);                                                      \
+    } while (0)
+    CASE(LTI) { COMPARE_IMMEDIATE(<, true, false); }
+    CASE(LEI) { COMPARE_IMMEDIATE(<=, true, true); }
+    CASE(GTI) { COMPARE_IMMEDIATE(>, false, false); }
+    CASE(GEI) { COMPARE_IMMEDIATE(>=, false, true); }
+    CASE(TEST) { COND_JUMP(ivm_truthy(R[A]), B); }
+    CASE(JMP) {
+        int off = IVM_GET_SJ(ins);
+        pc += off;
+        if (off < 0)
+            REDUCE();
+        NEXT;
+    }
+    CASE(CALL) {
+        ivm_value fn = R[A];
+        uint32_t nargs = B;
+        SAVE_PC();
+        if (LIKELY(ivm_is_kind(fn, IVM_K_CLOSURE))) {
+            uint32_t base = f->base + A + 1;
+            ivm_proto *np = ivm_as_proto(ivm_as_closure(fn)->proto);
+            if (UNLIKELY(np->nparams != nargs || np->flags ||
+                         base + np->nregs > IVM_MAX_STACK ||
+                         vm->nframes >= IVM_MAX_FRAMES))
+                CHECK(prepare_call(vm, fn, base, nargs));
+            vm->frames[vm->nframes++] = (ivm_frame){fn, 0, base};
+            LOAD_FRAME();
+            REDUCE();
+            NEXT;
+        }
+        if (ivm_is_native(fn)) {
+            CHECK(call_native(vm, fn, &R[A + 1], nargs, &R[A]));
+            NEXT;
+        }
+        CHECK(not_callable(vm, fn));
+    }
+    CASE(TAILCALL) {
+        ivm_value fn = R[A];
+        uint32_t nargs = B;
+        SAVE_PC();
+        if (LIKELY(ivm_is_kind(fn, IVM_K_CLOSURE))) {
+            /* slide the callee and its arguments down over this frame */
+            memmove(R - 1, R + A, (nargs + 1) * sizeof *R);
+            CHECK(prepare_call(vm, fn, f->base, nargs));
+            f->closure = fn;
+            f->pc = 0;
+            LOAD_FRAME();
+            REDUCE();
+            NEXT;
+        }
+        if (!ivm_is_native(fn))
+            CHECK(not_callable(vm, fn));
+        CHECK(call_native(vm, fn, &R[A + 1], nargs, &R[-1]));
+        goto return_from_frame;
+    }
+    CASE(RET) {
+        R[-1] = R[A];
+    return_from_frame:
+        if (--vm->nframes == stop) {
+            vm->budget = budget;
+            return IVM_OK;
+        }
+        LOAD_FRAME();
+        NEXT;
+    }
+
+    DISPATCH_END
+
+fail:
+    vm->budget = budget;
+    if (st == IVM_ERROR)
+        record_trace(vm, stop);
+    vm->nframes = stop;
+    return st;
+}
+
+/* ---- Entry from C ------------------------------------------------------ */
+
+ivm_status ivm_call(ivm_vm *vm, ivm_value fn, uint32_t nargs,
+                    const ivm_value *args, ivm_value *result)
+{
+    if (ivm_is_native(fn))
+        return call_native(vm, fn, args, nargs, result);
+    if (!ivm_is_kind(fn, IVM_K_CLOSURE))
+        return not_callable(vm, fn);
+    if (vm->nested_calls >= IVM_MAX_NESTED_CALLS)
+        return stack_overflow(vm);
+    /* The new frame goes above the top frame's registers (a native that
+     * calls back in has its arguments there). */
+    uint32_t top = 0;
+    if (vm->nframes) {
+        ivm_frame *t = &vm->frames[vm->nframes - 1];
+        top = t->base + ivm_as_proto(ivm_as_closure(t->closure)->proto)->nregs;
+    }
+    if ((uint64_t)top + 1 + nargs > IVM_MAX_STACK)
+        return stack_overflow(vm);
+    vm->stack[top] = fn;
+    memcpy(&vm->stack[top + 1], args, nargs * sizeof *args);
+    ivm_status st = prepare_call(vm, fn, top + 1, nargs);
+    if (st != IVM_OK)
+        return st;
+    uint32_t stop = vm->nframes;
+    vm->frames[vm->nframes++] = (ivm_frame){fn, 0, top + 1};
+    vm->nested_calls++;
+    st = run(vm, stop);
+    vm->nested_calls--;
+    if (st == IVM_OK)
+        *result = vm->stack[top];
+    return st;
+}

@@ -1,0 +1,238 @@
+/* The VM's life cycle, globals, errors and buffered output. */
+#include "bytecode/vm.h"
+
+#include "ivm/platform.h"
+
+/* ---- Life cycle -------------------------------------------------------- */
+
+static const char *native_name(uint32_t index)
+{
+    return index < ivm_native_count ? ivm_natives[index].name : "native";
+}
+
+static void add_size(ivm_buf *b, size_t bytes)
+{
+    if (bytes >= ((size_t)1 << 30) && bytes % ((size_t)1 << 30) == 0) {
+        ivm_buf_add_int(b, (int64_t)(bytes >> 30));
+        ivm_buf_add_cstr(b, " GiB");
+    } else {
+        ivm_buf_add_int(b, (int64_t)(bytes >> 20));
+        ivm_buf_add_cstr(b, " MiB");
+    }
+}
+
+static _Noreturn void out_of_memory(void *context, size_t heap_bytes)
+{
+    ivm_vm *vm = context;
+    ivm_vm_flush(vm);
+    ivm_buf msg = {0};
+    ivm_buf_add_cstr(&msg, "ivm: out of memory: the ");
+    add_size(&msg, heap_bytes);
+    ivm_buf_add_cstr(&msg, " heap is full (see --heap)\n");
+    ivm_platform_write(IVM_STDERR, msg.data, msg.len);
+    ivm_platform_exit(1);
+}
+
+bool ivm_vm_init(ivm_vm *vm, size_t heap_bytes, ivm_arena_mode mode)
+{
+    memset(vm, 0, sizeof *vm);
+    if (!ivm_heap_init(&vm->heap, heap_bytes, mode))
+        return false;
+    vm->heap.native_name = native_name;
+    ivm_arena_set_oom_hook(&vm->heap.arena, out_of_memory, vm);
+    vm->stack = ivm_platform_reserve(IVM_MAX_STACK * sizeof *vm->stack,
+                                     ivm_platform_page_size());
+    vm->frames = ivm_platform_reserve(IVM_MAX_FRAMES * sizeof *vm->frames,
+                                      ivm_platform_page_size());
+    vm->global_index_cap = 256;
+    vm->global_index = ivm_platform_malloc(vm->global_index_cap * sizeof(uint32_t));
+    if (!vm->stack || !vm->frames || !vm->global_index) {
+        ivm_vm_destroy(vm);
+        return false;
+    }
+    memset(vm->global_index, 0xff, vm->global_index_cap * sizeof(uint32_t));
+    vm->budget = IVM_REDUCTION_BUDGET;
+    for (uint32_t i = 0; i < ivm_native_count; i++)
+        ivm_global_set(vm, ivm_natives[i].name, ivm_native(i));
+    return true;
+}
+
+void ivm_vm_destroy(ivm_vm *vm)
+{
+    for (uint32_t i = 0; i < vm->nmodules; i++) {
+        ivm_platform_free(vm->modules[i]->protos);
+        ivm_platform_free(vm->modules[i]);
+    }
+    ivm_platform_free(vm->modules);
+    ivm_platform_free(vm->globals);
+    ivm_platform_free(vm->global_index);
+    if (vm->stack)
+        ivm_platform_release(vm->stack, IVM_MAX_STACK * sizeof *vm->stack);
+    if (vm->frames)
+        ivm_platform_release(vm->frames, IVM_MAX_FRAMES * sizeof *vm->frames);
+    ivm_buf_free(&vm->out);
+    ivm_heap_destroy(&vm->heap);
+    memset(vm, 0, sizeof *vm);
+}
+
+/* ---- Globals ----------------------------------------------------------- */
+
+static void global_index_insert(ivm_vm *vm, uint32_t slot)
+{
+    uint32_t mask = vm->global_index_cap - 1;
+    uint32_t i = ivm_hash(vm->globals[slot].name) & mask;
+    while (vm->global_index[i] != UINT32_MAX)
+        i = (i + 1) & mask;
+    vm->global_index[i] = slot;
+}
+
+static void global_index_grow(ivm_vm *vm)
+{
+    ivm_platform_free(vm->global_index);
+    vm->global_index_cap *= 2;
+    vm->global_index = ivm_platform_malloc(vm->global_index_cap * sizeof(uint32_t));
+    if (!vm->global_index)
+        ivm_platform_exit(70);
+    memset(vm->global_index, 0xff, vm->global_index_cap * sizeof(uint32_t));
+    for (uint32_t s = 0; s < vm->nglobals; s++)
+        global_index_insert(vm, s);
+}
+
+uint32_t ivm_global_slot(ivm_vm *vm, ivm_value name)
+{
+    uint32_t mask = vm->global_index_cap - 1;
+    for (uint32_t i = ivm_hash(name) & mask; vm->global_index[i] != UINT32_MAX;
+         i = (i + 1) & mask)
+        if (ivm_equal(vm->globals[vm->global_index[i]].name, name))
+            return vm->global_index[i];
+    if (vm->nglobals == vm->globals_cap) {
+        uint32_t cap = vm->globals_cap ? vm->globals_cap * 2 : 256;
+        ivm_global *g = ivm_platform_realloc(vm->globals, cap * sizeof *g);
+        if (!g)
+            ivm_platform_exit(70);
+        vm->globals = g;
+        vm->globals_cap = cap;
+    }
+    uint32_t slot = vm->nglobals++;
+    vm->globals[slot] = (ivm_global){name, IVM_UNBOUND};
+    if (vm->nglobals * 2 > vm->global_index_cap)
+        global_index_grow(vm);
+    else
+        global_index_insert(vm, slot);
+    return slot;
+}
+
+void ivm_global_set(ivm_vm *vm, const char *name, ivm_value value)
+{
+    uint32_t slot = ivm_global_slot(vm, ivm_symbol_cstr(&vm->heap, name));
+    vm->globals[slot].value = value; /* after the call: it may move globals */
+}
+
+/* ---- Errors ------------------------------------------------------------ */
+
+ivm_status ivm_raise_value(ivm_vm *vm, ivm_value error)
+{
+    vm->error = error;
+    vm->ntrace = 0;
+    vm->trace_dropped = 0;
+    return IVM_ERROR;
+}
+
+ivm_status ivm_raise(ivm_vm *vm, const char *message)
+{
+    return ivm_raise_value(vm, ivm_string(&vm->heap, message, ivm_cstr_len(message)));
+}
+
+static ivm_status raise_buf(ivm_vm *vm, ivm_buf *b)
+{
+    ivm_value error = ivm_string(&vm->heap, b->data, b->len);
+    ivm_buf_free(b);
+    return ivm_raise_value(vm, error);
+}
+
+ivm_status ivm_raise_type(ivm_vm *vm, const char *what, ivm_value got)
+{
+    ivm_buf b = {0};
+    ivm_buf_add_cstr(&b, what);
+    ivm_buf_add_cstr(&b, ", got ");
+    ivm_buf_add_cstr(&b, ivm_type_name(ivm_type_of(got)));
+    ivm_buf_add_cstr(&b, ": ");
+    size_t start = b.len;
+    ivm_print(&vm->heap, &b, got, true);
+    if (b.len - start > 60) { /* a huge value would drown the message */
+        b.len = start + 57;
+        ivm_buf_add_cstr(&b, "...");
+    }
+    return raise_buf(vm, &b);
+}
+
+ivm_status ivm_raise_arity(ivm_vm *vm, ivm_value fn, uint32_t nargs)
+{
+    ivm_buf b = {0};
+    ivm_buf_add_cstr(&b, "wrong number of args (");
+    ivm_buf_add_int(&b, nargs);
+    ivm_buf_add_cstr(&b, ") passed to ");
+    ivm_print(&vm->heap, &b, fn, true);
+    return raise_buf(vm, &b);
+}
+
+static void add_trace_line(ivm_vm *vm, ivm_buf *out, const ivm_trace_entry *t)
+{
+    ivm_buf_add_cstr(out, "\n  at ");
+    if (ivm_is_native(t->function)) {
+        ivm_buf_add_cstr(out, native_name(ivm_imm_payload(t->function)));
+        ivm_buf_add_cstr(out, " (native)");
+        return;
+    }
+    ivm_proto *p = ivm_as_proto(ivm_function_proto(t->function));
+    if (p->name)
+        ivm_print(&vm->heap, out, p->name, false);
+    else
+        ivm_buf_add_cstr(out, "fn");
+    ivm_buf_add_cstr(out, " (");
+    if (p->source && ivm_as_str(p->source)->len)
+        ivm_print(&vm->heap, out, p->source, false);
+    else
+        ivm_buf_add_cstr(out, "?");
+    uint32_t line = ivm_proto_line_at(p, t->pc);
+    if (line) {
+        ivm_buf_add_char(out, ':');
+        ivm_buf_add_int(out, line);
+    }
+    ivm_buf_add_cstr(out, ", pc ");
+    ivm_buf_add_int(out, t->pc);
+    ivm_buf_add_char(out, ')');
+}
+
+void ivm_format_error(ivm_vm *vm, ivm_buf *out)
+{
+    ivm_buf_add_cstr(out, "ivm: error: ");
+    ivm_print(&vm->heap, out, vm->error, !ivm_is_kind(vm->error, IVM_K_STRING));
+    for (uint32_t i = 0; i < vm->ntrace; i++)
+        add_trace_line(vm, out, &vm->trace[i]);
+    if (vm->trace_dropped) {
+        ivm_buf_add_cstr(out, "\n  ... ");
+        ivm_buf_add_int(out, vm->trace_dropped);
+        ivm_buf_add_cstr(out, " more frames");
+    }
+    ivm_buf_add_char(out, '\n');
+}
+
+/* ---- Output ------------------------------------------------------------ */
+
+#define IVM_OUT_FLUSH_BYTES (64u << 10)
+
+void ivm_vm_write(ivm_vm *vm, const void *data, size_t len)
+{
+    ivm_buf_add(&vm->out, data, len);
+    if (vm->out.len >= IVM_OUT_FLUSH_BYTES)
+        ivm_vm_flush(vm);
+}
+
+void ivm_vm_flush(ivm_vm *vm)
+{
+    if (vm->out.len) {
+        ivm_platform_write(IVM_STDOUT, vm->out.data, vm->out.len);
+        vm->out.len = 0;
+    }
+}

@@ -1,0 +1,348 @@
+/* The ivm command line: run, asm, disasm, and the options they share.
+ *
+ * Exit statuses (also in the README): 0 success, 1 the program failed,
+ * 2 usage error, 65 malformed input file, 66 input file unreadable,
+ * 70 internal error, 130 interrupted. */
+#include "bytecode/asm.h"
+#include "bytecode/vm.h"
+#include "ivm/ivc.h"
+#include "ivm/platform.h"
+
+#define IVM_VERSION "0.1.0"
+
+enum {
+    EXIT_PROGRAM_ERROR = 1,
+    EXIT_USAGE = 2,
+    EXIT_MALFORMED = 65,
+    EXIT_NO_INPUT = 66,
+    EXIT_INTERNAL = 70,
+    EXIT_INTERRUPTED = 130,
+};
+
+static const char usage_text[] =
+    "usage: ivm [options] run FILE [ARGS...]   run bytecode (.ivc) or assembly (.ivs)\n"
+    "       ivm [options] asm FILE [-o OUT]    assemble .ivs text into .ivc bytecode\n"
+    "       ivm [options] disasm FILE [-o OUT] print .ivc bytecode as .ivs text\n"
+    "       ivm --help | --version\n"
+    "\n"
+    "FILE may be - for standard input.\n"
+    "options:\n"
+    "  --heap SIZE   size of the value arena, e.g. 512M, 1G, 4G (default 1G)\n"
+    "  --arena MODE  how arena memory is committed: lazy (default), huge\n"
+    "                (ask for transparent huge pages) or prefault (commit each\n"
+    "                region when the allocator takes it)\n";
+
+/* ---- Messages ---------------------------------------------------------- */
+
+static void say(const char *a, const char *b, const char *c)
+{
+    ivm_buf m = {0};
+    ivm_buf_add_cstr(&m, "ivm: ");
+    ivm_buf_add_cstr(&m, a);
+    if (b)
+        ivm_buf_add_cstr(&m, b);
+    if (c)
+        ivm_buf_add_cstr(&m, c);
+    ivm_buf_add_char(&m, '\n');
+    ivm_platform_write(IVM_STDERR, m.data, m.len);
+    ivm_buf_free(&m);
+}
+
+static int usage_error(const char *a, const char *b)
+{
+    say(a, b, NULL);
+    ivm_platform_write(IVM_STDERR, usage_text, sizeof usage_text - 1);
+    return EXIT_USAGE;
+}
+
+static bool same(const char *a, const char *b)
+{
+    while (*a && *a == *b)
+        a++, b++;
+    return *a == *b;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = ivm_cstr_len(s), k = ivm_cstr_len(suffix);
+    return n >= k && same(s + n - k, suffix);
+}
+
+/* ---- Options ----------------------------------------------------------- */
+
+typedef struct options {
+    size_t heap_bytes;
+    ivm_arena_mode arena_mode;
+    const char *command;
+    const char *file;
+    const char *output;
+    int nargs; /* program arguments after FILE (run) */
+    char **args;
+} options;
+
+/* Returns 0, or the exit status of a usage error. */
+static int parse_options(int argc, char **argv, options *o)
+{
+    *o = (options){.heap_bytes = IVM_DEFAULT_HEAP_BYTES};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (o->file && same(o->command, "run")) { /* the program's own args */
+            o->args = argv + i;
+            o->nargs = argc - i;
+            break;
+        }
+        if (same(a, "--heap")) {
+            if (i + 1 >= argc)
+                return usage_error("--heap needs a size, such as 512M or 4G", NULL);
+            if (!ivm_arena_parse_size(argv[++i], &o->heap_bytes))
+                return usage_error("bad --heap size: ", argv[i]);
+        } else if (same(a, "--arena")) {
+            if (i + 1 >= argc)
+                return usage_error("--arena needs a mode: lazy, huge or prefault", NULL);
+            const char *m = argv[++i];
+            if (same(m, "lazy"))
+                o->arena_mode = IVM_ARENA_LAZY;
+            else if (same(m, "huge"))
+                o->arena_mode = IVM_ARENA_HUGE;
+            else if (same(m, "prefault"))
+                o->arena_mode = IVM_ARENA_PREFAULT;
+            else
+                return usage_error("bad --arena mode (lazy, huge or prefault): ", m);
+        } else if (same(a, "-o")) {
+            if (!o->command || same(o->command, "run"))
+                return usage_error("-o is for asm and disasm", NULL);
+            if (i + 1 >= argc)
+                return usage_error("-o needs a file name", NULL);
+            o->output = argv[++i];
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return usage_error("unknown option: ", a);
+        } else if (!o->command) {
+            if (!same(a, "run") && !same(a, "asm") && !same(a, "disasm"))
+                return usage_error("unknown command: ", a);
+            o->command = a;
+        } else if (!o->file) {
+            o->file = a;
+        } else {
+            return usage_error("unexpected argument: ", a);
+        }
+    }
+    if (!o->command)
+        return usage_error("no command given", NULL);
+    if (!o->file)
+        return usage_error("no input file given", NULL);
+    return 0;
+}
+
+/* ---- Reading programs -------------------------------------------------- */
+
+static bool is_bytecode(const uint8_t *data, size_t len)
+{
+    return len >= IVC_MAGIC_LEN && memcmp(data, IVC_MAGIC, IVC_MAGIC_LEN) == 0;
+}
+
+/* Reads FILE and turns it into .ivc bytes in *ivc (assembling .ivs text).
+ * Returns 0 or an exit status, having said why. */
+static int read_program(ivm_vm *vm, const char *file, bool must_be_bytecode,
+                        ivm_buf *ivc)
+{
+    uint8_t *data;
+    size_t len;
+    const char *why;
+    if (!ivm_platform_read_file(file, &data, &len, &why)) {
+        say(file, ": ", why);
+        return EXIT_NO_INPUT;
+    }
+    int status = 0;
+    if (is_bytecode(data, len)) {
+        ivm_buf_add(ivc, data, len);
+    } else if (must_be_bytecode) {
+        say(file, ": not an ivm bytecode file (bad magic number)", NULL);
+        status = EXIT_MALFORMED;
+    } else if (ends_with(file, ".ivs") || same(file, "-")) {
+        ivm_buf err = {0};
+        if (!ivm_assemble(vm, (const char *)data, len, file, ivc, &err)) {
+            say(err.data, NULL, NULL);
+            status = EXIT_MALFORMED;
+        }
+        ivm_buf_free(&err);
+    } else {
+        say(file, ": not bytecode (.ivc) or assembly (.ivs); "
+                  "this ivm cannot compile source yet", NULL);
+        status = EXIT_MALFORMED;
+    }
+    ivm_platform_free(data);
+    return status;
+}
+
+static int load(ivm_vm *vm, const char *file, const ivm_buf *ivc,
+                const ivm_module **module)
+{
+    ivm_load_error err;
+    if (ivm_load(vm, (const uint8_t *)ivc->data, ivc->len, module, &err))
+        return 0;
+    ivm_buf m = {0};
+    ivm_buf_add_cstr(&m, file);
+    ivm_buf_add_cstr(&m, ": byte ");
+    ivm_buf_add_int(&m, (int64_t)err.offset);
+    ivm_buf_add_cstr(&m, ": ");
+    ivm_buf_add_cstr(&m, err.message);
+    say(m.data, NULL, NULL);
+    ivm_buf_free(&m);
+    return EXIT_MALFORMED;
+}
+
+/* ---- Commands ---------------------------------------------------------- */
+
+static ivm_vm *crashing_vm;
+
+/* Tells the crash handler which bytecode function was running. */
+static void describe_crash(void *context, char *buf, size_t size)
+{
+    (void)context;
+    ivm_vm *vm = crashing_vm;
+    if (!vm || vm->nframes == 0 || size < 2)
+        return;
+    ivm_frame *f = &vm->frames[vm->nframes - 1];
+    ivm_proto *p = ivm_as_proto(ivm_function_proto(f->closure));
+    ivm_buf b = {0};
+    ivm_buf_add_cstr(&b, "function ");
+    if (p->name)
+        ivm_print(&vm->heap, &b, p->name, false);
+    else
+        ivm_buf_add_cstr(&b, "fn");
+    ivm_buf_add_cstr(&b, ", near pc ");
+    ivm_buf_add_int(&b, f->pc);
+    size_t n = b.len < size - 1 ? b.len : size - 1;
+    memcpy(buf, b.data, n);
+    buf[n] = '\0';
+    ivm_buf_free(&b);
+}
+
+static void bind_args(ivm_vm *vm, const options *o)
+{
+    ivm_value args = o->nargs ? IVM_EMPTY_LIST : IVM_NIL;
+    for (int i = o->nargs; i-- > 0;)
+        args = ivm_cons_new(&vm->heap,
+                            ivm_string(&vm->heap, o->args[i], ivm_cstr_len(o->args[i])),
+                            args);
+    ivm_global_set(vm, "*command-line-args*", args);
+}
+
+static int run_command(ivm_vm *vm, const options *o)
+{
+    ivm_buf ivc = {0};
+    const ivm_module *module;
+    int status = read_program(vm, o->file, false, &ivc);
+    if (!status)
+        status = load(vm, o->file, &ivc, &module);
+    ivm_buf_free(&ivc);
+    if (status)
+        return status;
+    bind_args(vm, o);
+    crashing_vm = vm;
+    ivm_platform_set_crash_describer(describe_crash, NULL);
+    ivm_value result;
+    ivm_status st = ivm_call(vm, ivm_module_entry(vm, module), 0, NULL, &result);
+    ivm_vm_flush(vm);
+    if (st == IVM_INTERRUPTED) {
+        say("interrupted", NULL, NULL);
+        return EXIT_INTERRUPTED;
+    }
+    if (st == IVM_ERROR) {
+        ivm_buf m = {0};
+        ivm_format_error(vm, &m);
+        ivm_platform_write(IVM_STDERR, m.data, m.len);
+        ivm_buf_free(&m);
+        return EXIT_PROGRAM_ERROR;
+    }
+    return 0;
+}
+
+static int write_output(const char *file, const ivm_buf *b)
+{
+    const char *why;
+    if (ivm_platform_write_file(file, b->data ? b->data : "", b->len, &why))
+        return 0;
+    say(file, ": ", why);
+    return EXIT_NO_INPUT;
+}
+
+/* The default output of `asm x.ivs` is x.ivc beside it. */
+static char *default_ivc_name(const char *file)
+{
+    size_t n = ivm_cstr_len(file);
+    if (ends_with(file, ".ivs"))
+        n -= 4;
+    char *name = ivm_platform_malloc(n + 5);
+    if (!name)
+        ivm_platform_exit(EXIT_INTERNAL);
+    memcpy(name, file, n);
+    memcpy(name + n, ".ivc", 5);
+    return name;
+}
+
+static int asm_command(ivm_vm *vm, const options *o)
+{
+    if (same(o->file, "-") && !o->output)
+        return usage_error("asm from standard input needs -o OUT", NULL);
+    ivm_buf ivc = {0};
+    const ivm_module *module;
+    int status = read_program(vm, o->file, false, &ivc);
+    if (!status) /* verify what was assembled before writing it out */
+        status = load(vm, o->file, &ivc, &module);
+    if (!status) {
+        char *name = o->output ? NULL : default_ivc_name(o->file);
+        status = write_output(o->output ? o->output : name, &ivc);
+        ivm_platform_free(name);
+    }
+    ivm_buf_free(&ivc);
+    return status;
+}
+
+static int disasm_command(ivm_vm *vm, const options *o)
+{
+    ivm_buf ivc = {0}, text = {0};
+    const ivm_module *module;
+    int status = read_program(vm, o->file, true, &ivc);
+    if (!status)
+        status = load(vm, o->file, &ivc, &module);
+    if (!status) {
+        ivm_disassemble(module, &text);
+        status = write_output(o->output ? o->output : "-", &text);
+    }
+    ivm_buf_free(&ivc);
+    ivm_buf_free(&text);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    ivm_platform_install_crash_handler();
+    ivm_platform_install_interrupt_handler();
+    if (argc == 2 && (same(argv[1], "--help") || same(argv[1], "-h"))) {
+        ivm_platform_write(IVM_STDOUT, usage_text, sizeof usage_text - 1);
+        return 0;
+    }
+    if (argc == 2 && same(argv[1], "--version")) {
+        static const char v[] = "ivm " IVM_VERSION " (bytecode format 1.0)\n";
+        ivm_platform_write(IVM_STDOUT, v, sizeof v - 1);
+        return 0;
+    }
+    options o;
+    int status = parse_options(argc, argv, &o);
+    if (status)
+        return status;
+    ivm_vm vm;
+    if (!ivm_vm_init(&vm, o.heap_bytes, o.arena_mode)) {
+        say("cannot reserve the heap; try a smaller --heap", NULL, NULL);
+        return EXIT_INTERNAL;
+    }
+    if (same(o.command, "run"))
+        status = run_command(&vm, &o);
+    else if (same(o.command, "asm"))
+        status = asm_command(&vm, &o);
+    else
+        status = disasm_command(&vm, &o);
+    /* Exit without tearing the VM down: the OS reclaims it all at once. */
+    ivm_platform_exit(status);
+}

@@ -1,0 +1,269 @@
+/* EDN printing (pr and print) and the byte buffer it writes into.
+ * Numbers print as Clojure prints them: integers in decimal, floats as
+ * Java's Double.toString, infinities and NaN as ##Inf, ##-Inf, ##NaN. */
+#include "ivm/platform.h"
+#include "values/function.h"
+#include "values/value.h"
+#include "values/worklist.h"
+
+/* ---- Buffer ------------------------------------------------------------ */
+
+void ivm_buf_free(ivm_buf *b)
+{
+    ivm_platform_free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+void ivm_buf_add(ivm_buf *b, const void *data, size_t len)
+{
+    if (b->len + len + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap < b->len + len + 1)
+            cap *= 2;
+        char *d = ivm_platform_realloc(b->data, cap);
+        if (!d)
+            ivm_platform_exit(70);
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+}
+
+void ivm_buf_add_cstr(ivm_buf *b, const char *s) { ivm_buf_add(b, s, ivm_cstr_len(s)); }
+void ivm_buf_add_char(ivm_buf *b, char c) { ivm_buf_add(b, &c, 1); }
+
+void ivm_buf_add_int(ivm_buf *b, int64_t i)
+{
+    char tmp[24];
+    int n = 0;
+    uint64_t u = i < 0 ? 0 - (uint64_t)i : (uint64_t)i;
+    do {
+        tmp[sizeof tmp - 1 - n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (i < 0)
+        tmp[sizeof tmp - 1 - n++] = '-';
+    ivm_buf_add(b, tmp + sizeof tmp - n, (size_t)n);
+}
+
+void ivm_buf_add_utf8(ivm_buf *b, uint32_t c)
+{
+    char t[4];
+    if (c < 0x80) { t[0] = (char)c; ivm_buf_add(b, t, 1); return; }
+    if (c < 0x800) {
+        t[0] = (char)(0xc0 | (c >> 6)); t[1] = (char)(0x80 | (c & 0x3f));
+        ivm_buf_add(b, t, 2);
+        return;
+    }
+    if (c < 0x10000) {
+        t[0] = (char)(0xe0 | (c >> 12)); t[1] = (char)(0x80 | ((c >> 6) & 0x3f));
+        t[2] = (char)(0x80 | (c & 0x3f));
+        ivm_buf_add(b, t, 3);
+        return;
+    }
+    t[0] = (char)(0xf0 | (c >> 18)); t[1] = (char)(0x80 | ((c >> 12) & 0x3f));
+    t[2] = (char)(0x80 | ((c >> 6) & 0x3f)); t[3] = (char)(0x80 | (c & 0x3f));
+    ivm_buf_add(b, t, 4);
+}
+
+/* Java's Double.toString: plain notation with at least one digit after the
+ * point for 1e-3 <= |d| < 1e7, otherwise D.DDDE±N. */
+void ivm_buf_add_float(ivm_buf *b, double d)
+{
+    if (d != d) { ivm_buf_add_cstr(b, "NaN"); return; }
+    if (d < 0 || (d == 0 && 1 / d < 0)) {
+        ivm_buf_add_char(b, '-');
+        d = -d;
+    }
+    if (d == 0) { ivm_buf_add_cstr(b, "0.0"); return; }
+    if (d > 1.7976931348623157e308) { ivm_buf_add_cstr(b, "Infinity"); return; }
+    char digits[24];
+    int exp10;
+    int n = ivm_platform_shortest_digits(d, digits, &exp10);
+    /* d = 0.DIGITS * 10^exp10, i.e. D.IGITS * 10^(exp10-1) */
+    int sci = exp10 - 1;
+    if (d >= 1e-3 && d < 1e7) {
+        if (exp10 <= 0) {
+            ivm_buf_add_cstr(b, "0.");
+            for (int i = 0; i < -exp10; i++)
+                ivm_buf_add_char(b, '0');
+            ivm_buf_add(b, digits, (size_t)n);
+        } else if (n <= exp10) {
+            ivm_buf_add(b, digits, (size_t)n);
+            for (int i = n; i < exp10; i++)
+                ivm_buf_add_char(b, '0');
+            ivm_buf_add_cstr(b, ".0");
+        } else {
+            ivm_buf_add(b, digits, (size_t)exp10);
+            ivm_buf_add_char(b, '.');
+            ivm_buf_add(b, digits + exp10, (size_t)(n - exp10));
+        }
+        return;
+    }
+    ivm_buf_add_char(b, digits[0]);
+    ivm_buf_add_char(b, '.');
+    if (n > 1)
+        ivm_buf_add(b, digits + 1, (size_t)(n - 1));
+    else
+        ivm_buf_add_char(b, '0');
+    ivm_buf_add_char(b, 'E');
+    ivm_buf_add_int(b, sci);
+}
+
+/* ---- Printing ---------------------------------------------------------- */
+
+static const char *char_name(uint32_t c)
+{
+    switch (c) {
+    case '\n': return "newline";
+    case ' ': return "space";
+    case '\t': return "tab";
+    case '\b': return "backspace";
+    case '\f': return "formfeed";
+    case '\r': return "return";
+    default: return NULL;
+    }
+}
+
+static void print_string(ivm_buf *out, const ivm_str *s, bool readably)
+{
+    if (!readably) {
+        ivm_buf_add(out, s->bytes, s->len);
+        return;
+    }
+    ivm_buf_add_char(out, '"');
+    size_t start = 0;
+    for (size_t i = 0; i < s->len; i++) {
+        const char *esc = NULL;
+        switch (s->bytes[i]) {
+        case '"': esc = "\\\""; break;
+        case '\\': esc = "\\\\"; break;
+        case '\n': esc = "\\n"; break;
+        case '\t': esc = "\\t"; break;
+        case '\r': esc = "\\r"; break;
+        case '\b': esc = "\\b"; break;
+        case '\f': esc = "\\f"; break;
+        default: continue;
+        }
+        ivm_buf_add(out, s->bytes + start, i - start);
+        ivm_buf_add_cstr(out, esc);
+        start = i + 1;
+    }
+    ivm_buf_add(out, s->bytes + start, s->len - start);
+    ivm_buf_add_char(out, '"');
+}
+
+static void print_float(ivm_buf *out, double d)
+{
+    if (d != d)
+        ivm_buf_add_cstr(out, "##NaN");
+    else if (d > 1.7976931348623157e308)
+        ivm_buf_add_cstr(out, "##Inf");
+    else if (d < -1.7976931348623157e308)
+        ivm_buf_add_cstr(out, "##-Inf");
+    else
+        ivm_buf_add_float(out, d);
+}
+
+static void print_function(const ivm_heap *h, ivm_buf *out, ivm_value v,
+                           const char *prefix)
+{
+    ivm_buf_add_cstr(out, prefix);
+    if (ivm_is_native(v)) {
+        ivm_buf_add_cstr(out, h->native_name ? h->native_name(ivm_imm_payload(v)) : "native");
+    } else {
+        ivm_proto *p = ivm_as_proto(ivm_function_proto(v));
+        if (p->name)
+            ivm_buf_add(out, ivm_as_str(p->name)->bytes, ivm_as_str(p->name)->len);
+        else
+            ivm_buf_add_cstr(out, "fn");
+    }
+    ivm_buf_add_char(out, ']');
+}
+
+/* Prints a value that is not a non-empty list. */
+static void print_leaf(const ivm_heap *h, ivm_buf *out, ivm_value v, bool readably)
+{
+    switch (ivm_type_of(v)) {
+    case IVM_T_NIL: ivm_buf_add_cstr(out, "nil"); break;
+    case IVM_T_BOOL: ivm_buf_add_cstr(out, v == IVM_TRUE ? "true" : "false"); break;
+    case IVM_T_INT: ivm_buf_add_int(out, ivm_int_value(v)); break;
+    case IVM_T_FLOAT: print_float(out, ivm_float_value(v)); break;
+    case IVM_T_CHAR: {
+        uint32_t c = ivm_imm_payload(v);
+        if (readably) {
+            ivm_buf_add_char(out, '\\');
+            const char *name = char_name(c);
+            if (name) {
+                ivm_buf_add_cstr(out, name);
+                break;
+            }
+        }
+        ivm_buf_add_utf8(out, c);
+        break;
+    }
+    case IVM_T_STRING: print_string(out, ivm_as_str(v), readably); break;
+    case IVM_T_SYMBOL: {
+        const ivm_str *s = ivm_as_str(v);
+        ivm_buf_add(out, s->bytes, s->len);
+        break;
+    }
+    case IVM_T_KEYWORD: {
+        const ivm_str *s = ivm_as_str(v);
+        ivm_buf_add_char(out, ':');
+        ivm_buf_add(out, s->bytes, s->len);
+        break;
+    }
+    case IVM_T_BYTES: {
+        static const char hex[] = "0123456789abcdef";
+        const ivm_str *s = ivm_as_str(v);
+        ivm_buf_add_cstr(out, "#ivm/bytes \"");
+        for (uint32_t i = 0; i < s->len; i++) {
+            ivm_buf_add_char(out, hex[s->bytes[i] >> 4]);
+            ivm_buf_add_char(out, hex[s->bytes[i] & 15]);
+        }
+        ivm_buf_add_char(out, '"');
+        break;
+    }
+    case IVM_T_LIST: ivm_buf_add_cstr(out, "()"); break;
+    case IVM_T_FUNCTION: print_function(h, out, v, "#function["); break;
+    case IVM_T_PROTO: print_function(h, out, v, "#prototype["); break;
+    default: ivm_buf_add_cstr(out, "#ivm/unknown[]"); break;
+    }
+}
+
+/* Lists are printed with an explicit stack of the lists still to finish:
+ * each entry is the rest of one list whose elements are being printed. */
+void ivm_print(const ivm_heap *h, ivm_buf *out, ivm_value v, bool readably)
+{
+    ivm_worklist w;
+    ivm_worklist_init(&w);
+    for (;;) {
+        if (ivm_is_cons(v)) {
+            ivm_buf_add_char(out, '(');
+            ivm_worklist_push(&w, ivm_as_cons(v)->rest);
+            v = ivm_as_cons(v)->first;
+            continue;
+        }
+        print_leaf(h, out, v, readably);
+        /* finish every list whose last element this was */
+        for (;;) {
+            if (w.len == 0) {
+                ivm_worklist_free(&w);
+                return;
+            }
+            ivm_value rest = ivm_worklist_pop(&w);
+            if (rest == IVM_EMPTY_LIST) {
+                ivm_buf_add_char(out, ')');
+                continue;
+            }
+            ivm_buf_add_char(out, ' ');
+            ivm_worklist_push(&w, ivm_as_cons(rest)->rest);
+            v = ivm_as_cons(rest)->first;
+            break;
+        }
+    }
+}

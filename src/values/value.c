@@ -1,0 +1,513 @@
+/* Values: type table, construction, interning, equality and hashing.
+ * Printing lives in print.c. */
+#include "values/value.h"
+
+#include "ivm/platform.h"
+#include "values/function.h"
+#include "values/worklist.h"
+
+/* ---- Types ------------------------------------------------------------- */
+
+static const char *const type_names[IVM_T_COUNT] = {
+    [IVM_T_NIL] = "nil",         [IVM_T_BOOL] = "boolean",
+    [IVM_T_INT] = "integer",     [IVM_T_FLOAT] = "float",
+    [IVM_T_CHAR] = "character",  [IVM_T_STRING] = "string",
+    [IVM_T_BYTES] = "bytes",     [IVM_T_SYMBOL] = "symbol",
+    [IVM_T_KEYWORD] = "keyword", [IVM_T_LIST] = "list",
+    [IVM_T_PROTO] = "prototype", [IVM_T_FUNCTION] = "function",
+    [IVM_T_VECTOR] = "vector",   [IVM_T_MAP] = "map",
+    [IVM_T_SET] = "set",         [IVM_T_ATOM] = "atom",
+    [IVM_T_PID] = "pid",
+};
+
+const char *ivm_type_name(ivm_type t)
+{
+    return t < IVM_T_COUNT ? type_names[t] : "unknown";
+}
+
+ivm_type ivm_type_of(ivm_value v)
+{
+    if (ivm_is_fixnum(v))
+        return IVM_T_INT;
+    if (ivm_is_flonum(v))
+        return IVM_T_FLOAT;
+    if (v == IVM_NIL)
+        return IVM_T_NIL;
+    if (ivm_is_imm(v)) {
+        switch (ivm_imm_sub(v)) {
+        case IVM_IMM_TRUE:
+        case IVM_IMM_FALSE: return IVM_T_BOOL;
+        case IVM_IMM_EMPTY_LIST: return IVM_T_LIST;
+        case IVM_IMM_CHAR: return IVM_T_CHAR;
+        case IVM_IMM_NATIVE: return IVM_T_FUNCTION;
+        default: return IVM_T_NIL;
+        }
+    }
+    switch (ivm_obj_kind(v)) {
+    case IVM_K_BOXED_INT: return IVM_T_INT;
+    case IVM_K_BOXED_FLOAT: return IVM_T_FLOAT;
+    case IVM_K_STRING: return IVM_T_STRING;
+    case IVM_K_BYTES: return IVM_T_BYTES;
+    case IVM_K_SYMBOL: return IVM_T_SYMBOL;
+    case IVM_K_KEYWORD: return IVM_T_KEYWORD;
+    case IVM_K_CONS: return IVM_T_LIST;
+    case IVM_K_PROTO: return IVM_T_PROTO;
+    case IVM_K_CLOSURE: return IVM_T_FUNCTION;
+    default: return IVM_T_NIL;
+    }
+}
+
+/* ---- Heap -------------------------------------------------------------- */
+
+bool ivm_heap_init(ivm_heap *h, size_t arena_bytes, ivm_arena_mode mode)
+{
+    memset(h, 0, sizeof *h);
+    h->bump.region = UINT32_MAX;
+    if (!ivm_arena_init(&h->arena, arena_bytes, mode))
+        return false;
+    h->interned.capacity = 1024;
+    h->interned.slots = ivm_platform_calloc(h->interned.capacity, sizeof(ivm_value));
+    if (!h->interned.slots) {
+        ivm_arena_destroy(&h->arena);
+        return false;
+    }
+    return true;
+}
+
+void ivm_heap_destroy(ivm_heap *h)
+{
+    ivm_platform_free(h->interned.slots);
+    ivm_arena_destroy(&h->arena);
+    memset(h, 0, sizeof *h);
+}
+
+ivm_value ivm_int_box(ivm_heap *h, int64_t i)
+{
+    ivm_boxed_int *b = ivm_heap_alloc(h, IVM_K_BOXED_INT, 0, sizeof *b);
+    b->i = i;
+    return (ivm_value)(uintptr_t)b;
+}
+
+ivm_value ivm_float_box(ivm_heap *h, double d)
+{
+    ivm_boxed_float *b = ivm_heap_alloc(h, IVM_K_BOXED_FLOAT, 0, sizeof *b);
+    b->d = d;
+    return (ivm_value)(uintptr_t)b;
+}
+
+/* ---- Clojure's Murmur3 (clojure.lang.Murmur3), on 32-bit words --------- */
+
+static uint32_t rotl32(uint32_t x, unsigned r) { return (x << r) | (x >> (32 - r)); }
+static uint32_t mix_k1(uint32_t k1) { return rotl32(k1 * 0xcc9e2d51u, 15) * 0x1b873593u; }
+static uint32_t mix_h1(uint32_t h1, uint32_t k1)
+{
+    return rotl32(h1 ^ k1, 13) * 5 + 0xe6546b64u;
+}
+static uint32_t fmix(uint32_t h1, uint32_t length)
+{
+    h1 ^= length;
+    h1 ^= h1 >> 16;
+    h1 *= 0x85ebca6bu;
+    h1 ^= h1 >> 13;
+    h1 *= 0xc2b2ae35u;
+    h1 ^= h1 >> 16;
+    return h1;
+}
+static uint32_t hash_int32(uint32_t x) { return x == 0 ? 0 : fmix(mix_h1(0, mix_k1(x)), 4); }
+static uint32_t hash_long(int64_t i)
+{
+    if (i == 0)
+        return 0;
+    uint64_t u = (uint64_t)i;
+    uint32_t h1 = mix_h1(0, mix_k1((uint32_t)u));
+    h1 = mix_h1(h1, mix_k1((uint32_t)(u >> 32)));
+    return fmix(h1, 8);
+}
+static uint32_t mix_coll_hash(uint32_t hash, uint32_t count)
+{
+    return fmix(mix_h1(0, mix_k1(hash)), count);
+}
+
+/* Decodes one code point from valid UTF-8 at *p, advancing it. */
+static uint32_t utf8_next(const uint8_t **p)
+{
+    const uint8_t *s = *p;
+    uint32_t c = s[0];
+    if (c < 0x80) { *p = s + 1; return c; }
+    if (c < 0xe0) { *p = s + 2; return ((c & 0x1f) << 6) | (s[1] & 0x3f); }
+    if (c < 0xf0) {
+        *p = s + 3;
+        return ((c & 0x0f) << 12) | ((uint32_t)(s[1] & 0x3f) << 6) | (s[2] & 0x3f);
+    }
+    *p = s + 4;
+    return ((c & 0x07) << 18) | ((uint32_t)(s[1] & 0x3f) << 12) |
+           ((uint32_t)(s[2] & 0x3f) << 6) | (s[3] & 0x3f);
+}
+
+/* Walks the UTF-16 code units Java would see for a UTF-8 string. */
+typedef struct utf16_cursor { const uint8_t *p, *end; uint32_t low; } utf16_cursor;
+static bool utf16_next(utf16_cursor *c, uint32_t *unit)
+{
+    if (c->low) { *unit = c->low; c->low = 0; return true; }
+    if (c->p >= c->end) return false;
+    uint32_t cp = utf8_next(&c->p);
+    if (cp < 0x10000) { *unit = cp; return true; }
+    cp -= 0x10000;
+    *unit = 0xd800 + (cp >> 10);
+    c->low = 0xdc00 + (cp & 0x3ff);
+    return true;
+}
+
+/* java.lang.String.hashCode */
+static uint32_t java_string_hash(const uint8_t *s, size_t len)
+{
+    utf16_cursor c = {s, s + len, 0};
+    uint32_t h = 0, unit;
+    while (utf16_next(&c, &unit))
+        h = 31 * h + unit;
+    return h;
+}
+
+/* clojure.lang.Murmur3.hashUnencodedChars */
+static uint32_t hash_unencoded_chars(const uint8_t *s, size_t len)
+{
+    utf16_cursor c = {s, s + len, 0};
+    uint32_t h1 = 0, n = 0, a, b;
+    while (utf16_next(&c, &a)) {
+        n++;
+        if (!utf16_next(&c, &b)) {
+            h1 ^= mix_k1(a);
+            break;
+        }
+        n++;
+        h1 = mix_h1(h1, mix_k1(a | (b << 16)));
+    }
+    return fmix(h1, 2 * n);
+}
+
+static uint32_t hash_combine(uint32_t seed, uint32_t hash)
+{
+    return seed ^ (hash + 0x9e3779b9u + (seed << 6) + (seed >> 2));
+}
+
+/* Symbol.hasheq: hashCombine(hashUnencodedChars(name), ns.hashCode()) */
+static uint32_t symbol_hash(const uint8_t *s, size_t len, uint32_t ns_len)
+{
+    if (ns_len == 0)
+        return hash_combine(hash_unencoded_chars(s, len), 0);
+    return hash_combine(hash_unencoded_chars(s + ns_len + 1, len - ns_len - 1),
+                        java_string_hash(s, ns_len));
+}
+
+/* ---- Strings and interned names ---------------------------------------- */
+
+bool ivm_utf8_valid(const uint8_t *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        uint8_t c = s[i];
+        size_t n;
+        uint32_t min, cp;
+        if (c < 0x80) { i++; continue; }
+        if ((c & 0xe0) == 0xc0) { n = 1; min = 0x80; cp = c & 0x1f; }
+        else if ((c & 0xf0) == 0xe0) { n = 2; min = 0x800; cp = c & 0x0f; }
+        else if ((c & 0xf8) == 0xf0) { n = 3; min = 0x10000; cp = c & 0x07; }
+        else return false;
+        if (len - i <= n)
+            return false;
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += n + 1;
+    }
+    return true;
+}
+
+static uint32_t count_code_points(const uint8_t *s, size_t len)
+{
+    uint32_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        n += (s[i] & 0xc0) != 0x80;
+    return n;
+}
+
+static ivm_str *new_str(ivm_heap *h, unsigned kind, const void *bytes, size_t len)
+{
+    ivm_str *s = ivm_heap_alloc(h, kind, 0, sizeof(ivm_str) + len + 1);
+    s->len = (uint32_t)len;
+    s->reserved = 0;
+    memcpy(s->bytes, bytes, len);
+    s->bytes[len] = 0;
+    return s;
+}
+
+ivm_value ivm_string(ivm_heap *h, const void *bytes, size_t len)
+{
+    ivm_str *s = new_str(h, IVM_K_STRING, bytes, len);
+    s->hash = hash_int32(java_string_hash(s->bytes, len));
+    s->aux = count_code_points(s->bytes, len);
+    return (ivm_value)(uintptr_t)s;
+}
+
+ivm_value ivm_bytes(ivm_heap *h, const void *bytes, size_t len)
+{
+    ivm_str *s = new_str(h, IVM_K_BYTES, bytes, len);
+    uint32_t hash = 1;
+    for (size_t i = 0; i < len; i++)
+        hash = 31 * hash + hash_long((int8_t)s->bytes[i]);
+    s->hash = mix_coll_hash(hash, (uint32_t)len);
+    s->aux = 0;
+    return (ivm_value)(uintptr_t)s;
+}
+
+/* The namespace part of "ns/name" is everything before the first '/',
+ * unless the name is "/" itself or the slash is the first byte. */
+static uint32_t namespace_length(const uint8_t *s, size_t len)
+{
+    for (size_t i = 1; i + 1 < len; i++)
+        if (s[i] == '/')
+            return (uint32_t)i;
+    return 0;
+}
+
+static uint32_t name_hash(unsigned kind, const uint8_t *s, size_t len)
+{
+    uint32_t h = symbol_hash(s, len, namespace_length(s, len));
+    return kind == IVM_K_KEYWORD ? h + 0x9e3779b9u : h;
+}
+
+static bool intern_matches(ivm_value v, unsigned kind, const void *name, size_t len)
+{
+    ivm_str *s = ivm_as_str(v);
+    return ivm_obj_kind(v) == kind && s->len == len && memcmp(s->bytes, name, len) == 0;
+}
+
+static void intern_grow(ivm_intern_table *t)
+{
+    uint32_t cap = t->capacity * 2;
+    ivm_value *slots = ivm_platform_calloc(cap, sizeof *slots);
+    if (!slots)
+        ivm_platform_exit(70);
+    for (uint32_t i = 0; i < t->capacity; i++) {
+        ivm_value v = t->slots[i];
+        if (!v)
+            continue;
+        uint32_t j = ivm_as_str(v)->hash & (cap - 1);
+        while (slots[j])
+            j = (j + 1) & (cap - 1);
+        slots[j] = v;
+    }
+    ivm_platform_free(t->slots);
+    t->slots = slots;
+    t->capacity = cap;
+}
+
+static ivm_value intern(ivm_heap *h, unsigned kind, const void *name, size_t len)
+{
+    ivm_intern_table *t = &h->interned;
+    uint32_t hash = name_hash(kind, name, len);
+    uint32_t mask = t->capacity - 1;
+    uint32_t i = hash & mask;
+    for (; t->slots[i]; i = (i + 1) & mask)
+        if (ivm_as_str(t->slots[i])->hash == hash &&
+            intern_matches(t->slots[i], kind, name, len))
+            return t->slots[i];
+    ivm_str *s = new_str(h, kind, name, len);
+    s->hash = hash;
+    s->aux = namespace_length(s->bytes, len);
+    ivm_value v = (ivm_value)(uintptr_t)s;
+    t->slots[i] = v;
+    if (++t->count * 4 > t->capacity * 3)
+        intern_grow(t);
+    return v;
+}
+
+ivm_value ivm_symbol(ivm_heap *h, const void *name, size_t len)
+{
+    return intern(h, IVM_K_SYMBOL, name, len);
+}
+
+ivm_value ivm_keyword(ivm_heap *h, const void *name, size_t len)
+{
+    return intern(h, IVM_K_KEYWORD, name, len);
+}
+
+/* ---- Lists ------------------------------------------------------------- */
+
+ivm_value ivm_cons_new(ivm_heap *h, ivm_value first, ivm_value rest)
+{
+    ivm_cons *c = ivm_heap_alloc(h, IVM_K_CONS, 0, sizeof *c);
+    c->first = first;
+    c->rest = rest;
+    c->count = ivm_list_count(rest) + 1;
+    return (ivm_value)(uintptr_t)c;
+}
+
+/* ---- Equality ---------------------------------------------------------- */
+
+/* Prototypes are equal when they have the same shape and code (their
+ * constants and names are compared by the caller's walk). */
+static bool proto_same_code(ivm_proto *x, ivm_proto *y)
+{
+    return x->nparams == y->nparams && x->flags == y->flags &&
+           x->nregs == y->nregs && x->ncaps == y->ncaps &&
+           x->ncode == y->ncode && x->nconsts == y->nconsts &&
+           memcmp(ivm_proto_code(x), ivm_proto_code(y), 4 * (size_t)x->ncode) == 0 &&
+           memcmp(ivm_proto_caps(x), ivm_proto_caps(y),
+                  sizeof(ivm_capture) * x->ncaps) == 0;
+}
+
+static bool str_equal(ivm_value a, ivm_value b)
+{
+    ivm_str *x = ivm_as_str(a), *y = ivm_as_str(b);
+    return x->len == y->len && x->hash == y->hash &&
+           memcmp(x->bytes, y->bytes, x->len) == 0;
+}
+
+bool ivm_equal(ivm_value a, ivm_value b)
+{
+    ivm_worklist w;
+    ivm_worklist_init(&w);
+    bool result = true;
+    for (;;) {
+        if (a == b && !ivm_is_kind(a, IVM_K_BOXED_FLOAT))
+            goto next;
+        ivm_type ta = ivm_type_of(a), tb = ivm_type_of(b);
+        if (ta != tb) { result = false; break; }
+        switch (ta) {
+        case IVM_T_INT:
+            if (ivm_int_value(a) != ivm_int_value(b)) { result = false; goto done; }
+            break;
+        case IVM_T_FLOAT:
+            if (!(ivm_float_value(a) == ivm_float_value(b))) { result = false; goto done; }
+            break;
+        case IVM_T_STRING: case IVM_T_BYTES: case IVM_T_SYMBOL: case IVM_T_KEYWORD:
+            if (!str_equal(a, b)) { result = false; goto done; }
+            break;
+        case IVM_T_LIST:
+            if (ivm_list_count(a) != ivm_list_count(b)) { result = false; goto done; }
+            if (a == IVM_EMPTY_LIST)
+                break;
+            ivm_worklist_push2(&w, ivm_as_cons(a)->rest, ivm_as_cons(b)->rest);
+            ivm_worklist_push2(&w, ivm_as_cons(a)->first, ivm_as_cons(b)->first);
+            break;
+        case IVM_T_PROTO: {
+            ivm_proto *x = ivm_as_proto(a), *y = ivm_as_proto(b);
+            if (!proto_same_code(x, y)) { result = false; goto done; }
+            ivm_worklist_push2(&w, x->name, y->name);
+            for (uint32_t i = 0; i < x->nconsts; i++)
+                ivm_worklist_push2(&w, ivm_proto_consts(x)[i], ivm_proto_consts(y)[i]);
+            break;
+        }
+        case IVM_T_FUNCTION: /* natives are equal only to themselves */
+            if (ivm_is_native(a) || ivm_is_native(b)) { result = false; goto done; }
+            ivm_closure *x = ivm_as_closure(a), *y = ivm_as_closure(b);
+            ivm_worklist_push2(&w, x->proto, y->proto);
+            for (uint32_t i = 0; i < ivm_as_proto(x->proto)->ncaps; i++)
+                ivm_worklist_push2(&w, x->caps[i], y->caps[i]);
+            break;
+        default: /* nil, booleans, chars: equal only if the words are */
+            result = false;
+            goto done;
+        }
+    next:
+        if (w.len == 0)
+            break;
+        b = ivm_worklist_pop(&w);
+        a = ivm_worklist_pop(&w);
+    }
+done:
+    ivm_worklist_free(&w);
+    return result;
+}
+
+/* ---- Hashing ----------------------------------------------------------- */
+
+static uint32_t hash_double(double d)
+{
+    if (d == 0.0)
+        return 0; /* -0.0 = 0.0 */
+    uint64_t bits;
+    memcpy(&bits, &d, sizeof bits);
+    return (uint32_t)(bits ^ (bits >> 32));
+}
+
+/* The hash of a value that contains no list (a leaf of the walk below). */
+static uint32_t hash_leaf(ivm_value v)
+{
+    switch (ivm_type_of(v)) {
+    case IVM_T_NIL: return 0;
+    case IVM_T_BOOL: return v == IVM_TRUE ? 1231 : 1237;
+    case IVM_T_INT: return hash_long(ivm_int_value(v));
+    case IVM_T_FLOAT: return hash_double(ivm_float_value(v));
+    case IVM_T_CHAR: return ivm_imm_payload(v);
+    case IVM_T_STRING: case IVM_T_BYTES: case IVM_T_SYMBOL: case IVM_T_KEYWORD:
+        return ivm_as_str(v)->hash;
+    case IVM_T_FUNCTION:
+    case IVM_T_PROTO: {
+        if (ivm_is_native(v))
+            return hash_int32(ivm_imm_payload(v) + 1);
+        /* a closure hashes as its prototype, which equal closures share in
+         * value */
+        ivm_proto *p = ivm_as_proto(ivm_function_proto(v));
+        uint32_t name = p->name ? ivm_as_str(p->name)->hash : 0;
+        return hash_combine(hash_combine(name, p->ncode), p->nconsts);
+    }
+    default: return 0;
+    }
+}
+
+/* Lists hash as Clojure's hashOrdered. Nested lists are walked with an
+ * explicit stack of (remaining list, running hash, count) triples. */
+uint32_t ivm_hash(ivm_value v)
+{
+    if (!ivm_is_list(v))
+        return hash_leaf(v);
+    ivm_worklist w;
+    ivm_worklist_init(&w);
+    ivm_value rest = v;
+    uint32_t hash = 1, n = 0, result;
+    for (;;) {
+        if (rest == IVM_EMPTY_LIST) {
+            result = mix_coll_hash(hash, n);
+            if (w.len == 0)
+                break;
+            n = (uint32_t)ivm_worklist_pop(&w);
+            hash = (uint32_t)ivm_worklist_pop(&w);
+            rest = ivm_worklist_pop(&w);
+            hash = 31 * hash + result;
+            n++;
+            continue;
+        }
+        ivm_value x = ivm_as_cons(rest)->first;
+        rest = ivm_as_cons(rest)->rest;
+        if (ivm_is_list(x)) {
+            ivm_worklist_push(&w, rest);
+            ivm_worklist_push2(&w, hash, n);
+            rest = x;
+            hash = 1;
+            n = 0;
+        } else {
+            hash = 31 * hash + hash_leaf(x);
+            n++;
+        }
+    }
+    ivm_worklist_free(&w);
+    return result;
+}
+
+void ivm_worklist_grow(ivm_worklist *w)
+{
+    size_t cap = w->cap * 2;
+    ivm_value *items = ivm_platform_malloc(cap * sizeof *items);
+    if (!items)
+        ivm_platform_exit(70);
+    memcpy(items, w->items, w->len * sizeof *items);
+    ivm_worklist_free(w);
+    w->items = items;
+    w->cap = cap;
+}

@@ -1,0 +1,310 @@
+/* Values: the value word, object headers, the type table, construction,
+ * structural equality, hashing and EDN printing.
+ *
+ * The value word (64 bits) is tagged in its low bits:
+ *
+ *   ........ ........ ........ .......1   integer, 63-bit signed: word >> 1
+ *   ........ ........ ........ ......10   float held inline ("flonum")
+ *   PPPPPPPP PPPPPPPP ........ SSSSS100   immediate: subtype S, payload P
+ *   00000000 00000000 00000000 00000000   nil
+ *   AAAAAAAA AAAAAAAA AAAAAAAA AAAAA000   reference to an arena object
+ *
+ * Integers outside 63 bits and doubles whose exponent does not fit the
+ * flonum encoding (Ruby's: exponents near 1.0, i.e. about 1e-77..1e77, plus
+ * +0.0) are boxed in the arena. Invariant: an integer that fits 63 bits is
+ * never boxed, so two integers are equal iff their words are equal unless
+ * both are boxed. Doubles carry no such promise (a flonum and a boxed float
+ * are compared by value).
+ *
+ * Every arena object starts with one header word:
+ *   bits  0..7   kind (ivm_kind)
+ *   bits  8..15  collector bits
+ *   bits 16..31  kind-specific small field
+ *   bits 32..63  size of the whole object in 8-byte words
+ *
+ * Equality and hashing are structural and never look at addresses, so the
+ * collector may copy any object and no program can tell (design brief,
+ * point 2). Hashes follow Clojure's hasheq where Clojure defines them. */
+#ifndef IVM_VALUE_H
+#define IVM_VALUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "arena/arena.h"
+
+typedef uint64_t ivm_value;
+
+/* ---- What a value is --------------------------------------------------- */
+
+typedef enum ivm_type {
+    IVM_T_NIL,
+    IVM_T_BOOL,
+    IVM_T_INT,
+    IVM_T_FLOAT,
+    IVM_T_CHAR,
+    IVM_T_STRING,
+    IVM_T_BYTES,
+    IVM_T_SYMBOL,
+    IVM_T_KEYWORD,
+    IVM_T_LIST, /* the empty list and cons cells */
+    IVM_T_PROTO,
+    IVM_T_FUNCTION, /* closures and native functions */
+    /* reserved for later layers */
+    IVM_T_VECTOR,
+    IVM_T_MAP,
+    IVM_T_SET,
+    IVM_T_ATOM,
+    IVM_T_PID,
+    IVM_T_COUNT
+} ivm_type;
+
+/* The kind byte of an object header. Values above IVM_K_CLOSURE are
+ * reserved for vectors, maps, sets, atoms and pids; IVM_FILLER_TYPE (0xff,
+ * arena.h) marks unused space in a region. */
+typedef enum ivm_kind {
+    IVM_K_BOXED_INT = 1,
+    IVM_K_BOXED_FLOAT,
+    IVM_K_STRING,
+    IVM_K_BYTES,
+    IVM_K_SYMBOL,
+    IVM_K_KEYWORD,
+    IVM_K_CONS,
+    IVM_K_PROTO,
+    IVM_K_CLOSURE,
+    IVM_K_FILLER = IVM_FILLER_TYPE
+} ivm_kind;
+
+enum {
+    IVM_IMM_TRUE = 1,
+    IVM_IMM_FALSE,
+    IVM_IMM_EMPTY_LIST,
+    IVM_IMM_CHAR,    /* payload: Unicode code point */
+    IVM_IMM_NATIVE,  /* payload: index in the native function table */
+    IVM_IMM_UNBOUND, /* a global slot with no value; never seen by programs */
+};
+
+#define IVM_IMM(sub, payload)                                                  \
+    ((ivm_value)(((uint64_t)(payload) << 32) | ((uint64_t)(sub) << 3) | 4u))
+#define IVM_NIL ((ivm_value)0)
+#define IVM_TRUE IVM_IMM(IVM_IMM_TRUE, 0)
+#define IVM_FALSE IVM_IMM(IVM_IMM_FALSE, 0)
+#define IVM_EMPTY_LIST IVM_IMM(IVM_IMM_EMPTY_LIST, 0)
+#define IVM_UNBOUND IVM_IMM(IVM_IMM_UNBOUND, 0)
+
+#define IVM_FIXNUM_MIN (-((int64_t)1 << 62))
+#define IVM_FIXNUM_MAX (((int64_t)1 << 62) - 1)
+
+static inline bool ivm_is_fixnum(ivm_value v) { return v & 1; }
+static inline bool ivm_is_flonum(ivm_value v) { return (v & 3) == 2; }
+static inline bool ivm_is_imm(ivm_value v) { return (v & 7) == 4; }
+static inline bool ivm_is_obj(ivm_value v) { return (v & 7) == 0 && v != 0; }
+static inline unsigned ivm_imm_sub(ivm_value v) { return (v >> 3) & 31; }
+static inline uint32_t ivm_imm_payload(ivm_value v) { return (uint32_t)(v >> 32); }
+static inline bool ivm_truthy(ivm_value v) { return v != IVM_NIL && v != IVM_FALSE; }
+static inline ivm_value ivm_bool(bool b) { return b ? IVM_TRUE : IVM_FALSE; }
+static inline ivm_value ivm_fixnum(int64_t i) { return ((uint64_t)i << 1) | 1; }
+static inline int64_t ivm_fixnum_value(ivm_value v) { return (int64_t)v >> 1; }
+static inline ivm_value ivm_char(uint32_t cp) { return IVM_IMM(IVM_IMM_CHAR, cp); }
+static inline ivm_value ivm_native(uint32_t i) { return IVM_IMM(IVM_IMM_NATIVE, i); }
+static inline bool ivm_is_native(ivm_value v)
+{
+    return ivm_is_imm(v) && ivm_imm_sub(v) == IVM_IMM_NATIVE;
+}
+
+/* ---- Objects ----------------------------------------------------------- */
+
+typedef uint64_t ivm_header;
+
+static inline ivm_header *ivm_obj_header(ivm_value v) { return (ivm_header *)(uintptr_t)v; }
+static inline unsigned ivm_obj_kind(ivm_value v) { return (unsigned)(*ivm_obj_header(v) & 0xff); }
+static inline uint32_t ivm_header_words(ivm_header h) { return (uint32_t)(h >> 32); }
+static inline unsigned ivm_header_small(ivm_header h) { return (unsigned)((h >> 16) & 0xffff); }
+static inline ivm_header ivm_make_header(unsigned kind, unsigned small, size_t bytes)
+{
+    return (ivm_header)kind | ((ivm_header)small << 16) |
+           ((ivm_header)(bytes / 8) << 32);
+}
+
+typedef struct ivm_boxed_int { ivm_header h; int64_t i; } ivm_boxed_int;
+typedef struct ivm_boxed_float { ivm_header h; double d; } ivm_boxed_float;
+
+/* Strings, symbols, keywords and bytes share one layout. `aux` is the
+ * number of code points for strings, the length of the namespace part
+ * (0 if none) for symbols and keywords, and unused for bytes. The bytes are
+ * followed by a NUL that is not counted in `len`. */
+typedef struct ivm_str {
+    ivm_header h;
+    uint32_t len;
+    uint32_t hash;
+    uint32_t aux;
+    uint32_t reserved;
+    uint8_t bytes[];
+} ivm_str;
+
+typedef struct ivm_cons {
+    ivm_header h;
+    ivm_value first;
+    ivm_value rest; /* a list: IVM_EMPTY_LIST or another cons */
+    uint64_t count;
+} ivm_cons;
+
+static inline ivm_str *ivm_as_str(ivm_value v) { return (ivm_str *)(uintptr_t)v; }
+static inline ivm_cons *ivm_as_cons(ivm_value v) { return (ivm_cons *)(uintptr_t)v; }
+static inline bool ivm_is_kind(ivm_value v, unsigned k) { return ivm_is_obj(v) && ivm_obj_kind(v) == k; }
+static inline bool ivm_is_cons(ivm_value v) { return ivm_is_kind(v, IVM_K_CONS); }
+static inline bool ivm_is_list(ivm_value v) { return v == IVM_EMPTY_LIST || ivm_is_cons(v); }
+
+ivm_type ivm_type_of(ivm_value v);
+const char *ivm_type_name(ivm_type t);
+
+/* ---- The heap: where values are built ---------------------------------- */
+
+/* The names native functions print with (set by the bytecode layer). */
+typedef const char *(*ivm_native_namer)(uint32_t index);
+
+typedef struct ivm_intern_table {
+    ivm_value *slots; /* open addressing; 0 = empty */
+    uint32_t capacity; /* a power of two */
+    uint32_t count;
+} ivm_intern_table;
+
+typedef struct ivm_heap {
+    ivm_arena arena;
+    ivm_bump bump;
+    ivm_intern_table interned; /* symbols and keywords; a root */
+    ivm_native_namer native_name;
+} ivm_heap;
+
+bool ivm_heap_init(ivm_heap *h, size_t arena_bytes, ivm_arena_mode mode);
+void ivm_heap_destroy(ivm_heap *h);
+
+/* Allocates an object of `bytes` (rounded up to 8) and writes its header. */
+static inline void *ivm_heap_alloc(ivm_heap *h, unsigned kind, unsigned small,
+                                   size_t bytes)
+{
+    bytes = (bytes + 7) & ~(size_t)7;
+    ivm_header *o = ivm_arena_alloc(&h->arena, &h->bump, bytes);
+    *o = ivm_make_header(kind, small, bytes);
+    return o;
+}
+
+/* ---- Numbers ----------------------------------------------------------- */
+
+ivm_value ivm_int_box(ivm_heap *h, int64_t i);
+static inline ivm_value ivm_int(ivm_heap *h, int64_t i)
+{
+    if (i >= IVM_FIXNUM_MIN && i <= IVM_FIXNUM_MAX)
+        return ivm_fixnum(i);
+    return ivm_int_box(h, i);
+}
+static inline bool ivm_is_int(ivm_value v)
+{
+    return ivm_is_fixnum(v) || ivm_is_kind(v, IVM_K_BOXED_INT);
+}
+static inline int64_t ivm_int_value(ivm_value v)
+{
+    return ivm_is_fixnum(v) ? ivm_fixnum_value(v)
+                            : ((ivm_boxed_int *)(uintptr_t)v)->i;
+}
+
+ivm_value ivm_float_box(ivm_heap *h, double d);
+static inline ivm_value ivm_float(ivm_heap *h, double d)
+{
+    uint64_t bits;
+    memcpy(&bits, &d, sizeof bits);
+    unsigned top = (unsigned)(bits >> 60) & 7;
+    if (bits != 0x3000000000000000u && (top == 3 || top == 4))
+        return (((bits << 3) | (bits >> 61)) & ~(uint64_t)1) | 2;
+    if (bits == 0)
+        return 0x8000000000000002u;
+    return ivm_float_box(h, d);
+}
+static inline bool ivm_is_float(ivm_value v)
+{
+    return ivm_is_flonum(v) || ivm_is_kind(v, IVM_K_BOXED_FLOAT);
+}
+static inline double ivm_float_value(ivm_value v)
+{
+    if (!ivm_is_flonum(v))
+        return ((ivm_boxed_float *)(uintptr_t)v)->d;
+    if (v == 0x8000000000000002u)
+        return 0.0;
+    uint64_t b63 = v >> 63;
+    uint64_t t = (2 - b63) | (v & ~(uint64_t)3);
+    uint64_t bits = (t >> 3) | (t << 61);
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    return d;
+}
+
+/* ---- Strings, bytes, symbols, keywords --------------------------------- */
+
+/* A new string holding a copy of `bytes` (which must be valid UTF-8; see
+ * ivm_utf8_valid). */
+ivm_value ivm_string(ivm_heap *h, const void *bytes, size_t len);
+ivm_value ivm_bytes(ivm_heap *h, const void *bytes, size_t len);
+/* Interned: the same name always gives an equal value. */
+ivm_value ivm_symbol(ivm_heap *h, const void *name, size_t len);
+ivm_value ivm_keyword(ivm_heap *h, const void *name, size_t len);
+/* strlen, which the freestanding core may not call. */
+static inline size_t ivm_cstr_len(const char *s)
+{
+    size_t n = 0;
+    while (s[n])
+        n++;
+    return n;
+}
+static inline ivm_value ivm_symbol_cstr(ivm_heap *h, const char *name)
+{
+    return ivm_symbol(h, name, ivm_cstr_len(name));
+}
+bool ivm_utf8_valid(const uint8_t *s, size_t len);
+/* True for strings, symbols, keywords and bytes (the ivm_str layout). */
+static inline bool ivm_is_str_like(ivm_value v)
+{
+    if (!ivm_is_obj(v))
+        return false;
+    unsigned k = ivm_obj_kind(v);
+    return k == IVM_K_STRING || k == IVM_K_BYTES || k == IVM_K_SYMBOL ||
+           k == IVM_K_KEYWORD;
+}
+
+/* ---- Lists ------------------------------------------------------------- */
+
+ivm_value ivm_cons_new(ivm_heap *h, ivm_value first, ivm_value rest);
+static inline uint64_t ivm_list_count(ivm_value list)
+{
+    return list == IVM_EMPTY_LIST ? 0 : ivm_as_cons(list)->count;
+}
+
+/* ---- Equality, hashing, printing --------------------------------------- */
+
+/* Clojure's `=`: structural, 1 and 1.0 differ, NaN differs from itself.
+ * Iterative: depth of nesting costs heap, not C stack. */
+bool ivm_equal(ivm_value a, ivm_value b);
+/* Agrees with ivm_equal; Clojure's hasheq where Clojure defines it. */
+uint32_t ivm_hash(ivm_value v);
+
+/* A growable byte buffer on the bootstrap allocator. */
+typedef struct ivm_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+} ivm_buf;
+
+void ivm_buf_free(ivm_buf *b);
+void ivm_buf_add(ivm_buf *b, const void *data, size_t len);
+void ivm_buf_add_cstr(ivm_buf *b, const char *s);
+void ivm_buf_add_char(ivm_buf *b, char c);
+void ivm_buf_add_int(ivm_buf *b, int64_t i);
+void ivm_buf_add_float(ivm_buf *b, double d); /* as Java's Double.toString */
+void ivm_buf_add_utf8(ivm_buf *b, uint32_t code_point);
+
+/* Appends v as EDN. `readably` is pr (strings quoted, chars as \c);
+ * otherwise print (strings and chars as their text), at every depth. */
+void ivm_print(const ivm_heap *h, ivm_buf *out, ivm_value v, bool readably);
+
+#endif
