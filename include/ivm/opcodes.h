@@ -30,7 +30,7 @@
  *      the function
  *   _  unused: must be zero
  *
- * Conditional tests (EQ..GEI, TEST) must be followed by a JMP: when the
+ * Conditional tests (EQ..GEI, TEST, LOOPLT) must be followed by a JMP: when the
  * test's outcome equals k the jump is taken, otherwise it is skipped. The
  * interpreter executes that jump directly, so a test and its jump cost one
  * dispatch.
@@ -104,6 +104,9 @@
     X(GEI, ABC, R, I, k)                                                       \
     /* if (truthy(R[A]) == k) jump by the next JMP, else skip it */            \
     X(TEST, ABC, R, k, _)                                                      \
+    /* R[A] := R[A] + sC; if (R[A] < R[B]) jump by the next JMP, else skip   \
+       it: the back edge of a counting loop, one dispatch an iteration */      \
+    X(LOOPLT, ABC, R, R, I)                                                    \
     /* pc += sJ */                                                             \
     X(JMP, SJ, J, _, _)                                                        \
     /* R[A] := R[A](R[A+1], ..., R[A+B]) */                                    \

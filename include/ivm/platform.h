@@ -85,6 +85,21 @@ bool ivm_platform_parse_double(const char *text, size_t len, double *out);
 
 _Noreturn void ivm_platform_exit(int status);
 
+/* Reports a failed internal assertion ("ivm: assertion failed: EXPR at
+ * FILE:LINE") and aborts into the crash handler (exit status 70). */
+_Noreturn void ivm_platform_assert_failed(const char *expr, const char *file,
+                                          int line);
+
+/* Internal assertions: checked in Debug builds, compiled out of Release
+ * (NDEBUG). Untrusted input is never checked with these: the loader, the
+ * assembler and the CLI check it always. */
+#ifdef NDEBUG
+#define IVM_ASSERT(expr) ((void)0)
+#else
+#define IVM_ASSERT(expr)                                                       \
+    ((expr) ? (void)0 : ivm_platform_assert_failed(#expr, __FILE__, __LINE__))
+#endif
+
 /* Installs the crash handler: on SIGSEGV, SIGBUS, SIGILL, SIGFPE or
  * SIGABRT it prints "ivm: internal error (signal N, NAME)", a backtrace with
  * function names and offsets, and whatever `describe` (if set) writes about

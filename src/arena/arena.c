@@ -167,6 +167,9 @@ void *ivm_arena_alloc_slow(ivm_arena *a, ivm_bump *b, size_t bytes)
 
 void ivm_arena_free_region(ivm_arena *a, uint32_t index)
 {
+    IVM_ASSERT(index < a->fresh);
+    IVM_ASSERT(a->regions[index].state != IVM_REGION_FREE &&
+               a->regions[index].state != IVM_REGION_LARGE_TAIL);
     uint32_t n = a->regions[index].state == IVM_REGION_LARGE
                      ? a->regions[index].span
                      : 1;

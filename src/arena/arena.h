@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ivm/platform.h"
+
 #define IVM_REGION_SHIFT 18u                     /* 256 KiB regions */
 #define IVM_REGION_SIZE ((size_t)1 << IVM_REGION_SHIFT)
 #define IVM_LARGE_OBJECT_BYTES (IVM_REGION_SIZE / 4)
@@ -55,6 +57,15 @@ typedef struct ivm_bump {
     uint32_t region; /* index of the region the cursor fills, or UINT32_MAX */
 } ivm_bump;
 
+/* How the arena's memory is committed. First touch of a fresh page costs
+ * about 10 us on the VMs this was measured on; bench/arena-modes measures
+ * what the alternatives buy. */
+typedef enum ivm_arena_mode {
+    IVM_ARENA_LAZY,     /* pages committed by the host on first touch */
+    IVM_ARENA_HUGE,     /* as LAZY, with the host asked for huge pages */
+    IVM_ARENA_PREFAULT, /* a region's pages committed when a cursor takes it */
+} ivm_arena_mode;
+
 typedef void (*ivm_oom_hook)(void *context, size_t heap_bytes);
 
 typedef struct ivm_arena {
@@ -73,14 +84,6 @@ typedef struct ivm_arena {
     void *oom_context;
 } ivm_arena;
 
-/* How the arena's memory is committed. First touch of a fresh page costs
- * about 10 us on the VMs this was measured on; bench/arena-modes measures
- * what the alternatives buy. */
-typedef enum ivm_arena_mode {
-    IVM_ARENA_LAZY,     /* pages committed by the host on first touch */
-    IVM_ARENA_HUGE,     /* as LAZY, with the host asked for huge pages */
-    IVM_ARENA_PREFAULT, /* a region's pages committed when a cursor takes it */
-} ivm_arena_mode;
 
 /* Reserves `bytes` (rounded up to whole regions), aligned to 2 MiB so that
  * huge pages can back it. False if the host refuses the reservation. */
@@ -94,6 +97,7 @@ void *ivm_arena_alloc_slow(ivm_arena *a, ivm_bump *b, size_t bytes);
  * The fast path is one compare and one pointer increment. */
 static inline void *ivm_arena_alloc(ivm_arena *a, ivm_bump *b, size_t bytes)
 {
+    IVM_ASSERT(bytes >= 8 && bytes % 8 == 0);
     char *p = b->ptr;
     if ((size_t)(b->limit - p) >= bytes) {
         b->ptr = p + bytes;

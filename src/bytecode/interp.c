@@ -342,6 +342,21 @@ static ivm_status run(ivm_vm *vm, uint32_t stop)
     CASE(GTI) { COMPARE_IMMEDIATE(>, false, false); }
     CASE(GEI) { COMPARE_IMMEDIATE(>=, false, true); }
     CASE(TEST) { COND_JUMP(ivm_truthy(R[A]), B); }
+    CASE(LOOPLT) {
+        ivm_value x = R[A], y = R[B];
+        int64_t r;
+        bool lt;
+        if (LIKELY(BOTH_FIXNUMS(x, y)) &&
+            !__builtin_add_overflow((int64_t)x, (int64_t)IVM_GET_SC(ins) * 2, &r)) {
+            R[A] = (ivm_value)r;
+            lt = r < (int64_t)y;
+        } else {
+            SAVE_PC();
+            CHECK(ivm_arith(vm, IVM_OP_ADD, x, ivm_fixnum(IVM_GET_SC(ins)), &R[A]));
+            CHECK(ivm_less(vm, R[A], y, false, &lt));
+        }
+        COND_JUMP(lt, true);
+    }
     CASE(JMP) {
         int off = IVM_GET_SJ(ins);
         pc += off;

@@ -223,7 +223,8 @@ static ivm_value read_const(loading *L, unsigned depth)
 
 static bool is_test(unsigned op)
 {
-    return (op >= IVM_OP_EQ && op <= IVM_OP_GEI) || op == IVM_OP_TEST;
+    return (op >= IVM_OP_EQ && op <= IVM_OP_GEI) || op == IVM_OP_TEST ||
+           op == IVM_OP_LOOPLT;
 }
 
 static bool ends_flow(unsigned op)

@@ -442,6 +442,18 @@ bool ivm_platform_parse_double(const char *text, size_t len, double *out)
 
 _Noreturn void ivm_platform_exit(int status) { _exit(status); }
 
+_Noreturn void ivm_platform_assert_failed(const char *expr, const char *file,
+                                          int line)
+{
+    char text[512];
+    int n = snprintf(text, sizeof text, "ivm: assertion failed: %s at %s:%d\n",
+                     expr, file, line);
+    if (n > 0)
+        ivm_platform_write(IVM_STDERR, text,
+                           (size_t)n < sizeof text ? (size_t)n : sizeof text - 1);
+    abort();
+}
+
 /* ---- Threads ----------------------------------------------------------- */
 
 struct ivm_thread {

@@ -42,8 +42,16 @@ typedef struct ivm_closure {
 
 #define IVM_NO_GLOBAL UINT32_MAX
 
-static inline ivm_proto *ivm_as_proto(ivm_value v) { return (ivm_proto *)(uintptr_t)v; }
-static inline ivm_closure *ivm_as_closure(ivm_value v) { return (ivm_closure *)(uintptr_t)v; }
+static inline ivm_proto *ivm_as_proto(ivm_value v)
+{
+    IVM_ASSERT(ivm_is_kind(v, IVM_K_PROTO));
+    return (ivm_proto *)(uintptr_t)v;
+}
+static inline ivm_closure *ivm_as_closure(ivm_value v)
+{
+    IVM_ASSERT(ivm_is_kind(v, IVM_K_CLOSURE));
+    return (ivm_closure *)(uintptr_t)v;
+}
 
 static inline ivm_value *ivm_proto_consts(ivm_proto *p) { return (ivm_value *)(p + 1); }
 static inline uint32_t *ivm_proto_gslots(ivm_proto *p)

@@ -151,9 +151,17 @@ typedef struct ivm_cons {
     uint64_t count;
 } ivm_cons;
 
-static inline ivm_str *ivm_as_str(ivm_value v) { return (ivm_str *)(uintptr_t)v; }
-static inline ivm_cons *ivm_as_cons(ivm_value v) { return (ivm_cons *)(uintptr_t)v; }
 static inline bool ivm_is_kind(ivm_value v, unsigned k) { return ivm_is_obj(v) && ivm_obj_kind(v) == k; }
+static inline ivm_str *ivm_as_str(ivm_value v)
+{
+    IVM_ASSERT(ivm_is_obj(v) && ivm_obj_kind(v) >= IVM_K_STRING && ivm_obj_kind(v) <= IVM_K_KEYWORD);
+    return (ivm_str *)(uintptr_t)v;
+}
+static inline ivm_cons *ivm_as_cons(ivm_value v)
+{
+    IVM_ASSERT(ivm_is_kind(v, IVM_K_CONS));
+    return (ivm_cons *)(uintptr_t)v;
+}
 static inline bool ivm_is_cons(ivm_value v) { return ivm_is_kind(v, IVM_K_CONS); }
 static inline bool ivm_is_list(ivm_value v) { return v == IVM_EMPTY_LIST || ivm_is_cons(v); }
 
@@ -206,6 +214,7 @@ static inline bool ivm_is_int(ivm_value v)
 }
 static inline int64_t ivm_int_value(ivm_value v)
 {
+    IVM_ASSERT(ivm_is_int(v));
     return ivm_is_fixnum(v) ? ivm_fixnum_value(v)
                             : ((ivm_boxed_int *)(uintptr_t)v)->i;
 }
