@@ -165,7 +165,7 @@ static bool is_index_word(span w)
 bool ivm_asm_plain_id(const uint8_t *name, size_t len)
 {
     span w = {(const char *)name, len};
-    if (len == 0 || is_number_start(w.p, w.p + len) ||
+    if (len == 0 || is_number_start(w.p, w.p + len) || w.p[0] == '.' ||
         skip_while(w.p, w.p + len, is_id_char) != w.p + len)
         return false;
     bool generated = len > 2 && w.p[0] == '_' && w.p[1] == 'p' && all_digits(w.p + 2, len - 2);
@@ -536,25 +536,25 @@ static bool parse_sigil_name(assembler *as, bool keyword, ivm_value *out)
     return true;
 }
 
-/* \c, or \name for the characters in char_names */
+/* \c, or \name for the characters in char_names. A run of word
+ * characters is one token, so \u00e9 is an error rather than \u and 00e9. */
 static bool parse_char(assembler *as, ivm_value *out)
 {
     const char *at = as->p++;
     int c = peek(as);
     if (c < 0x21 || c > 0x7e)
         return fail(as, at, "expected a character after \\ (write others as #char N)");
-    if (is_letter(c) && is_letter(peek_at(as, 1))) {
-        span w = scan(as, is_letter);
-        for (size_t i = 0; i < sizeof char_names / sizeof char_names[0]; i++)
-            if (span_is(w, char_names[i].name)) {
-                *out = ivm_char(char_names[i].c);
-                return true;
-            }
-        return fail_name(as, at, "unknown character name \\", w, "");
+    span w = is_id_char(c) ? scan(as, is_id_char) : (span){as->p++, 1};
+    if (w.len == 1) {
+        *out = ivm_char((uint32_t)c);
+        return true;
     }
-    as->p++;
-    *out = ivm_char((uint32_t)c);
-    return true;
+    for (size_t i = 0; i < sizeof char_names / sizeof char_names[0]; i++)
+        if (span_is(w, char_names[i].name)) {
+            *out = ivm_char(char_names[i].c);
+            return true;
+        }
+    return fail_name(as, at, "unknown character name \\", w, "");
 }
 
 static bool parse_number(assembler *as, ivm_value *out)

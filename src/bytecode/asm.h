@@ -47,7 +47,8 @@ void ivm_disassemble(const ivm_module *m, ivm_buf *out);
 /* ---- Shared by the assembler and the disassembler ---------------------- */
 
 /* True when the assembler reads `name` written bare as a prototype ID,
- * wherever an ID may stand (not a number, nil, true, false, kN or _pN). */
+ * wherever an ID may stand (not a number, nil, true, false, kN or _pN),
+ * and it does not look like a directive (a leading '.'). */
 bool ivm_asm_plain_id(const uint8_t *name, size_t len);
 /* True when 'name and :name read back as a symbol and keyword of `name`. */
 bool ivm_asm_plain_name(const uint8_t *name, size_t len);

@@ -24,10 +24,11 @@ static ivm_proto *proto_at(const disasm *d, uint32_t i) { return ivm_as_proto(d-
 
 /* ---- Constants --------------------------------------------------------- */
 
-static void print_string(ivm_buf *out, const uint8_t *s, size_t len)
+static void print_string(ivm_buf *out, ivm_value v)
 {
+    const uint8_t *s = ivm_as_str(v)->bytes;
     ivm_buf_add_char(out, '"');
-    for (size_t i = 0; i < len; i++) {
+    for (uint32_t i = 0; i < ivm_as_str(v)->len; i++) {
         const char *escape = NULL;
         switch (s[i]) {
         case '"': escape = "\\\""; break;
@@ -52,9 +53,14 @@ static void print_string(ivm_buf *out, const uint8_t *s, size_t len)
     ivm_buf_add_char(out, '"');
 }
 
-static void print_str(ivm_buf *out, ivm_value v)
+static bool reads_back(const ivm_buf *text, uint64_t bits)
 {
-    print_string(out, ivm_as_str(v)->bytes, ivm_as_str(v)->len);
+    double d;
+    uint64_t back;
+    if (!ivm_platform_parse_double(text->data, text->len, &d))
+        return false;
+    memcpy(&back, &d, sizeof back);
+    return back == bits;
 }
 
 /* The shortest decimal text when it reads back as the same bits; the
@@ -76,11 +82,7 @@ static void print_float(ivm_buf *out, ivm_value v)
     }
     ivm_buf text = {0};
     ivm_buf_add_float(&text, ivm_float_value(v));
-    double back;
-    uint64_t back_bits = ~bits;
-    if (ivm_platform_parse_double(text.data, text.len, &back))
-        memcpy(&back_bits, &back, sizeof back_bits);
-    if (back_bits == bits) {
+    if (reads_back(&text, bits)) {
         ivm_buf_add(out, text.data, text.len);
     } else {
         ivm_buf_add_cstr(out, "#float 0x");
@@ -115,7 +117,7 @@ static void print_name(ivm_buf *out, ivm_value v, bool keyword)
         ivm_buf_add(out, s->bytes, s->len);
     } else {
         ivm_buf_add_cstr(out, keyword ? "#keyword " : "#symbol ");
-        print_str(out, v);
+        print_string(out, v);
     }
 }
 
@@ -158,7 +160,7 @@ static void print_const(const disasm *d, ivm_value v)
     case IVM_T_INT: ivm_buf_add_int(out, ivm_int_value(v)); break;
     case IVM_T_FLOAT: print_float(out, v); break;
     case IVM_T_CHAR: print_char(out, ivm_imm_payload(v)); break;
-    case IVM_T_STRING: print_str(out, v); break;
+    case IVM_T_STRING: print_string(out, v); break;
     case IVM_T_SYMBOL: print_name(out, v, false); break;
     case IVM_T_KEYWORD: print_name(out, v, true); break;
     case IVM_T_BYTES: print_bytes(out, v); break;
@@ -196,9 +198,10 @@ static bool *choose_ids(const ivm_module *m)
         if (name == IVM_NIL || !ivm_asm_plain_id(ivm_as_str(name)->bytes, ivm_as_str(name)->len))
             continue;
         const char *text = (const char *)ivm_as_str(name)->bytes;
-        uint32_t first = ivm_name_map_get(&seen, text, ivm_as_str(name)->len);
+        uint32_t len = ivm_as_str(name)->len;
+        uint32_t first = ivm_name_map_get(&seen, text, len);
         if (first == IVM_NAME_ABSENT) {
-            ivm_name_map_put(&seen, text, ivm_as_str(name)->len, i);
+            ivm_name_map_put(&seen, text, len, i);
             named[i] = true;
         } else {
             named[first] = false;
@@ -222,7 +225,7 @@ static void print_header(const disasm *d, uint32_t i)
         ivm_buf_add_cstr(out, " variadic");
     if (!d->named[i] && p->name) {
         ivm_buf_add_cstr(out, " name=");
-        print_str(out, p->name);
+        print_string(out, p->name);
     }
     if (!d->named[i] && !p->name)
         ivm_buf_add_cstr(out, " anonymous");
@@ -254,26 +257,32 @@ static bool is_constant(ivm_operand_kind k)
     return k == IVM_OPK_K || k == IVM_OPK_G || k == IVM_OPK_P;
 }
 
-/* The operands in slots A, B, C of the opcode table, signed ones
- * sign-extended: the inverse of the assembler's encoding. */
-static const ivm_op_info *decode(uint32_t ins, int64_t v[3])
+/* An instruction's operands in slots A, B, C of the opcode table. */
+typedef struct operands {
+    const ivm_op_info *info;
+    ivm_operand_kind kind[3];
+    int64_t v[3]; /* signed kinds sign-extended */
+} operands;
+
+/* The inverse of the assembler's encoding. */
+static operands decode(uint32_t ins)
 {
     const ivm_op_info *info = &ivm_op_table[IVM_GET_OP(ins)];
-    const ivm_operand_kind kinds[3] = {info->a, info->b, info->c};
-    v[0] = v[1] = v[2] = 0;
+    operands o = {info, {info->a, info->b, info->c}, {0, 0, 0}};
     switch (info->format) {
     case IVM_FMT_ABC: {
         const unsigned bytes[3] = {IVM_GET_A(ins), IVM_GET_B(ins), IVM_GET_C(ins)};
         for (int k = 0; k < 3; k++)
-            v[k] = kinds[k] == IVM_OPK_I || kinds[k] == IVM_OPK_J ? (int64_t)(int8_t)bytes[k]
-                                                                  : (int64_t)bytes[k];
+            o.v[k] = o.kind[k] == IVM_OPK_I || o.kind[k] == IVM_OPK_J
+                         ? (int64_t)(int8_t)bytes[k]
+                         : (int64_t)bytes[k];
         break;
     }
-    case IVM_FMT_ABX: v[0] = IVM_GET_A(ins); v[1] = IVM_GET_BX(ins); break;
-    case IVM_FMT_ASBX: v[0] = IVM_GET_A(ins); v[1] = IVM_GET_SBX(ins); break;
-    default: v[0] = IVM_GET_SJ(ins); break;
+    case IVM_FMT_ABX: o.v[0] = IVM_GET_A(ins); o.v[1] = IVM_GET_BX(ins); break;
+    case IVM_FMT_ASBX: o.v[0] = IVM_GET_A(ins); o.v[1] = IVM_GET_SBX(ins); break;
+    default: o.v[0] = IVM_GET_SJ(ins); break;
     }
-    return info;
+    return o;
 }
 
 static bool *jump_targets(ivm_proto *p)
@@ -282,12 +291,10 @@ static bool *jump_targets(ivm_proto *p)
     if (!targets)
         ivm_platform_exit(70);
     for (uint32_t pc = 0; pc < p->ncode; pc++) {
-        int64_t v[3];
-        const ivm_op_info *info = decode(ivm_proto_code(p)[pc], v);
-        const ivm_operand_kind kinds[3] = {info->a, info->b, info->c};
+        operands o = decode(ivm_proto_code(p)[pc]);
         for (int k = 0; k < 3; k++)
-            if (kinds[k] == IVM_OPK_J)
-                targets[pc + 1 + v[k]] = true;
+            if (o.kind[k] == IVM_OPK_J)
+                targets[pc + 1 + o.v[k]] = true;
     }
     return targets;
 }
@@ -306,26 +313,24 @@ static void print_operand(ivm_buf *out, ivm_operand_kind kind, int64_t v, uint32
 static void print_instruction(const disasm *d, ivm_proto *p, uint32_t pc)
 {
     ivm_buf *out = d->out;
-    int64_t v[3];
-    const ivm_op_info *info = decode(ivm_proto_code(p)[pc], v);
-    const ivm_operand_kind kinds[3] = {info->a, info->b, info->c};
+    operands o = decode(ivm_proto_code(p)[pc]);
     ivm_buf_add_cstr(out, "  ");
-    ivm_buf_add_cstr(out, info->name);
+    ivm_buf_add_cstr(out, o.info->name);
     const char *separator = " ";
     for (int k = 0; k < 3; k++) {
-        if (kinds[k] == IVM_OPK__)
+        if (o.kind[k] == IVM_OPK__)
             continue;
         ivm_buf_add_cstr(out, separator);
         separator = ", ";
-        print_operand(out, kinds[k], v[k], pc);
+        print_operand(out, o.kind[k], o.v[k], pc);
     }
-    separator = " ; ";
+    separator = " ; "; /* the constants' values, as a comment */
     for (int k = 0; k < 3; k++) {
-        if (!is_constant(kinds[k]))
+        if (!is_constant(o.kind[k]))
             continue;
         ivm_buf_add_cstr(out, separator);
         separator = ", ";
-        print_const(d, ivm_proto_consts(p)[v[k]]);
+        print_const(d, ivm_proto_consts(p)[o.v[k]]);
     }
     ivm_buf_add_char(out, '\n');
 }
@@ -357,7 +362,7 @@ void ivm_disassemble(const ivm_module *m, ivm_buf *out)
 {
     disasm d = {m, out, choose_ids(m)};
     ivm_buf_add_cstr(out, ".source ");
-    print_str(out, m->source);
+    print_string(out, m->source);
     ivm_buf_add_cstr(out, "\n.entry ");
     print_id(&d, m->entry);
     ivm_buf_add_char(out, '\n');

@@ -28,9 +28,9 @@ static const char usage_text[] =
     "FILE may be - for standard input.\n"
     "options:\n"
     "  --heap SIZE   size of the value arena, e.g. 512M, 1G, 4G (default 1G)\n"
-    "  --arena MODE  how arena memory is committed: lazy (default), huge\n"
-    "                (ask for transparent huge pages) or prefault (commit each\n"
-    "                region when the allocator takes it)\n";
+    "  --arena MODE  how arena memory is committed: huge (default: ask for\n"
+    "                transparent huge pages), lazy (4 KiB pages on first touch)\n"
+    "                or prefault (commit each region when the allocator takes it)\n";
 
 /* ---- Messages ---------------------------------------------------------- */
 
@@ -83,7 +83,9 @@ typedef struct options {
 /* Returns 0, or the exit status of a usage error. */
 static int parse_options(int argc, char **argv, options *o)
 {
-    *o = (options){.heap_bytes = IVM_DEFAULT_HEAP_BYTES};
+    /* Huge pages halve the run time of allocation-heavy programs for 2 MiB
+     * more resident memory at start (bench/run arena). */
+    *o = (options){.heap_bytes = IVM_DEFAULT_HEAP_BYTES, .arena_mode = IVM_ARENA_HUGE};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (o->file && same(o->command, "run")) { /* the program's own args */

@@ -1,0 +1,858 @@
+/* The instruction set (include/ivm/opcodes.h), one opcode at a time,
+ * through the whole path: assemble, load (verify), ivm_call. Every opcode
+ * is covered with its edge cases: int64 overflow, the 62-bit fixnum
+ * boundary, mixed int/float arithmetic, exact and inexact DIV, division by
+ * zero, Clojure's quot/rem/mod signs, tests with k = 0 and 1, closures over
+ * registers and captures, variadic functions, arity errors, calling
+ * non-functions, unbound globals, constant-space tail calls, clean stack
+ * overflow, natives and their output, error traces, and interrupts. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <string.h>
+
+#include "ivm/platform.h"
+#include "support.h"
+
+#define MAIN(body) ".proto main\n" body ".end\n"
+
+/* Runs `OP r0, r1, r2` on the two literals. */
+static t_result binop(const char *op, const char *x, const char *y)
+{
+    return t_run(t_fmt(".proto main\n  LOADK r1, %s\n  LOADK r2, %s\n  %s r0, r1, r2\n  RET r0\n.end\n",
+                       x, y, op));
+}
+
+static void expect_binop(const char *op, const char *x, const char *y, const char *want)
+{
+    t_result r = binop(op, x, y);
+    cr_assert_eq(r.status, IVM_OK, "%s %s %s failed: %s", op, x, y, r.message);
+    cr_assert_str_eq(r.pr, want, "%s %s %s gave %s, not %s", op, x, y, r.pr, want);
+}
+
+static void expect_binop_error(const char *op, const char *x, const char *y, const char *message)
+{
+    t_result r = binop(op, x, y);
+    cr_assert_eq(r.status, IVM_ERROR, "%s %s %s returned %s instead of failing", op, x, y, r.pr);
+    cr_assert_str_eq(r.message, message, "%s %s %s: error \"%s\", not \"%s\"", op, x, y,
+                     r.message, message);
+}
+
+/* Runs `setup`, then `test` and its JMP: "taken" or "skipped". */
+static const char *branch(const char *setup, const char *test)
+{
+    t_result r = t_run(t_fmt(".proto main regs=16\n%s\n  %s\n  JMP yes\n"
+                             "  LOADK r15, \"skipped\"\n  RET r15\n"
+                             "yes:\n  LOADK r15, \"taken\"\n  RET r15\n.end\n",
+                             setup, test));
+    cr_assert_eq(r.status, IVM_OK, "%s after %s failed: %s", test, setup, r.message);
+    return r.message ? r.message : t_pr(t_vm(), r.value, false);
+}
+
+static void expect_branch(const char *setup, const char *test, const char *want)
+{
+    const char *got = branch(setup, test);
+    cr_assert_str_eq(got, want, "%s after {%s}: the jump was %s, expected %s", test, setup,
+                     got, want);
+}
+
+static void expect_branch_error(const char *setup, const char *test, const char *message)
+{
+    t_result r = t_run(t_fmt(".proto main regs=16\n%s\n  %s\n  JMP yes\n  LOADNIL r15, 0\n"
+                             "yes:\n  RET r15\n.end\n", setup, test));
+    cr_assert_eq(r.status, IVM_ERROR, "%s after {%s} did not fail", test, setup);
+    cr_assert_str_eq(r.message, message);
+}
+
+/* ---- Loads and moves --------------------------------------------------- */
+
+Test(opcodes, move)
+{
+    t_expect(MAIN("  LOADI r1, 5\n  MOVE r0, r1\n  LOADI r1, 6\n  RET r0\n"), "5");
+    t_expect(MAIN("  LOADK r3, \"s\"\n  MOVE r0, r3\n  RET r0\n"), "\"s\"");
+}
+
+Test(opcodes, loadk_every_constant_kind)
+{
+    t_expect(MAIN("  LOADK r0, 9223372036854775807\n  RET r0\n"), "9223372036854775807");
+    t_expect(MAIN("  LOADK r0, -9223372036854775808\n  RET r0\n"), "-9223372036854775808");
+    t_expect(MAIN("  LOADK r0, 4611686018427387904\n  RET r0\n"), "4611686018427387904");
+    t_expect(MAIN("  LOADK r0, 0x7fff\n  RET r0\n"), "32767");
+    t_expect(MAIN("  LOADK r0, 2.5\n  RET r0\n"), "2.5");
+    t_expect(MAIN("  LOADK r0, -0.0\n  RET r0\n"), "-0.0");
+    t_expect(MAIN("  LOADK r0, 1e300\n  RET r0\n"), "1.0E300");
+    t_expect(MAIN("  LOADK r0, ##Inf\n  RET r0\n"), "##Inf");
+    t_expect(MAIN("  LOADK r0, ##-Inf\n  RET r0\n"), "##-Inf");
+    t_expect(MAIN("  LOADK r0, ##NaN\n  RET r0\n"), "##NaN");
+    t_expect(MAIN("  LOADK r0, \"a\\n\\\"b\\u00e9\"\n  RET r0\n"), "\"a\\n\\\"b\xc3\xa9\"");
+    t_expect(MAIN("  LOADK r0, :kw\n  RET r0\n"), ":kw");
+    t_expect(MAIN("  LOADK r0, :ns/kw\n  RET r0\n"), ":ns/kw");
+    t_expect(MAIN("  LOADK r0, 'sym\n  RET r0\n"), "sym");
+    t_expect(MAIN("  LOADK r0, nil\n  RET r0\n"), "nil");
+    t_expect(MAIN("  LOADK r0, true\n  RET r0\n"), "true");
+    t_expect(MAIN("  LOADK r0, false\n  RET r0\n"), "false");
+    t_expect(MAIN("  LOADK r0, \\c\n  RET r0\n"), "\\c");
+    t_expect(MAIN("  LOADK r0, \\newline\n  RET r0\n"), "\\newline");
+    t_expect(MAIN("  LOADK r0, #char 233\n  RET r0\n"), "\\\xc3\xa9");
+    t_expect(MAIN("  LOADK r0, #bytes \"00ff\"\n  RET r0\n"), "#ivm/bytes \"00ff\"");
+    t_expect(MAIN("  LOADK r0, ()\n  RET r0\n"), "()");
+    t_expect(MAIN("  LOADK r0, (1 2.5 \"s\" :k 's \\c nil true false () (1 (2)))\n  RET r0\n"),
+             "(1 2.5 \"s\" :k s \\c nil true false () (1 (2)))");
+    t_expect(".proto f\n  RET r0\n.end\n" MAIN("  LOADK r0, #proto f\n  RET r0\n"),
+             "#prototype[f]");
+    /* an explicit constant by index */
+    t_expect(".proto main\n  .const 77\n  .const \"x\"\n  LOADK r0, k1\n  RET r0\n.end\n", "\"x\"");
+}
+
+Test(opcodes, loadi_extremes)
+{
+    t_expect(MAIN("  LOADI r0, 32767\n  RET r0\n"), "32767");
+    t_expect(MAIN("  LOADI r0, -32768\n  RET r0\n"), "-32768");
+    t_expect(MAIN("  LOADI r0, 0\n  RET r0\n"), "0");
+    t_expect(MAIN("  LOADI r0, -1\n  RET r0\n"), "-1");
+}
+
+Test(opcodes, loadnil_loadtrue_loadfalse)
+{
+    /* LOADNIL rA, B clears B + 1 registers and no more */
+    t_expect(MAIN("  GETGLOBAL r0, list\n  LOADI r1, 1\n  LOADI r2, 2\n  LOADI r3, 3\n"
+                  "  LOADI r4, 4\n  LOADNIL r1, 1\n  CALL r0, 4\n  RET r0\n"),
+             "(nil nil 3 4)");
+    t_expect(MAIN("  GETGLOBAL r0, list\n  LOADI r1, 1\n  LOADI r2, 2\n  LOADNIL r2, 0\n"
+                  "  CALL r0, 2\n  RET r0\n"),
+             "(1 nil)");
+    t_expect(MAIN("  LOADTRUE r0\n  RET r0\n"), "true");
+    t_expect(MAIN("  LOADFALSE r0\n  RET r0\n"), "false");
+}
+
+/* ---- Globals ----------------------------------------------------------- */
+
+Test(opcodes, setglobal_getglobal)
+{
+    t_expect(MAIN("  LOADI r0, 7\n  SETGLOBAL r0, my-var\n  LOADNIL r0, 0\n"
+                  "  GETGLOBAL r1, my-var\n  RET r1\n"),
+             "7");
+    /* globals are shared by modules loaded into the same VM */
+    t_expect(MAIN("  LOADK r0, \"kept\"\n  SETGLOBAL r0, shared\n  RET r0\n"), "\"kept\"");
+    t_expect(MAIN("  GETGLOBAL r0, shared\n  RET r0\n"), "\"kept\"");
+    /* a native's global can be redefined */
+    t_expect(MAIN("  LOADI r0, 1\n  SETGLOBAL r0, inc\n  GETGLOBAL r1, inc\n  RET r1\n"), "1");
+    /* natives are bound from the start */
+    t_expect(MAIN("  GETGLOBAL r0, println\n  RET r0\n"), "#function[println]");
+}
+
+Test(opcodes, unbound_global)
+{
+    t_result r = t_run(MAIN("  GETGLOBAL r0, no-such-thing\n  RET r0\n"));
+    cr_assert_eq(r.status, IVM_ERROR);
+    cr_assert(strstr(r.message, "unbound global") && strstr(r.message, "no-such-thing"),
+              "message: %s", r.message);
+    /* SETGLOBAL of another name does not bind this one */
+    r = t_run(MAIN("  LOADI r0, 1\n  SETGLOBAL r0, bound-one\n  GETGLOBAL r0, unbound-one\n  RET r0\n"));
+    cr_assert_eq(r.status, IVM_ERROR);
+    cr_assert(strstr(r.message, "unbound-one"), "message: %s", r.message);
+}
+
+/* ---- Closures ---------------------------------------------------------- */
+
+/* main (r0 = 10, r1 = 20) makes `middle` over its r0 and r1; middle(5)
+ * makes `inner` over its capture 0, capture 1 and register 0 (5). */
+static const char nested_closures[] =
+    ".proto inner\n"
+    "  .capture cap 0\n"
+    "  .capture cap 1\n"
+    "  .capture reg 0\n"
+    "  GETGLOBAL r0, list\n"
+    "  GETCAP r1, 0\n"
+    "  GETCAP r2, 1\n"
+    "  GETCAP r3, 2\n"
+    "  CALL r0, 3\n"
+    "  RET r0\n"
+    ".end\n"
+    ".proto middle params=1\n"
+    "  .capture reg 0\n"
+    "  .capture reg 1\n"
+    "  CLOSURE r1, inner\n"
+    "  RET r1\n"
+    ".end\n"
+    ".proto main\n"
+    "  LOADI r0, 10\n"
+    "  LOADI r1, 20\n"
+    "  CLOSURE r2, middle\n"
+    "  LOADI r0, 11\n" /* captures are copies: middle keeps 10 */
+    "  LOADI r3, 5\n"
+    "  CALL r2, 1\n"
+    "  CALL r2, 0\n"
+    "  RET r2\n"
+    ".end\n";
+
+Test(opcodes, closure_and_getcap)
+{
+    t_expect(nested_closures, "(10 20 5)");
+    t_expect(".proto f\n  RET r0\n.end\n" MAIN("  CLOSURE r0, f\n  RET r0\n"), "#function[f]");
+    t_expect(".proto f anonymous\n  RET r0\n.end\n" MAIN("  CLOSURE r0, f\n  RET r0\n"),
+             "#function[fn]");
+    t_expect(".proto f name=\"my f\"\n  RET r0\n.end\n" MAIN("  CLOSURE r0, f\n  RET r0\n"),
+             "#function[my f]");
+}
+
+Test(opcodes, closures_made_in_a_loop_keep_their_own_values)
+{
+    /* three closures over i = 0, 1, 2, called afterwards */
+    t_expect(".proto get\n  .capture reg 1\n  GETCAP r0, 0\n  RET r0\n.end\n"
+             ".proto main regs=12\n"
+             "  LOADI r1, 0\n"
+             "  CLOSURE r2, get\n"
+             "  LOADI r1, 1\n"
+             "  CLOSURE r3, get\n"
+             "  LOADI r1, 2\n"
+             "  CLOSURE r4, get\n"
+             "  MOVE r6, r2\n  CALL r6, 0\n"
+             "  MOVE r7, r3\n  CALL r7, 0\n"
+             "  MOVE r8, r4\n  CALL r8, 0\n"
+             "  GETGLOBAL r5, list\n  CALL r5, 3\n  RET r5\n.end\n",
+             "(0 1 2)");
+}
+
+/* ---- Arithmetic -------------------------------------------------------- */
+
+Test(opcodes, add)
+{
+    expect_binop("ADD", "1", "2", "3");
+    expect_binop("ADD", "-5", "3", "-2");
+    expect_binop("ADD", "4611686018427387903", "1", "4611686018427387904");
+    expect_binop("ADD", "-4611686018427387904", "-1", "-4611686018427387905");
+    expect_binop("ADD", "4611686018427387904", "-4611686018427387904", "0");
+    expect_binop("ADD", "9223372036854775807", "-1", "9223372036854775806");
+    expect_binop("ADD", "9223372036854775806", "1", "9223372036854775807");
+    expect_binop("ADD", "-4611686018427387904", "-4611686018427387904", "-9223372036854775808");
+    expect_binop_error("ADD", "9223372036854775807", "1", "integer overflow");
+    expect_binop_error("ADD", "-9223372036854775808", "-1", "integer overflow");
+    expect_binop_error("ADD", "4611686018427387904", "4611686018427387904", "integer overflow");
+    expect_binop("ADD", "1", "1.5", "2.5");
+    expect_binop("ADD", "1.5", "1", "2.5");
+    expect_binop("ADD", "0.1", "0.2", "0.30000000000000004");
+    expect_binop("ADD", "1e300", "1e300", "2.0E300");
+    expect_binop("ADD", "1e308", "1e308", "##Inf");
+    expect_binop("ADD", "9223372036854775807", "0.5", "9.223372036854776E18");
+    expect_binop("ADD", "-0.0", "-0.0", "-0.0");
+    expect_binop_error("ADD", "\"a\"", "1", "the operands of + must be numbers, got string: \"a\"");
+    expect_binop_error("ADD", "1", "nil", "the operands of + must be numbers, got nil: nil");
+}
+
+Test(opcodes, sub)
+{
+    expect_binop("SUB", "5", "7", "-2");
+    expect_binop("SUB", "-4611686018427387904", "1", "-4611686018427387905");
+    expect_binop("SUB", "4611686018427387904", "1", "4611686018427387903");
+    expect_binop("SUB", "-9223372036854775807", "1", "-9223372036854775808");
+    expect_binop_error("SUB", "-9223372036854775808", "1", "integer overflow");
+    expect_binop_error("SUB", "9223372036854775807", "-1", "integer overflow");
+    expect_binop_error("SUB", "0", "-9223372036854775808", "integer overflow");
+    expect_binop("SUB", "1.5", "2", "-0.5");
+    expect_binop("SUB", "2", "0.5", "1.5");
+    expect_binop("SUB", "0.0", "0.0", "0.0");
+    expect_binop_error("SUB", ":a", "1", "the operands of - must be numbers, got keyword: :a");
+}
+
+Test(opcodes, mul)
+{
+    expect_binop("MUL", "6", "7", "42");
+    expect_binop("MUL", "-6", "7", "-42");
+    expect_binop("MUL", "0", "-9223372036854775808", "0");
+    expect_binop("MUL", "2147483648", "2147483648", "4611686018427387904");
+    expect_binop("MUL", "-2147483648", "2147483648", "-4611686018427387904");
+    expect_binop("MUL", "3037000499", "3037000499", "9223372030926249001");
+    expect_binop("MUL", "-1", "9223372036854775807", "-9223372036854775807");
+    expect_binop("MUL", "4611686018427387904", "-2", "-9223372036854775808");
+    expect_binop_error("MUL", "3037000500", "3037000500", "integer overflow");
+    expect_binop_error("MUL", "-9223372036854775808", "-1", "integer overflow");
+    expect_binop_error("MUL", "4294967296", "4294967296", "integer overflow");
+    expect_binop_error("MUL", "4611686018427387904", "2", "integer overflow");
+    expect_binop("MUL", "2.5", "2", "5.0");
+    expect_binop("MUL", "1e200", "1e200", "##Inf");
+    expect_binop("MUL", "0", "-1.0", "-0.0");
+    expect_binop_error("MUL", "2", "\"x\"", "the operands of * must be numbers, got string: \"x\"");
+}
+
+Test(opcodes, div)
+{
+    expect_binop("DIV", "6", "3", "2");
+    expect_binop("DIV", "-6", "3", "-2");
+    expect_binop("DIV", "0", "5", "0");
+    expect_binop("DIV", "7", "2", "3.5");
+    expect_binop("DIV", "-7", "2", "-3.5");
+    expect_binop("DIV", "1", "3", "0.3333333333333333");
+    expect_binop("DIV", "6.0", "3", "2.0");
+    expect_binop("DIV", "9223372036854775807", "-1", "-9223372036854775807");
+    expect_binop("DIV", "-9223372036854775808", "1", "-9223372036854775808");
+    expect_binop("DIV", "-9223372036854775808", "2", "-4611686018427387904");
+    expect_binop("DIV", "9223372036854775807", "2", "4.611686018427388E18");
+    expect_binop_error("DIV", "-9223372036854775808", "-1", "integer overflow");
+    expect_binop_error("DIV", "1", "0", "Divide by zero");
+    expect_binop_error("DIV", "0", "0", "Divide by zero");
+    expect_binop("DIV", "1.0", "0", "##Inf");
+    expect_binop("DIV", "-1", "0.0", "##-Inf");
+    expect_binop("DIV", "0.0", "0", "##NaN");
+    expect_binop_error("DIV", "1", "true", "the operands of / must be numbers, got boolean: true");
+}
+
+Test(opcodes, quot)
+{
+    expect_binop("QUOT", "7", "2", "3");
+    expect_binop("QUOT", "-7", "2", "-3");
+    expect_binop("QUOT", "7", "-2", "-3");
+    expect_binop("QUOT", "-7", "-2", "3");
+    expect_binop("QUOT", "9223372036854775807", "10", "922337203685477580");
+    expect_binop("QUOT", "-9223372036854775808", "1", "-9223372036854775808");
+    expect_binop_error("QUOT", "-9223372036854775808", "-1", "integer overflow");
+    expect_binop_error("QUOT", "1", "0", "Divide by zero");
+    expect_binop("QUOT", "7.5", "2", "3.0");
+    expect_binop("QUOT", "-7.5", "2", "-3.0");
+    expect_binop_error("QUOT", "1.0", "0.0", "Divide by zero");
+    expect_binop_error("QUOT", "1", "0.0", "Divide by zero");
+}
+
+Test(opcodes, rem)
+{
+    expect_binop("REM", "7", "2", "1");
+    expect_binop("REM", "-7", "2", "-1");
+    expect_binop("REM", "7", "-2", "1");
+    expect_binop("REM", "-7", "-2", "-1");
+    expect_binop("REM", "6", "3", "0");
+    expect_binop("REM", "4611686018427387903", "10", "3");
+    expect_binop("REM", "9223372036854775807", "10", "7");
+    expect_binop("REM", "-9223372036854775808", "10", "-8");
+    expect_binop("REM", "-9223372036854775808", "-1", "0");
+    expect_binop_error("REM", "1", "0", "Divide by zero");
+    expect_binop("REM", "7.5", "2", "1.5");
+    expect_binop("REM", "-7.5", "2", "-1.5");
+    expect_binop_error("REM", "5", "0.0", "Divide by zero");
+}
+
+Test(opcodes, mod)
+{
+    expect_binop("MOD", "-7", "2", "1");
+    expect_binop("MOD", "7", "-2", "-1");
+    expect_binop("MOD", "-7", "-2", "-1");
+    expect_binop("MOD", "7", "2", "1");
+    expect_binop("MOD", "-6", "2", "0");
+    expect_binop("MOD", "6", "-3", "0");
+    expect_binop("MOD", "-9223372036854775808", "-1", "0");
+    expect_binop("MOD", "-9223372036854775808", "9223372036854775807", "9223372036854775806");
+    expect_binop("MOD", "-1", "9223372036854775807", "9223372036854775806");
+    expect_binop_error("MOD", "1", "0", "Divide by zero");
+    expect_binop("MOD", "-7.5", "2", "0.5");
+    expect_binop("MOD", "7.5", "-2", "-0.5");
+    expect_binop_error("MOD", "1.0", "0", "Divide by zero");
+}
+
+Test(opcodes, addi)
+{
+    t_expect(MAIN("  LOADI r1, 5\n  ADDI r0, r1, 127\n  RET r0\n"), "132");
+    t_expect(MAIN("  LOADI r1, 5\n  ADDI r0, r1, -128\n  RET r0\n"), "-123");
+    t_expect(MAIN("  LOADK r1, 4611686018427387903\n  ADDI r0, r1, 1\n  RET r0\n"),
+             "4611686018427387904");
+    t_expect(MAIN("  LOADK r1, 4611686018427387904\n  ADDI r0, r1, -1\n  RET r0\n"),
+             "4611686018427387903");
+    t_expect(MAIN("  LOADK r1, -4611686018427387904\n  ADDI r0, r1, -1\n  RET r0\n"),
+             "-4611686018427387905");
+    t_expect(MAIN("  LOADK r1, 1.5\n  ADDI r0, r1, 1\n  RET r0\n"), "2.5");
+    t_expect_error(MAIN("  LOADK r1, 9223372036854775807\n  ADDI r0, r1, 1\n  RET r0\n"),
+                   "integer overflow");
+    t_expect_error(MAIN("  LOADK r1, -9223372036854775808\n  ADDI r0, r1, -1\n  RET r0\n"),
+                   "integer overflow");
+    t_expect_error(MAIN("  LOADK r1, \"a\"\n  ADDI r0, r1, 1\n  RET r0\n"),
+                   "the operands of + must be numbers, got string: \"a\"");
+}
+
+Test(opcodes, neg)
+{
+    t_expect(MAIN("  LOADI r1, 5\n  NEG r0, r1\n  RET r0\n"), "-5");
+    t_expect(MAIN("  LOADI r1, -5\n  NEG r0, r1\n  RET r0\n"), "5");
+    t_expect(MAIN("  LOADI r1, 0\n  NEG r0, r1\n  RET r0\n"), "0");
+    t_expect(MAIN("  LOADK r1, -4611686018427387904\n  NEG r0, r1\n  RET r0\n"),
+             "4611686018427387904");
+    t_expect(MAIN("  LOADK r1, 9223372036854775807\n  NEG r0, r1\n  RET r0\n"),
+             "-9223372036854775807");
+    t_expect_error(MAIN("  LOADK r1, -9223372036854775808\n  NEG r0, r1\n  RET r0\n"),
+                   "integer overflow");
+    t_expect(MAIN("  LOADK r1, 1.5\n  NEG r0, r1\n  RET r0\n"), "-1.5");
+    t_expect(MAIN("  LOADK r1, 0.0\n  NEG r0, r1\n  RET r0\n"), "-0.0");
+    t_expect(MAIN("  LOADK r1, -0.0\n  NEG r0, r1\n  RET r0\n"), "0.0");
+    t_expect(MAIN("  LOADK r1, ##Inf\n  NEG r0, r1\n  RET r0\n"), "##-Inf");
+    t_expect(MAIN("  LOADK r1, 1e300\n  NEG r0, r1\n  RET r0\n"), "-1.0E300");
+    t_expect_error(MAIN("  LOADK r1, \"x\"\n  NEG r0, r1\n  RET r0\n"),
+                   "the operand of - must be a number, got string: \"x\"");
+}
+
+Test(opcodes, not)
+{
+    t_expect(MAIN("  LOADNIL r1, 0\n  NOT r0, r1\n  RET r0\n"), "true");
+    t_expect(MAIN("  LOADFALSE r1\n  NOT r0, r1\n  RET r0\n"), "true");
+    t_expect(MAIN("  LOADTRUE r1\n  NOT r0, r1\n  RET r0\n"), "false");
+    t_expect(MAIN("  LOADI r1, 0\n  NOT r0, r1\n  RET r0\n"), "false");
+    t_expect(MAIN("  LOADK r1, ()\n  NOT r0, r1\n  RET r0\n"), "false");
+    t_expect(MAIN("  LOADK r1, \"\"\n  NOT r0, r1\n  RET r0\n"), "false");
+}
+
+/* Results that fit 63 bits are fixnums again, whatever produced them. */
+Test(opcodes, fixnum_boundary_results_are_normalised)
+{
+    static const char *const programs[] = {
+        MAIN("  LOADK r1, 4611686018427387904\n  ADDI r0, r1, -1\n  RET r0\n"),
+        MAIN("  LOADK r1, 4611686018427387904\n  LOADK r2, 4611686018427387903\n  SUB r0, r1, r2\n  RET r0\n"),
+        MAIN("  LOADK r1, 9223372036854775807\n  LOADI r2, 0\n  MUL r0, r1, r2\n  RET r0\n"),
+        MAIN("  LOADK r1, 4611686018427387904\n  NEG r0, r1\n  RET r0\n"),
+        MAIN("  LOADK r1, 9223372036854775806\n  LOADI r2, 2\n  DIV r0, r1, r2\n  RET r0\n"),
+        MAIN("  LOADK r1, 9223372036854775807\n  LOADI r2, 3\n  QUOT r0, r1, r2\n  RET r0\n"),
+        MAIN("  LOADK r1, 9223372036854775807\n  LOADI r2, 10\n  REM r0, r1, r2\n  RET r0\n"),
+        MAIN("  LOADK r1, -9223372036854775808\n  LOADI r2, 10\n  MOD r0, r1, r2\n  RET r0\n"),
+    };
+    static const int64_t want[] = {
+        4611686018427387903, 1, 0, -4611686018427387904, 4611686018427387903,
+        3074457345618258602, 7, 2,
+    };
+    for (size_t i = 0; i < sizeof programs / sizeof programs[0]; i++) {
+        t_result r = t_run(programs[i]);
+        cr_assert_eq(r.status, IVM_OK, "program %zu: %s", i, r.message);
+        cr_assert(ivm_is_fixnum(r.value), "program %zu: %s is boxed", i, r.pr);
+        cr_assert_eq(ivm_int_value(r.value), want[i], "program %zu gave %s", i, r.pr);
+    }
+    /* and EQI, which compares words, sees them */
+    expect_branch("  LOADK r1, 4611686018427387904\n  LOADK r2, 4611686018427387903\n  SUB r0, r1, r2",
+                  "EQI r0, 1, 1", "taken");
+}
+
+Test(opcodes, doubling_across_the_fixnum_boundary)
+{
+    /* r0 doubles 62 times: 2^62, one past the largest fixnum */
+    static const char doubling[] =
+        ".proto main\n"
+        "  LOADI r0, 1\n"
+        "  LOADI r1, 0\n"
+        "loop:\n"
+        "  ADD r0, r0, r0\n"
+        "  ADDI r1, r1, 1\n"
+        "  LTI r1, %d, 1\n"
+        "  JMP loop\n"
+        "  RET r0\n"
+        ".end\n";
+    t_expect(t_fmt(doubling, 61), "2305843009213693952");
+    t_expect(t_fmt(doubling, 62), "4611686018427387904");
+    t_expect_error(t_fmt(doubling, 63), "integer overflow");
+    /* and back down through it by subtraction */
+    t_expect(".proto main\n"
+             "  LOADK r0, 4611686018427387910\n"
+             "  LOADI r1, 0\n"
+             "loop:\n"
+             "  ADDI r0, r0, -1\n"
+             "  ADDI r1, r1, 1\n"
+             "  LTI r1, 20, 1\n"
+             "  JMP loop\n"
+             "  RET r0\n"
+             ".end\n",
+             "4611686018427387890");
+}
+
+/* ---- Tests and jumps --------------------------------------------------- */
+
+Test(opcodes, eq)
+{
+    expect_branch("  LOADI r0, 1\n  LOADI r1, 1", "EQ r0, r1, 1", "taken");
+    expect_branch("  LOADI r0, 1\n  LOADI r1, 1", "EQ r0, r1, 0", "skipped");
+    expect_branch("  LOADI r0, 1\n  LOADI r1, 2", "EQ r0, r1, 0", "taken");
+    expect_branch("  LOADI r0, 1\n  LOADI r1, 2", "EQ r0, r1, 1", "skipped");
+    expect_branch("  LOADI r0, 1\n  LOADK r1, 1.0", "EQ r0, r1, 1", "skipped");
+    expect_branch("  LOADK r0, 0.0\n  LOADK r1, -0.0", "EQ r0, r1, 1", "taken");
+    expect_branch("  LOADK r0, ##NaN\n  MOVE r1, r0", "EQ r0, r1, 1", "skipped");
+    expect_branch("  LOADK r0, \"ab\"\n  LOADK r1, \"ab\"", "EQ r0, r1, 1", "taken");
+    expect_branch("  LOADK r0, \"ab\"\n  LOADK r1, 'ab", "EQ r0, r1, 1", "skipped");
+    expect_branch("  LOADK r0, :a\n  LOADK r1, :a", "EQ r0, r1, 1", "taken");
+    expect_branch("  LOADNIL r0, 0\n  LOADFALSE r1", "EQ r0, r1, 1", "skipped");
+    expect_branch("  LOADNIL r0, 0\n  LOADK r1, ()", "EQ r0, r1, 1", "skipped");
+    /* two separately made boxes of the same integer */
+    expect_branch("  LOADK r0, 9223372036854775807\n  LOADK r1, 9223372036854775806\n"
+                  "  ADDI r1, r1, 1",
+                  "EQ r0, r1, 1", "taken");
+    /* a constant list and one built at run time */
+    expect_branch("  LOADK r0, (1 (2 \"x\"))\n  GETGLOBAL r3, list\n  LOADI r4, 2\n"
+                  "  LOADK r5, \"x\"\n  CALL r3, 2\n  GETGLOBAL r1, list\n  LOADI r2, 1\n"
+                  "  CALL r1, 2",
+                  "EQ r0, r1, 1", "taken");
+}
+
+Test(opcodes, lt_le)
+{
+    expect_branch("  LOADI r0, 1\n  LOADI r1, 2", "LT r0, r1, 1", "taken");
+    expect_branch("  LOADI r0, 2\n  LOADI r1, 1", "LT r0, r1, 1", "skipped");
+    expect_branch("  LOADI r0, 2\n  LOADI r1, 1", "LT r0, r1, 0", "taken");
+    expect_branch("  LOADI r0, 1\n  LOADI r1, 1", "LT r0, r1, 1", "skipped");
+    expect_branch("  LOADI r0, 1\n  LOADI r1, 1", "LE r0, r1, 1", "taken");
+    expect_branch("  LOADI r0, 2\n  LOADI r1, 1", "LE r0, r1, 1", "skipped");
+    expect_branch("  LOADI r0, -3\n  LOADI r1, -2", "LE r0, r1, 1", "taken");
+    expect_branch("  LOADI r0, 1\n  LOADK r1, 1.5", "LT r0, r1, 1", "taken");
+    expect_branch("  LOADK r0, 1.5\n  LOADI r1, 1", "LT r0, r1, 1", "skipped");
+    expect_branch("  LOADK r0, 1.0\n  LOADI r1, 1", "LE r0, r1, 1", "taken");
+    expect_branch("  LOADK r0, 4611686018427387903\n  LOADK r1, 4611686018427387904",
+                  "LT r0, r1, 1", "taken");
+    expect_branch("  LOADK r0, -9223372036854775808\n  LOADK r1, -4611686018427387904",
+                  "LT r0, r1, 1", "taken");
+    expect_branch("  LOADK r0, 9223372036854775807\n  LOADK r1, -9223372036854775808",
+                  "LT r0, r1, 1", "skipped");
+    expect_branch("  LOADK r0, 9223372036854775806\n  LOADK r1, 9223372036854775807",
+                  "LE r0, r1, 1", "taken");
+    expect_branch("  LOADK r0, ##NaN\n  LOADI r1, 1", "LT r0, r1, 1", "skipped");
+    expect_branch("  LOADK r0, ##NaN\n  LOADI r1, 1", "LE r0, r1, 1", "skipped");
+    expect_branch("  LOADI r0, 1\n  LOADK r1, ##NaN", "LE r0, r1, 1", "skipped");
+    expect_branch("  LOADK r0, ##-Inf\n  LOADK r1, -9223372036854775808", "LT r0, r1, 1", "taken");
+    expect_branch_error("  LOADK r0, \"a\"\n  LOADI r1, 1", "LT r0, r1, 1",
+                        "only numbers can be compared, got string: \"a\"");
+    expect_branch_error("  LOADI r0, 1\n  LOADNIL r1, 0", "LE r0, r1, 1",
+                        "only numbers can be compared, got nil: nil");
+}
+
+Test(opcodes, eqi)
+{
+    expect_branch("  LOADI r0, 5", "EQI r0, 5, 1", "taken");
+    expect_branch("  LOADI r0, 5", "EQI r0, 5, 0", "skipped");
+    expect_branch("  LOADI r0, 4", "EQI r0, 5, 0", "taken");
+    expect_branch("  LOADI r0, -128", "EQI r0, -128, 1", "taken");
+    expect_branch("  LOADI r0, 127", "EQI r0, 127, 1", "taken");
+    expect_branch("  LOADK r0, 5.0", "EQI r0, 5, 1", "skipped");
+    expect_branch("  LOADNIL r0, 0", "EQI r0, 0, 1", "skipped");
+    expect_branch("  LOADK r0, 4611686018427387904", "EQI r0, 0, 1", "skipped");
+}
+
+Test(opcodes, lti_lei_gti_gei)
+{
+    expect_branch("  LOADI r0, 4", "LTI r0, 5, 1", "taken");
+    expect_branch("  LOADI r0, 5", "LTI r0, 5, 1", "skipped");
+    expect_branch("  LOADI r0, 5", "LTI r0, 5, 0", "taken");
+    expect_branch("  LOADI r0, -129", "LTI r0, -128, 1", "taken");
+    expect_branch("  LOADK r0, 1.5", "LTI r0, 2, 1", "taken");
+    expect_branch("  LOADK r0, -9223372036854775808", "LTI r0, 0, 1", "taken");
+    expect_branch("  LOADK r0, 9223372036854775807", "LTI r0, 0, 1", "skipped");
+    expect_branch("  LOADI r0, 5", "LEI r0, 5, 1", "taken");
+    expect_branch("  LOADI r0, 6", "LEI r0, 5, 1", "skipped");
+    expect_branch("  LOADK r0, 4.5", "LEI r0, 5, 1", "taken");
+    expect_branch("  LOADK r0, 5.0", "LEI r0, 5, 1", "taken");
+    expect_branch("  LOADI r0, 6", "GTI r0, 5, 1", "taken");
+    expect_branch("  LOADI r0, 5", "GTI r0, 5, 1", "skipped");
+    expect_branch("  LOADI r0, 5", "GTI r0, 5, 0", "taken");
+    expect_branch("  LOADK r0, 9223372036854775807", "GTI r0, 127, 1", "taken");
+    expect_branch("  LOADK r0, -4611686018427387905", "GTI r0, -128, 1", "skipped");
+    expect_branch("  LOADK r0, 5.5", "GTI r0, 5, 1", "taken");
+    expect_branch("  LOADK r0, ##NaN", "GTI r0, 0, 1", "skipped");
+    expect_branch("  LOADI r0, 5", "GEI r0, 5, 1", "taken");
+    expect_branch("  LOADI r0, 4", "GEI r0, 5, 1", "skipped");
+    expect_branch("  LOADI r0, 4", "GEI r0, 5, 0", "taken");
+    expect_branch("  LOADK r0, -4.5", "GEI r0, -5, 1", "taken");
+    expect_branch("  LOADK r0, ##Inf", "GEI r0, 127, 1", "taken");
+    expect_branch_error("  LOADK r0, \"a\"", "LTI r0, 1, 1",
+                        "only numbers can be compared, got string: \"a\"");
+    expect_branch_error("  LOADK r0, :k", "GEI r0, 1, 1",
+                        "only numbers can be compared, got keyword: :k");
+}
+
+Test(opcodes, test)
+{
+    expect_branch("  LOADNIL r0, 0", "TEST r0, 1", "skipped");
+    expect_branch("  LOADFALSE r0", "TEST r0, 1", "skipped");
+    expect_branch("  LOADTRUE r0", "TEST r0, 1", "taken");
+    expect_branch("  LOADI r0, 0", "TEST r0, 1", "taken");
+    expect_branch("  LOADK r0, ()", "TEST r0, 1", "taken");
+    expect_branch("  LOADK r0, \"\"", "TEST r0, 1", "taken");
+    expect_branch("  LOADNIL r0, 0", "TEST r0, 0", "taken");
+    expect_branch("  LOADTRUE r0", "TEST r0, 0", "skipped");
+}
+
+Test(opcodes, jmp_forward_and_backward)
+{
+    /* sum 1..100 with a backward jump, skipping a poison instruction with
+     * a forward one */
+    t_expect(".proto main\n"
+             "  LOADI r0, 0\n"
+             "  LOADI r1, 1\n"
+             "loop:\n"
+             "  ADD r0, r0, r1\n"
+             "  ADDI r1, r1, 1\n"
+             "  JMP over\n"
+             "  LOADI r0, -1000\n"
+             "over:\n"
+             "  LEI r1, 100, 1\n"
+             "  JMP loop\n"
+             "  RET r0\n"
+             ".end\n",
+             "5050");
+}
+
+/* ---- Calls ------------------------------------------------------------- */
+
+static const char add2[] = ".proto add2 params=2\n  ADD r2, r0, r1\n  RET r2\n.end\n";
+
+Test(opcodes, call_closures)
+{
+    t_expect(t_fmt("%s" MAIN("  CLOSURE r0, add2\n  LOADI r1, 3\n  LOADI r2, 4\n  CALL r0, 2\n  RET r0\n"), add2),
+             "7");
+    t_expect(".proto k\n  LOADI r0, 9\n  RET r0\n.end\n" MAIN("  CLOSURE r0, k\n  CALL r0, 0\n  RET r0\n"),
+             "9");
+    /* the callee's registers lie above the caller's: r0 survives a callee
+     * that writes all of its own */
+    t_expect(".proto clobber params=1 regs=8\n"
+             "  LOADI r1, -1\n  LOADI r2, -1\n  LOADI r3, -1\n  LOADI r4, -1\n"
+             "  LOADI r5, -1\n  LOADI r6, -1\n  LOADI r7, -1\n  ADDI r0, r0, 1\n  RET r0\n.end\n"
+             MAIN("  LOADI r0, 100\n  CLOSURE r1, clobber\n  LOADI r2, 1\n  CALL r1, 1\n"
+                  "  ADD r0, r0, r1\n  RET r0\n"),
+             "102");
+    /* a function value passed as an argument and called */
+    t_expect(t_fmt("%s.proto apply2 params=3\n  MOVE r3, r0\n  MOVE r4, r1\n  MOVE r5, r2\n"
+                   "  CALL r3, 2\n  RET r3\n.end\n"
+                   MAIN("  CLOSURE r0, apply2\n  CLOSURE r1, add2\n  LOADI r2, 20\n  LOADI r3, 22\n"
+                        "  CALL r0, 3\n  RET r0\n"), add2),
+             "42");
+}
+
+Test(opcodes, call_natives)
+{
+    t_expect(MAIN("  GETGLOBAL r0, list\n  LOADI r1, 1\n  LOADK r2, \"two\"\n  LOADK r3, :three\n"
+                  "  CALL r0, 3\n  RET r0\n"),
+             "(1 \"two\" :three)");
+    t_expect(MAIN("  GETGLOBAL r0, list\n  CALL r0, 0\n  RET r0\n"), "()");
+    t_expect(MAIN("  GETGLOBAL r0, +\n  LOADI r1, 1\n  LOADI r2, 2\n  LOADI r3, 3\n  CALL r0, 3\n  RET r0\n"),
+             "6");
+    t_expect(MAIN("  GETGLOBAL r0, str\n  LOADK r1, \"a\"\n  LOADI r2, 1\n  LOADK r3, 1.5\n"
+                  "  LOADNIL r4, 0\n  LOADK r5, \\c\n  LOADK r6, :k\n  CALL r0, 6\n  RET r0\n"),
+             "\"a11.5c:k\"");
+    t_expect(MAIN("  GETGLOBAL r0, cons\n  LOADI r1, 1\n  LOADNIL r2, 0\n  CALL r0, 2\n  RET r0\n"),
+             "(1)");
+    t_expect(MAIN("  GETGLOBAL r0, count\n  LOADK r1, (1 2 3)\n  CALL r0, 1\n  RET r0\n"), "3");
+}
+
+Test(opcodes, natives_write_to_the_output_buffer)
+{
+    t_result r = t_run(MAIN("  GETGLOBAL r0, println\n  LOADK r1, \"hi\"\n  LOADI r2, 1\n"
+                            "  LOADK r3, :k\n  LOADK r4, \\c\n  CALL r0, 4\n"
+                            "  GETGLOBAL r0, prn\n  LOADK r1, \"hi\"\n  LOADK r2, \\c\n  CALL r0, 2\n"
+                            "  GETGLOBAL r0, print\n  LOADK r1, \"a\"\n  CALL r0, 1\n"
+                            "  GETGLOBAL r0, pr\n  LOADK r1, \"b\"\n  CALL r0, 1\n"
+                            "  RET r0\n"));
+    cr_assert_eq(r.status, IVM_OK, "%s", r.message);
+    cr_assert_str_eq(r.out, "hi 1 :k c\n\"hi\" \\c\na\"b\"");
+    cr_assert_str_eq(r.pr, "nil", "println & co return nil");
+}
+
+Test(opcodes, tailcall_closures_and_natives)
+{
+    t_expect(MAIN("  GETGLOBAL r0, list\n  LOADI r1, 1\n  LOADI r2, 2\n  TAILCALL r0, 2\n"), "(1 2)");
+    t_expect(t_fmt("%s" MAIN("  CLOSURE r0, add2\n  LOADI r1, 30\n  LOADI r2, 12\n  TAILCALL r0, 2\n"), add2),
+             "42");
+    /* a tail call to a function with more arguments and registers */
+    t_expect(".proto three params=3 regs=9\n  LOADI r8, 0\n  ADD r3, r0, r1\n  ADD r3, r3, r2\n  RET r3\n.end\n"
+             ".proto one params=1\n  GETGLOBAL r1, three\n  MOVE r2, r0\n  LOADI r3, 10\n"
+             "  LOADI r4, 100\n  TAILCALL r1, 3\n.end\n"
+             MAIN("  CLOSURE r0, three\n  SETGLOBAL r0, three\n  CLOSURE r0, one\n  LOADI r1, 1\n"
+                  "  CALL r0, 1\n  RET r0\n"),
+             "111");
+}
+
+static const char tail_loop[] =
+    ".proto loop params=2\n"
+    "  EQI r0, 0, 1\n"
+    "  JMP done\n"
+    "  GETGLOBAL r2, loop\n"
+    "  ADDI r3, r0, -1\n"
+    "  ADDI r4, r1, 1\n"
+    "  TAILCALL r2, 2\n"
+    "done:\n"
+    "  RET r1\n"
+    ".end\n"
+    ".proto main\n"
+    "  CLOSURE r0, loop\n"
+    "  SETGLOBAL r0, loop\n"
+    "  LOADK r1, 10000000\n"
+    "  LOADI r2, 0\n"
+    "  CALL r0, 2\n"
+    "  RET r0\n"
+    ".end\n";
+
+Test(opcodes, tail_calls_run_in_constant_stack)
+{
+    /* 10,000,000 calls deep would need ten times the frame limit */
+    t_expect(tail_loop, "10000000");
+    cr_assert_eq(t_vm()->nframes, 0);
+}
+
+Test(opcodes, mutual_tail_recursion)
+{
+    t_expect(".proto is-even params=1\n  EQI r0, 0, 1\n  JMP yes\n  GETGLOBAL r1, is-odd\n"
+             "  ADDI r2, r0, -1\n  TAILCALL r1, 1\nyes:\n  LOADTRUE r1\n  RET r1\n.end\n"
+             ".proto is-odd params=1\n  EQI r0, 0, 1\n  JMP no\n  GETGLOBAL r1, is-even\n"
+             "  ADDI r2, r0, -1\n  TAILCALL r1, 1\nno:\n  LOADFALSE r1\n  RET r1\n.end\n"
+             MAIN("  CLOSURE r0, is-even\n  SETGLOBAL r0, is-even\n  CLOSURE r0, is-odd\n"
+                  "  SETGLOBAL r0, is-odd\n  GETGLOBAL r0, is-even\n  LOADK r1, 2000001\n"
+                  "  CALL r0, 1\n  RET r0\n"),
+             "false");
+}
+
+static const char variadic_fn[] =
+    ".proto v params=1 variadic\n"
+    "  GETGLOBAL r2, list\n"
+    "  MOVE r3, r0\n"
+    "  MOVE r4, r1\n"
+    "  CALL r2, 2\n"
+    "  RET r2\n"
+    ".end\n";
+
+Test(opcodes, variadic_functions_get_the_rest_as_a_list)
+{
+    t_expect(t_fmt("%s" MAIN("  CLOSURE r0, v\n  LOADI r1, 1\n  CALL r0, 1\n  RET r0\n"), variadic_fn),
+             "(1 nil)");
+    t_expect(t_fmt("%s" MAIN("  CLOSURE r0, v\n  LOADI r1, 1\n  LOADI r2, 2\n  CALL r0, 2\n  RET r0\n"),
+                   variadic_fn),
+             "(1 (2))");
+    t_expect(t_fmt("%s" MAIN("  CLOSURE r0, v\n  LOADI r1, 1\n  LOADI r2, 2\n  LOADK r3, \"x\"\n"
+                             "  CALL r0, 3\n  RET r0\n"), variadic_fn),
+             "(1 (2 \"x\"))");
+    t_expect(t_fmt("%s" MAIN("  CLOSURE r0, v\n  LOADI r1, 1\n  LOADI r2, 2\n  LOADI r3, 3\n"
+                             "  TAILCALL r0, 3\n"), variadic_fn),
+             "(1 (2 3))");
+    t_expect(".proto all params=0 variadic\n  RET r0\n.end\n"
+             MAIN("  CLOSURE r0, all\n  CALL r0, 0\n  RET r0\n"),
+             "nil");
+    t_expect(".proto all params=0 variadic\n  RET r0\n.end\n"
+             MAIN("  CLOSURE r0, all\n  LOADI r1, 1\n  LOADI r2, 2\n  LOADI r3, 3\n  LOADI r4, 4\n"
+                  "  CALL r0, 4\n  RET r0\n"),
+             "(1 2 3 4)");
+    t_expect_error(t_fmt("%s" MAIN("  CLOSURE r0, v\n  CALL r0, 0\n  RET r0\n"), variadic_fn),
+                   "wrong number of args (0) passed to #function[v]");
+}
+
+Test(opcodes, arity_errors)
+{
+    t_expect_error(t_fmt("%s" MAIN("  CLOSURE r0, add2\n  LOADI r1, 1\n  CALL r0, 1\n  RET r0\n"), add2),
+                   "wrong number of args (1) passed to #function[add2]");
+    t_expect_error(t_fmt("%s" MAIN("  CLOSURE r0, add2\n  LOADI r1, 1\n  LOADI r2, 2\n  LOADI r3, 3\n"
+                                   "  CALL r0, 3\n  RET r0\n"), add2),
+                   "wrong number of args (3) passed to #function[add2]");
+    t_expect_error(t_fmt("%s" MAIN("  CLOSURE r0, add2\n  LOADI r1, 1\n  TAILCALL r0, 1\n"), add2),
+                   "wrong number of args (1) passed to #function[add2]");
+    t_expect_error(MAIN("  GETGLOBAL r0, cons\n  LOADI r1, 1\n  CALL r0, 1\n  RET r0\n"),
+                   "wrong number of args (1) passed to #function[cons]");
+    t_expect_error(MAIN("  GETGLOBAL r0, first\n  TAILCALL r0, 0\n"),
+                   "wrong number of args (0) passed to #function[first]");
+    t_expect_error(".proto f anonymous\n  RET r0\n.end\n"
+                   MAIN("  CLOSURE r0, f\n  LOADI r1, 1\n  LOADI r2, 2\n  CALL r0, 2\n  RET r0\n"),
+                   "wrong number of args (2) passed to #function[fn]");
+}
+
+Test(opcodes, calling_a_non_function)
+{
+    t_expect_error(MAIN("  LOADI r0, 5\n  CALL r0, 0\n  RET r0\n"),
+                   "only functions can be called, got integer: 5");
+    t_expect_error(MAIN("  LOADNIL r0, 0\n  LOADI r1, 1\n  CALL r0, 1\n  RET r0\n"),
+                   "only functions can be called, got nil: nil");
+    t_expect_error(MAIN("  LOADK r0, \"f\"\n  TAILCALL r0, 0\n"),
+                   "only functions can be called, got string: \"f\"");
+    t_expect_error(".proto f\n  RET r0\n.end\n" MAIN("  LOADK r0, #proto f\n  CALL r0, 0\n  RET r0\n"),
+                   "only functions can be called, got prototype: #prototype[f]");
+}
+
+static const char deep_recursion[] =
+    ".source \"deep.ivs\"\n"
+    ".proto down params=1\n"
+    "  .line 3\n"
+    "  GETGLOBAL r1, down\n"
+    "  ADDI r2, r0, 1\n"
+    "  CALL r1, 1\n"
+    "  RET r1\n"
+    ".end\n"
+    ".proto main\n"
+    "  .line 9\n"
+    "  CLOSURE r0, down\n"
+    "  SETGLOBAL r0, down\n"
+    "  LOADI r1, 0\n"
+    "  CALL r0, 1\n"
+    "  RET r0\n"
+    ".end\n";
+
+Test(opcodes, deep_recursion_overflows_cleanly)
+{
+    t_result r = t_run(deep_recursion);
+    cr_assert_eq(r.status, IVM_ERROR);
+    cr_assert_str_eq(r.message, "stack overflow");
+    cr_assert_eq(t_vm()->nframes, 0, "the frames are gone after the error");
+    /* the trace: the 32 innermost frames, then a count of the rest */
+    const char *first = "ivm: error: stack overflow\n  at down (deep.ivs:3, pc 2)\n";
+    cr_assert(strncmp(r.report, first, strlen(first)) == 0, "report starts: %.200s", r.report);
+    const char *last = t_fmt("\n  ... %u more frames\n", IVM_MAX_FRAMES - IVM_TRACE_MAX);
+    size_t n = strlen(r.report), k = strlen(last);
+    cr_assert(n > k && strcmp(r.report + n - k, last) == 0, "report ends: %s",
+              r.report + (n > 200 ? n - 200 : 0));
+    /* the VM still works */
+    t_expect(MAIN("  LOADI r0, 1\n  RET r0\n"), "1");
+    t_expect(tail_loop, "10000000");
+}
+
+Test(opcodes, error_trace_names_functions_and_lines)
+{
+    t_result r = t_run(".source \"trace.ivs\"\n"
+                       ".proto inner params=1\n"
+                       "  .line 10\n"
+                       "  LOADI r1, 0\n"
+                       "  .line 11\n"
+                       "  DIV r2, r0, r1\n"
+                       "  RET r2\n"
+                       ".end\n"
+                       ".proto middle params=1\n"
+                       "  .line 15\n"
+                       "  GETGLOBAL r1, inner\n"
+                       "  MOVE r2, r0\n"
+                       "  CALL r1, 1\n"
+                       "  RET r1\n"
+                       ".end\n"
+                       ".proto main\n"
+                       "  .line 20\n"
+                       "  CLOSURE r0, inner\n"
+                       "  SETGLOBAL r0, inner\n"
+                       "  CLOSURE r0, middle\n"
+                       "  LOADI r1, 5\n"
+                       "  .line 21\n"
+                       "  CALL r0, 1\n"
+                       "  RET r0\n"
+                       ".end\n");
+    cr_assert_eq(r.status, IVM_ERROR);
+    cr_assert_str_eq(r.report, "ivm: error: Divide by zero\n"
+                               "  at inner (trace.ivs:11, pc 1)\n"
+                               "  at middle (trace.ivs:15, pc 2)\n"
+                               "  at main (trace.ivs:21, pc 4)\n");
+}
+
+Test(opcodes, ivm_call_from_c)
+{
+    ivm_vm *vm = t_vm();
+    t_result r = t_run(t_fmt("%s" MAIN("  CLOSURE r0, add2\n  RET r0\n"), add2));
+    cr_assert_eq(r.status, IVM_OK);
+    ivm_value fn = r.value, result = IVM_NIL;
+    ivm_value args[3] = {ivm_fixnum(40), ivm_fixnum(2), ivm_fixnum(0)};
+    cr_assert_eq(ivm_call(vm, fn, 2, args, &result), IVM_OK);
+    cr_assert_eq(result, ivm_fixnum(42));
+    cr_assert_eq(ivm_call(vm, fn, 3, args, &result), IVM_ERROR);
+    cr_assert_str_eq(t_pr(vm, vm->error, false), "wrong number of args (3) passed to #function[add2]");
+    /* natives directly */
+    ivm_value list = vm->globals[ivm_global_slot(vm, ivm_symbol_cstr(&vm->heap, "list"))].value;
+    cr_assert_eq(ivm_call(vm, list, 2, args, &result), IVM_OK);
+    cr_assert_str_eq(t_pr(vm, result, true), "(40 2)");
+    cr_assert_eq(ivm_call(vm, ivm_fixnum(1), 0, NULL, &result), IVM_ERROR);
+    cr_assert_eq(vm->nframes, 0);
+}
+
+Test(opcodes, interrupt_stops_a_loop_at_a_safepoint)
+{
+    ivm_platform_install_interrupt_handler();
+    cr_assert_not(ivm_platform_interrupted());
+    raise(SIGINT);
+    cr_assert(ivm_platform_interrupted());
+    t_result r = t_run(MAIN("loop:\n  JMP loop\n"));
+    cr_assert_eq(r.status, IVM_INTERRUPTED);
+    cr_assert_eq(t_vm()->nframes, 0);
+}
