@@ -66,6 +66,16 @@ static ivm_status call_native(ivm_vm *vm, ivm_value fn, const ivm_value *args,
     return def->fn(vm, args, nargs, result);
 }
 
+static ivm_status unbound_global(ivm_vm *vm, ivm_value name)
+{
+    ivm_buf b = {0};
+    ivm_buf_add_cstr(&b, "unbound global: ");
+    ivm_print(&vm->heap, &b, name, false);
+    ivm_value message = ivm_string(&vm->heap, b.data, b.len);
+    ivm_buf_free(&b);
+    return ivm_raise_value(vm, message);
+}
+
 static ivm_status not_callable(ivm_vm *vm, ivm_value v)
 {
     return ivm_raise_type(vm, "only functions can be called", v);
@@ -190,7 +200,7 @@ static ivm_status run(ivm_vm *vm, uint32_t stop)
         ivm_value v = vm->globals[ivm_proto_gslots(p)[BX]].value;
         if (UNLIKELY(v == IVM_UNBOUND)) {
             SAVE_PC();
-            CHECK(ivm_raise_type(vm, "unbound global", K[BX]));
+            CHECK(unbound_global(vm, K[BX]));
         }
         R[A] = v;
         NEXT;

@@ -189,18 +189,19 @@ static void add_trace_line(ivm_vm *vm, ivm_buf *out, const ivm_trace_entry *t)
         ivm_print(&vm->heap, out, p->name, false);
     else
         ivm_buf_add_cstr(out, "fn");
+    /* (FILE:LINE) when the line table knows the line, else (FILE, pc N) */
     ivm_buf_add_cstr(out, " (");
-    if (p->source && ivm_as_str(p->source)->len)
+    bool has_source = p->source && ivm_as_str(p->source)->len;
+    if (has_source)
         ivm_print(&vm->heap, out, p->source, false);
-    else
-        ivm_buf_add_cstr(out, "?");
     uint32_t line = ivm_proto_line_at(p, t->pc);
-    if (line) {
+    if (has_source && line) {
         ivm_buf_add_char(out, ':');
         ivm_buf_add_int(out, line);
+    } else {
+        ivm_buf_add_cstr(out, has_source ? ", pc " : "pc ");
+        ivm_buf_add_int(out, t->pc);
     }
-    ivm_buf_add_cstr(out, ", pc ");
-    ivm_buf_add_int(out, t->pc);
     ivm_buf_add_char(out, ')');
 }
 
