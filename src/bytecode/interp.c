@@ -457,7 +457,8 @@ ivm_status ivm_call(ivm_vm *vm, ivm_value fn, uint32_t nargs,
     if ((uint64_t)top + 1 + nargs > IVM_MAX_STACK)
         return stack_overflow(vm);
     vm->stack[top] = fn;
-    memcpy(&vm->stack[top + 1], args, nargs * sizeof *args);
+    if (nargs) /* args may be NULL when there are none */
+        memcpy(&vm->stack[top + 1], args, nargs * sizeof *args);
     ivm_status st = prepare_call(vm, fn, top + 1, nargs);
     if (st != IVM_OK)
         return st;
