@@ -181,22 +181,6 @@ bool ivm_asm_plain_name(const uint8_t *name, size_t len)
     return len > 0;
 }
 
-static const struct char_name {
-    const char *name;
-    uint32_t c;
-} char_names[] = {
-    {"newline", '\n'},  {"space", ' '},      {"tab", '\t'},
-    {"return", '\r'},   {"backspace", '\b'}, {"formfeed", '\f'},
-};
-
-const char *ivm_asm_char_name(uint32_t c)
-{
-    for (size_t i = 0; i < sizeof char_names / sizeof char_names[0]; i++)
-        if (char_names[i].c == c)
-            return char_names[i].name;
-    return NULL;
-}
-
 /* The length of the valid UTF-8 sequence at p, or 0. */
 static size_t utf8_length(const char *p, const char *end)
 {
@@ -536,7 +520,7 @@ static bool parse_sigil_name(assembler *as, bool keyword, ivm_value *out)
     return true;
 }
 
-/* \c, or \name for the characters in char_names. A run of word
+/* \c, or \name for the named characters (ivm_char_named). A run of word
  * characters is one token, so \u00e9 is an error rather than \u and 00e9. */
 static bool parse_char(assembler *as, ivm_value *out)
 {
@@ -549,11 +533,11 @@ static bool parse_char(assembler *as, ivm_value *out)
         *out = ivm_char((uint32_t)c);
         return true;
     }
-    for (size_t i = 0; i < sizeof char_names / sizeof char_names[0]; i++)
-        if (span_is(w, char_names[i].name)) {
-            *out = ivm_char(char_names[i].c);
-            return true;
-        }
+    uint32_t named;
+    if (ivm_char_named(w.p, w.len, &named)) {
+        *out = ivm_char(named);
+        return true;
+    }
     return fail_name(as, at, "unknown character name \\", w, "");
 }
 
@@ -780,7 +764,7 @@ static bool same_const(ivm_value a, ivm_value b)
         return false;
     switch (t) {
     case IVM_T_INT: return ivm_int_value(a) == ivm_int_value(b);
-    case IVM_T_FLOAT: return ivm_asm_float_bits(a) == ivm_asm_float_bits(b);
+    case IVM_T_FLOAT: return ivm_float_bits(a) == ivm_float_bits(b);
     case IVM_T_STRING:
     case IVM_T_BYTES:
         return ivm_as_str(a)->len == ivm_as_str(b)->len &&

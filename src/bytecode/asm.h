@@ -52,17 +52,6 @@ void ivm_disassemble(const ivm_module *m, ivm_buf *out);
 bool ivm_asm_plain_id(const uint8_t *name, size_t len);
 /* True when 'name and :name read back as a symbol and keyword of `name`. */
 bool ivm_asm_plain_name(const uint8_t *name, size_t len);
-/* The name of a character written \name (newline, space, ...), or NULL. */
-const char *ivm_asm_char_name(uint32_t c);
-
-/* The IEEE 754 bits of a float value, which are what .ivc records. */
-static inline uint64_t ivm_asm_float_bits(ivm_value v)
-{
-    double d = ivm_float_value(v);
-    uint64_t bits;
-    memcpy(&bits, &d, sizeof bits);
-    return bits;
-}
 
 /* A map from names to numbers (labels, prototype IDs). The names are not
  * copied: they must outlive the map. A zeroed map is empty. */

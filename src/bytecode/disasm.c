@@ -18,39 +18,13 @@ typedef struct disasm {
     bool *named; /* per prototype: its name is its ID (else _pINDEX) */
 } disasm;
 
-static const char hex_digits[] = "0123456789abcdef";
-
 static ivm_proto *proto_at(const disasm *d, uint32_t i) { return ivm_as_proto(d->m->protos[i]); }
 
 /* ---- Constants --------------------------------------------------------- */
 
 static void print_string(ivm_buf *out, ivm_value v)
 {
-    const uint8_t *s = ivm_as_str(v)->bytes;
-    ivm_buf_add_char(out, '"');
-    for (uint32_t i = 0; i < ivm_as_str(v)->len; i++) {
-        const char *escape = NULL;
-        switch (s[i]) {
-        case '"': escape = "\\\""; break;
-        case '\\': escape = "\\\\"; break;
-        case '\n': escape = "\\n"; break;
-        case '\t': escape = "\\t"; break;
-        case '\r': escape = "\\r"; break;
-        case '\b': escape = "\\b"; break;
-        case '\f': escape = "\\f"; break;
-        default: break;
-        }
-        if (escape) {
-            ivm_buf_add_cstr(out, escape);
-        } else if (s[i] < 0x20 || s[i] == 0x7f) {
-            ivm_buf_add_cstr(out, "\\u00");
-            ivm_buf_add_char(out, hex_digits[s[i] >> 4]);
-            ivm_buf_add_char(out, hex_digits[s[i] & 15]);
-        } else {
-            ivm_buf_add_char(out, (char)s[i]);
-        }
-    }
-    ivm_buf_add_char(out, '"');
+    ivm_buf_add_string_literal(out, ivm_as_str(v)->bytes, ivm_as_str(v)->len, true);
 }
 
 static bool reads_back(const ivm_buf *text, uint64_t bits)
@@ -67,7 +41,7 @@ static bool reads_back(const ivm_buf *text, uint64_t bits)
  * canonical infinities and NaN by name; anything else as #float 0xBITS. */
 static void print_float(ivm_buf *out, ivm_value v)
 {
-    uint64_t bits = ivm_asm_float_bits(v);
+    uint64_t bits = ivm_float_bits(v);
     if (bits == 0x7ff0000000000000u) {
         ivm_buf_add_cstr(out, "##Inf");
         return;
@@ -85,16 +59,18 @@ static void print_float(ivm_buf *out, ivm_value v)
     if (reads_back(&text, bits)) {
         ivm_buf_add(out, text.data, text.len);
     } else {
+        uint8_t big_endian[8];
+        for (int i = 0; i < 8; i++)
+            big_endian[i] = (uint8_t)(bits >> (56 - 8 * i));
         ivm_buf_add_cstr(out, "#float 0x");
-        for (int shift = 60; shift >= 0; shift -= 4)
-            ivm_buf_add_char(out, hex_digits[(bits >> shift) & 15]);
+        ivm_buf_add_hex(out, big_endian, 8);
     }
     ivm_buf_free(&text);
 }
 
 static void print_char(ivm_buf *out, uint32_t c)
 {
-    const char *name = ivm_asm_char_name(c);
+    const char *name = ivm_char_name(c);
     if (name) {
         ivm_buf_add_char(out, '\\');
         ivm_buf_add_cstr(out, name);
@@ -125,10 +101,7 @@ static void print_bytes(ivm_buf *out, ivm_value v)
 {
     const ivm_str *s = ivm_as_str(v);
     ivm_buf_add_cstr(out, "#bytes \"");
-    for (uint32_t i = 0; i < s->len; i++) {
-        ivm_buf_add_char(out, hex_digits[s->bytes[i] >> 4]);
-        ivm_buf_add_char(out, hex_digits[s->bytes[i] & 15]);
-    }
+    ivm_buf_add_hex(out, s->bytes, s->len);
     ivm_buf_add_char(out, '"');
 }
 

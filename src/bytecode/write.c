@@ -54,14 +54,7 @@ static void put_const(const ivm_module *m, ivm_buf *b, ivm_value v)
     case IVM_T_NIL: put_u8(b, IVC_NIL); break;
     case IVM_T_BOOL: put_u8(b, v == IVM_TRUE ? IVC_TRUE : IVC_FALSE); break;
     case IVM_T_INT: put_u8(b, IVC_INT); put_u64(b, (uint64_t)ivm_int_value(v)); break;
-    case IVM_T_FLOAT: {
-        double d = ivm_float_value(v);
-        uint64_t bits;
-        memcpy(&bits, &d, sizeof bits);
-        put_u8(b, IVC_FLOAT);
-        put_u64(b, bits);
-        break;
-    }
+    case IVM_T_FLOAT: put_u8(b, IVC_FLOAT); put_u64(b, ivm_float_bits(v)); break;
     case IVM_T_STRING: put_u8(b, IVC_STRING); put_str(b, v); break;
     case IVM_T_SYMBOL: put_u8(b, IVC_SYMBOL); put_str(b, v); break;
     case IVM_T_KEYWORD: put_u8(b, IVC_KEYWORD); put_str(b, v); break;

@@ -115,30 +115,51 @@ void ivm_buf_add_float(ivm_buf *b, double d)
 
 /* ---- Printing ---------------------------------------------------------- */
 
-static const char *char_name(uint32_t c)
+static const struct char_name {
+    const char *name;
+    uint32_t c;
+} char_names[] = {
+    {"newline", '\n'},  {"space", ' '},      {"tab", '\t'},
+    {"return", '\r'},   {"backspace", '\b'}, {"formfeed", '\f'},
+};
+
+const char *ivm_char_name(uint32_t c)
 {
-    switch (c) {
-    case '\n': return "newline";
-    case ' ': return "space";
-    case '\t': return "tab";
-    case '\b': return "backspace";
-    case '\f': return "formfeed";
-    case '\r': return "return";
-    default: return NULL;
+    for (size_t i = 0; i < sizeof char_names / sizeof char_names[0]; i++)
+        if (char_names[i].c == c)
+            return char_names[i].name;
+    return NULL;
+}
+
+bool ivm_char_named(const char *name, size_t len, uint32_t *c)
+{
+    for (size_t i = 0; i < sizeof char_names / sizeof char_names[0]; i++)
+        if (ivm_cstr_len(char_names[i].name) == len &&
+            memcmp(char_names[i].name, name, len) == 0) {
+            *c = char_names[i].c;
+            return true;
+        }
+    return false;
+}
+
+static const char hex_digits[] = "0123456789abcdef";
+
+void ivm_buf_add_hex(ivm_buf *b, const uint8_t *bytes, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        char pair[2] = {hex_digits[bytes[i] >> 4], hex_digits[bytes[i] & 15]};
+        ivm_buf_add(b, pair, 2);
     }
 }
 
-static void print_string(ivm_buf *out, const ivm_str *s, bool readably)
+void ivm_buf_add_string_literal(ivm_buf *b, const uint8_t *s, size_t len,
+                                bool escape_controls)
 {
-    if (!readably) {
-        ivm_buf_add(out, s->bytes, s->len);
-        return;
-    }
-    ivm_buf_add_char(out, '"');
+    ivm_buf_add_char(b, '"');
     size_t start = 0;
-    for (size_t i = 0; i < s->len; i++) {
-        const char *esc = NULL;
-        switch (s->bytes[i]) {
+    for (size_t i = 0; i < len; i++) {
+        const char *esc;
+        switch (s[i]) {
         case '"': esc = "\\\""; break;
         case '\\': esc = "\\\\"; break;
         case '\n': esc = "\\n"; break;
@@ -146,14 +167,22 @@ static void print_string(ivm_buf *out, const ivm_str *s, bool readably)
         case '\r': esc = "\\r"; break;
         case '\b': esc = "\\b"; break;
         case '\f': esc = "\\f"; break;
-        default: continue;
+        default:
+            if (!escape_controls || (s[i] >= 0x20 && s[i] != 0x7f))
+                continue;
+            esc = NULL;
         }
-        ivm_buf_add(out, s->bytes + start, i - start);
-        ivm_buf_add_cstr(out, esc);
+        ivm_buf_add(b, s + start, i - start);
+        if (esc) {
+            ivm_buf_add_cstr(b, esc);
+        } else {
+            ivm_buf_add_cstr(b, "\\u00");
+            ivm_buf_add_hex(b, s + i, 1);
+        }
         start = i + 1;
     }
-    ivm_buf_add(out, s->bytes + start, s->len - start);
-    ivm_buf_add_char(out, '"');
+    ivm_buf_add(b, s + start, len - start);
+    ivm_buf_add_char(b, '"');
 }
 
 static void print_float(ivm_buf *out, double d)
@@ -196,7 +225,7 @@ static void print_leaf(const ivm_heap *h, ivm_buf *out, ivm_value v, bool readab
         uint32_t c = ivm_imm_payload(v);
         if (readably) {
             ivm_buf_add_char(out, '\\');
-            const char *name = char_name(c);
+            const char *name = ivm_char_name(c);
             if (name) {
                 ivm_buf_add_cstr(out, name);
                 break;
@@ -205,7 +234,14 @@ static void print_leaf(const ivm_heap *h, ivm_buf *out, ivm_value v, bool readab
         ivm_buf_add_utf8(out, c);
         break;
     }
-    case IVM_T_STRING: print_string(out, ivm_as_str(v), readably); break;
+    case IVM_T_STRING: {
+        const ivm_str *str = ivm_as_str(v);
+        if (readably)
+            ivm_buf_add_string_literal(out, str->bytes, str->len, false);
+        else
+            ivm_buf_add(out, str->bytes, str->len);
+        break;
+    }
     case IVM_T_SYMBOL: {
         const ivm_str *s = ivm_as_str(v);
         ivm_buf_add(out, s->bytes, s->len);
@@ -218,13 +254,9 @@ static void print_leaf(const ivm_heap *h, ivm_buf *out, ivm_value v, bool readab
         break;
     }
     case IVM_T_BYTES: {
-        static const char hex[] = "0123456789abcdef";
         const ivm_str *s = ivm_as_str(v);
         ivm_buf_add_cstr(out, "#ivm/bytes \"");
-        for (uint32_t i = 0; i < s->len; i++) {
-            ivm_buf_add_char(out, hex[s->bytes[i] >> 4]);
-            ivm_buf_add_char(out, hex[s->bytes[i] & 15]);
-        }
+        ivm_buf_add_hex(out, s->bytes, s->len);
         ivm_buf_add_char(out, '"');
         break;
     }

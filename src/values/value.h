@@ -249,6 +249,15 @@ static inline double ivm_float_value(ivm_value v)
     return d;
 }
 
+/* The IEEE 754 bits of a float value (what .ivc files record). */
+static inline uint64_t ivm_float_bits(ivm_value v)
+{
+    double d = ivm_float_value(v);
+    uint64_t bits;
+    memcpy(&bits, &d, sizeof bits);
+    return bits;
+}
+
 /* ---- Strings, bytes, symbols, keywords --------------------------------- */
 
 /* A new string holding a copy of `bytes` (which must be valid UTF-8; see
@@ -311,6 +320,19 @@ void ivm_buf_add_char(ivm_buf *b, char c);
 void ivm_buf_add_int(ivm_buf *b, int64_t i);
 void ivm_buf_add_float(ivm_buf *b, double d); /* as Java's Double.toString */
 void ivm_buf_add_utf8(ivm_buf *b, uint32_t code_point);
+
+/* Appends bytes as lowercase hex pairs. */
+void ivm_buf_add_hex(ivm_buf *b, const uint8_t *bytes, size_t len);
+/* Appends a double-quoted string literal: " \ and \n \t \r \b \f escaped;
+ * with escape_controls, other control characters as \uXXXX too (a line-
+ * oriented format needs that; pr, like Clojure's, prints them raw). */
+void ivm_buf_add_string_literal(ivm_buf *b, const uint8_t *s, size_t len,
+                                bool escape_controls);
+/* The names of characters written \name: "newline", "space", "tab",
+ * "return", "backspace", "formfeed". NULL for other characters. */
+const char *ivm_char_name(uint32_t c);
+/* The character a \name stands for; false if `name` is no such name. */
+bool ivm_char_named(const char *name, size_t len, uint32_t *c);
 
 /* Appends v as EDN. `readably` is pr (strings quoted, chars as \c);
  * otherwise print (strings and chars as their text), at every depth. */
