@@ -61,9 +61,15 @@ typedef enum ivm_type {
     IVM_T_COUNT
 } ivm_type;
 
-/* The kind byte of an object header. Values above IVM_K_CLOSURE are
- * reserved for vectors, maps, sets, atoms and pids; IVM_FILLER_TYPE (0xff,
- * arena.h) marks unused space in a region. */
+/* The kind byte of an object header. IVM_FILLER_TYPE (0xff, arena.h)
+ * marks unused space in a region.
+ *
+ * Layout rule the collector will rely on: an object is its header, then
+ * the raw (non-value) words of its kind, then value words up to the end of
+ * the object (the header's size). Boxed numbers, strings, symbols,
+ * keywords and bytes are raw throughout; a cons has one raw word (its
+ * count); a closure none. Prototypes alone mix the two and are traced by
+ * their own layout (function.h). */
 typedef enum ivm_kind {
     IVM_K_BOXED_INT = 1,
     IVM_K_BOXED_FLOAT,
@@ -74,6 +80,10 @@ typedef enum ivm_kind {
     IVM_K_CONS,
     IVM_K_PROTO,
     IVM_K_CLOSURE,
+    IVM_K_VECTOR = 16, /* 16..23: persistent vectors (values/vector.h) */
+    IVM_K_VECTOR_LAST = 23,
+    IVM_K_MAP = 24, /* 24..31: hash maps and sets (values/map.h) */
+    IVM_K_MAP_LAST = 31,
     IVM_K_FILLER = IVM_FILLER_TYPE
 } ivm_kind;
 
@@ -146,9 +156,9 @@ typedef struct ivm_str {
 
 typedef struct ivm_cons {
     ivm_header h;
+    uint64_t count;
     ivm_value first;
     ivm_value rest; /* a list: IVM_EMPTY_LIST or another cons */
-    uint64_t count;
 } ivm_cons;
 
 static inline bool ivm_is_kind(ivm_value v, unsigned k) { return ivm_is_obj(v) && ivm_obj_kind(v) == k; }
