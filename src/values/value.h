@@ -194,6 +194,12 @@ typedef struct ivm_heap {
     ivm_bump bump;
     ivm_intern_table interned; /* symbols and keywords; a root */
     ivm_native_namer native_name;
+    /* Ids for transient (in-place) builds: the nodes a transient made carry
+     * its id and only it may change them. 0 is never used. */
+    uint64_t last_transient_id;
+    /* Tests only: replaces ivm_hash for hash map and set keys, to force
+     * collisions. NULL in normal use. */
+    uint32_t (*key_hash_for_tests)(ivm_value key);
 } ivm_heap;
 
 bool ivm_heap_init(ivm_heap *h, size_t arena_bytes, ivm_arena_mode mode);
