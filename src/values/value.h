@@ -215,6 +215,14 @@ static inline void *ivm_heap_alloc(ivm_heap *h, unsigned kind, unsigned small,
     return o;
 }
 
+/* What a transient (in-place) operation on a vector, map or set says. */
+#define IVM_TRANSIENT_STATUS_DEFINED
+typedef enum ivm_transient_status {
+    IVM_TRANSIENT_OK,
+    IVM_TRANSIENT_FROZEN,    /* used after persistent! */
+    IVM_TRANSIENT_NOT_OWNER, /* used by a process other than its owner */
+} ivm_transient_status;
+
 /* ---- Numbers ----------------------------------------------------------- */
 
 ivm_value ivm_int_box(ivm_heap *h, int64_t i);
