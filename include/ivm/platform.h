@@ -73,7 +73,9 @@ bool ivm_platform_write_file(const char *path, const void *data, size_t len,
 
 /* ---- Numbers the core does not format or parse itself ------------------ */
 
-/* The shortest decimal digits that read back as exactly `d` (finite, > 0):
+/* The shortest decimal digits that read back as exactly `d` (finite, > 0),
+ * choosing among them as Java's Double.toString does (the closest with at
+ * least two significant digits, trailing zeros then dropped):
  * writes them to digits (no dot, no sign, NUL-terminated, at most 17) and
  * sets *exp10 so that d = 0.DIGITS * 10^exp10. Returns the digit count. */
 int ivm_platform_shortest_digits(double d, char digits[24], int *exp10);

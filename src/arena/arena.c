@@ -78,32 +78,34 @@ static uint32_t take_region(ivm_arena *a)
 }
 
 /* `n` contiguous free regions: untouched space first (cheap), then a
- * first-fit scan of the table. */
+ * first-fit scan of the table. Regions at and above `fresh` are FREE in
+ * the table too, so a run may start among freed regions and extend into
+ * untouched ones. */
 static uint32_t take_span(ivm_arena *a, uint32_t n)
 {
-    if (a->nregions - a->fresh >= n) {
-        uint32_t i = a->fresh;
-        a->fresh += n;
-        note_in_use(a, n);
-        return i;
-    }
-    for (uint32_t start = 0; start + n <= a->fresh;) {
-        uint32_t run = 0;
-        while (run < n && a->regions[start + run].state == IVM_REGION_FREE)
-            run++;
-        if (run == n) {
-            /* unlink the span's regions from the free list */
-            uint32_t kept = 0;
-            for (uint32_t k = 0; k < a->nfree; k++)
-                if (a->free_list[k] < start || a->free_list[k] >= start + n)
-                    a->free_list[kept++] = a->free_list[k];
-            a->nfree = kept;
-            note_in_use(a, n);
-            return start;
+    uint32_t start = a->fresh;
+    if (a->nregions - a->fresh < n) {
+        for (start = 0; start + n <= a->nregions;) {
+            uint32_t run = 0;
+            while (run < n && a->regions[start + run].state == IVM_REGION_FREE)
+                run++;
+            if (run == n)
+                break;
+            start += run + 1;
         }
-        start += run + 1;
+        if (start + n > a->nregions)
+            out_of_memory(a);
+        /* unlink the span's previously used regions from the free list */
+        uint32_t kept = 0;
+        for (uint32_t k = 0; k < a->nfree; k++)
+            if (a->free_list[k] < start || a->free_list[k] >= start + n)
+                a->free_list[kept++] = a->free_list[k];
+        a->nfree = kept;
     }
-    out_of_memory(a);
+    if (start + n > a->fresh)
+        a->fresh = start + n;
+    note_in_use(a, n);
+    return start;
 }
 
 static void write_filler(char *p, size_t bytes)

@@ -94,12 +94,13 @@ void ivm_arena_set_oom_hook(ivm_arena *a, ivm_oom_hook hook, void *context);
 void *ivm_arena_alloc_slow(ivm_arena *a, ivm_bump *b, size_t bytes);
 
 /* Allocates `bytes` (a multiple of 8, at least 8) of uninitialised memory.
- * The fast path is one compare and one pointer increment. */
+ * The fast path is one compare and one pointer increment: for the fixed
+ * sizes most objects have, the compiler folds the large-object test away. */
 static inline void *ivm_arena_alloc(ivm_arena *a, ivm_bump *b, size_t bytes)
 {
     IVM_ASSERT(bytes >= 8 && bytes % 8 == 0);
     char *p = b->ptr;
-    if ((size_t)(b->limit - p) >= bytes) {
+    if (bytes <= IVM_LARGE_OBJECT_BYTES && (size_t)(b->limit - p) >= bytes) {
         b->ptr = p + bytes;
         return p;
     }

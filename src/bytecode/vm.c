@@ -161,6 +161,8 @@ ivm_status ivm_raise_type(ivm_vm *vm, const char *what, ivm_value got)
     ivm_print(&vm->heap, &b, got, true);
     if (b.len - start > 60) { /* a huge value would drown the message */
         b.len = start + 57;
+        while ((b.data[b.len] & 0xc0) == 0x80) /* not inside a character */
+            b.len--;
         ivm_buf_add_cstr(&b, "...");
     }
     return raise_buf(vm, &b);

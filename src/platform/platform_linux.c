@@ -356,9 +356,10 @@ int ivm_platform_shortest_digits(double d, char digits[24], int *exp10)
 {
     /* "%.*e" is correctly rounded, so the first precision whose text reads
      * back as d gives the shortest digits (precision 16, i.e. 17 significant
-     * digits, always does). */
+     * digits, always does). Starting at two digits, as Java does, picks 4.9
+     * over 5 for 4.9E-324, where both read back. */
     char text[32];
-    for (int precision = 0;; precision++) {
+    for (int precision = 1;; precision++) {
         snprintf(text, sizeof text, "%.*e", precision, d);
         if (precision == 16 || strtod(text, NULL) == d)
             break;

@@ -185,9 +185,10 @@ static uint32_t hash_unencoded_chars(const uint8_t *s, size_t len)
     return fmix(h1, 2 * n);
 }
 
+/* clojure.lang.Util.hashCombine; Java's >> on an int is arithmetic. */
 static uint32_t hash_combine(uint32_t seed, uint32_t hash)
 {
-    return seed ^ (hash + 0x9e3779b9u + (seed << 6) + (seed >> 2));
+    return seed ^ (hash + 0x9e3779b9u + (seed << 6) + (uint32_t)((int32_t)seed >> 2));
 }
 
 /* Symbol.hasheq: hashCombine(hashUnencodedChars(name), ns.hashCode()) */
@@ -406,6 +407,10 @@ bool ivm_equal(ivm_value a, ivm_value b)
         case IVM_T_FUNCTION: /* natives are equal only to themselves */
             if (ivm_is_native(a) || ivm_is_native(b)) { result = false; goto done; }
             ivm_closure *x = ivm_as_closure(a), *y = ivm_as_closure(b);
+            if (ivm_as_proto(x->proto)->ncaps != ivm_as_proto(y->proto)->ncaps) {
+                result = false;
+                goto done;
+            }
             ivm_worklist_push2(&w, x->proto, y->proto);
             for (uint32_t i = 0; i < ivm_as_proto(x->proto)->ncaps; i++)
                 ivm_worklist_push2(&w, x->caps[i], y->caps[i]);
