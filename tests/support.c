@@ -102,7 +102,7 @@ ivm_vm *t_vm(void)
         need_cleanup();
         the_vm = malloc(sizeof *the_vm);
         cr_assert_not_null(the_vm);
-        cr_assert(ivm_vm_init(the_vm, T_HEAP_BYTES), "ivm_vm_init failed");
+        cr_assert(ivm_vm_init(the_vm, T_HEAP_BYTES, IVM_ARENA_LAZY), "ivm_vm_init failed");
     }
     return the_vm;
 }

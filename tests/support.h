@@ -75,7 +75,7 @@ void t_write_file(const char *path, const void *data, size_t len);
 const char *t_temp_dir(void);
 /* dir/name, test-owned. */
 char *t_path(const char *dir, const char *name);
-/* The examples/*.ivs files, sorted; returns how many. */
+/* The examples' .ivs files, sorted; returns how many. */
 size_t t_examples(char ***paths);
 
 /* ---- Child processes --------------------------------------------------- */

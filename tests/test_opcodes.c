@@ -8,8 +8,10 @@
  * overflow, natives and their output, error traces, and interrupts. */
 #include <criterion/criterion.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "ivm/opcodes.h"
 #include "ivm/platform.h"
 #include "support.h"
 
@@ -45,7 +47,7 @@ static const char *branch(const char *setup, const char *test)
                              "yes:\n  LOADK r15, \"taken\"\n  RET r15\n.end\n",
                              setup, test));
     cr_assert_eq(r.status, IVM_OK, "%s after %s failed: %s", test, setup, r.message);
-    return r.message ? r.message : t_pr(t_vm(), r.value, false);
+    return t_pr(t_vm(), r.value, false);
 }
 
 static void expect_branch(const char *setup, const char *test, const char *want)
@@ -61,6 +63,26 @@ static void expect_branch_error(const char *setup, const char *test, const char 
                              "yes:\n  RET r15\n.end\n", setup, test));
     cr_assert_eq(r.status, IVM_ERROR, "%s after {%s} did not fail", test, setup);
     cr_assert_str_eq(r.message, message);
+}
+
+/* The instruction set this file covers, test by test. A new opcode makes
+ * this fail until it has tests here. */
+Test(opcodes, every_opcode_has_tests)
+{
+    static const char *const covered[] = {
+        "MOVE", "LOADK", "LOADI", "LOADNIL", "LOADTRUE", "LOADFALSE", "GETGLOBAL",
+        "SETGLOBAL", "GETCAP", "CLOSURE", "ADD", "SUB", "MUL", "DIV", "QUOT", "REM", "MOD",
+        "ADDI", "NEG", "NOT", "EQ", "LT", "LE", "EQI", "LTI", "LEI", "GTI", "GEI", "TEST",
+        "LOOPLT", "JMP", "CALL", "TAILCALL", "RET",
+    };
+    size_t n = sizeof covered / sizeof covered[0];
+    for (int op = 0; op < IVM_OP_COUNT; op++) {
+        bool found = false;
+        for (size_t i = 0; i < n && !found; i++)
+            found = strcmp(covered[i], ivm_op_table[op].name) == 0;
+        cr_assert(found, "opcode %s has no tests in test_opcodes.c", ivm_op_table[op].name);
+    }
+    cr_assert_eq((size_t)IVM_OP_COUNT, n, "an opcode listed here no longer exists");
 }
 
 /* ---- Loads and moves --------------------------------------------------- */
@@ -140,16 +162,39 @@ Test(opcodes, setglobal_getglobal)
     t_expect(MAIN("  GETGLOBAL r0, println\n  RET r0\n"), "#function[println]");
 }
 
+/* Hundreds of globals: past the initial sizes of the global table and its
+ * index, each keeps its own value. */
+Test(opcodes, many_globals)
+{
+    ivm_buf b = {0};
+    char line[96];
+    ivm_buf_add_cstr(&b, ".proto main regs=3\n");
+    for (int i = 0; i < 700; i++) {
+        snprintf(line, sizeof line, "  LOADK r0, %d\n  SETGLOBAL r0, global-%d\n", i * 3, i);
+        ivm_buf_add_cstr(&b, line);
+    }
+    ivm_buf_add_cstr(&b, "  LOADI r1, 0\n");
+    for (int i = 0; i < 700; i++) {
+        snprintf(line, sizeof line, "  GETGLOBAL r0, global-%d\n  ADD r1, r1, r0\n", i);
+        ivm_buf_add_cstr(&b, line);
+    }
+    ivm_buf_add_cstr(&b, "  RET r1\n.end\n");
+    char *text = t_strndup(b.data, b.len);
+    ivm_buf_free(&b);
+    t_expect(text, "733950"); /* 3 * (0 + 1 + ... + 699) */
+    /* a second module sees the same globals */
+    t_expect(MAIN("  GETGLOBAL r0, global-699\n  RET r0\n"), "2097");
+}
+
 Test(opcodes, unbound_global)
 {
     t_result r = t_run(MAIN("  GETGLOBAL r0, no-such-thing\n  RET r0\n"));
     cr_assert_eq(r.status, IVM_ERROR);
-    cr_assert(strstr(r.message, "unbound global") && strstr(r.message, "no-such-thing"),
-              "message: %s", r.message);
+    cr_assert_str_eq(r.message, "unbound global: no-such-thing");
     /* SETGLOBAL of another name does not bind this one */
     r = t_run(MAIN("  LOADI r0, 1\n  SETGLOBAL r0, bound-one\n  GETGLOBAL r0, unbound-one\n  RET r0\n"));
     cr_assert_eq(r.status, IVM_ERROR);
-    cr_assert(strstr(r.message, "unbound-one"), "message: %s", r.message);
+    cr_assert_str_eq(r.message, "unbound global: unbound-one");
 }
 
 /* ---- Closures ---------------------------------------------------------- */
@@ -566,6 +611,39 @@ Test(opcodes, test)
     expect_branch("  LOADTRUE r0", "TEST r0, 0", "skipped");
 }
 
+/* LOOPLT rA, rB, sC: rA += sC, then jump while rA < rB */
+Test(opcodes, looplt)
+{
+    t_expect(".proto main\n  LOADI r0, 0\n  LOADI r1, 0\n  LOADI r2, 10\nloop:\n"
+             "  ADD r0, r0, r1\n  LOOPLT r1, r2, 1\n  JMP loop\n"
+             "  GETGLOBAL r3, list\n  MOVE r4, r0\n  MOVE r5, r1\n  CALL r3, 2\n  RET r3\n.end\n",
+             "(45 10)");
+    expect_branch("  LOADI r0, 5\n  LOADI r1, 6", "LOOPLT r0, r1, 1", "skipped");
+    expect_branch("  LOADI r0, 4\n  LOADI r1, 6", "LOOPLT r0, r1, 1", "taken");
+    expect_branch("  LOADI r0, 5\n  LOADI r1, 6", "LOOPLT r0, r1, -1", "taken");
+    expect_branch("  LOADI r0, 5\n  LOADI r1, 200", "LOOPLT r0, r1, 127", "taken");
+    expect_branch("  LOADI r0, 5\n  LOADI r1, -200", "LOOPLT r0, r1, -128", "skipped");
+    expect_branch("  LOADK r0, 0.5\n  LOADI r1, 2", "LOOPLT r0, r1, 1", "taken");
+    expect_branch("  LOADK r0, 1.5\n  LOADI r1, 2", "LOOPLT r0, r1, 1", "skipped");
+    expect_branch("  LOADK r0, 4611686018427387903\n  LOADK r1, 9223372036854775807",
+                  "LOOPLT r0, r1, 1", "taken");
+    expect_branch("  LOADK r0, 9223372036854775805\n  LOADK r1, 9223372036854775807",
+                  "LOOPLT r0, r1, 1", "taken");
+    expect_branch("  LOADK r0, 9223372036854775806\n  LOADK r1, 9223372036854775807",
+                  "LOOPLT r0, r1, 1", "skipped");
+    expect_branch_error("  LOADK r0, 9223372036854775807\n  LOADK r1, 9223372036854775807",
+                        "LOOPLT r0, r1, 1", "integer overflow");
+    expect_branch_error("  LOADI r0, 1\n  LOADNIL r1, 0", "LOOPLT r0, r1, 1",
+                        "only numbers can be compared, got nil: nil");
+    expect_branch_error("  LOADK r0, \"i\"\n  LOADI r1, 5", "LOOPLT r0, r1, 1",
+                        "the operands of + must be numbers, got string: \"i\"");
+    /* the counter is updated, across the fixnum boundary too */
+    t_expect(MAIN("  LOADK r0, 4611686018427387903\n  LOADK r1, 9223372036854775807\n"
+                  "  LOOPLT r0, r1, 1\n  JMP out\nout:\n  RET r0\n"),
+             "4611686018427387904");
+    t_expect(MAIN("  LOADI r0, 7\n  LOADI r1, 0\n  LOOPLT r0, r1, -3\n  JMP out\nout:\n  RET r0\n"), "4");
+}
+
 Test(opcodes, jmp_forward_and_backward)
 {
     /* sum 1..100 with a backward jump, skipping a poison instruction with
@@ -584,6 +662,48 @@ Test(opcodes, jmp_forward_and_backward)
              "  RET r0\n"
              ".end\n",
              "5050");
+}
+
+/* Functions compare structurally: closures of the same prototype over
+ * equal values are =, and hash alike; natives equal only themselves. */
+static const char closures_to_compare[] =
+    ".proto two\n  .capture reg 0\n  .capture reg 1\n  RET r0\n.end\n"
+    ".proto none\n  RET r0\n.end\n";
+
+Test(opcodes, function_equality)
+{
+    /* two closures of `two` over (1 2), one over (1 3) */
+    t_expect(t_fmt("%s" MAIN("  LOADI r0, 1\n  LOADI r1, 2\n  CLOSURE r2, two\n  CLOSURE r3, two\n"
+                             "  LOADI r1, 3\n  CLOSURE r4, two\n"
+                             "  GETGLOBAL r5, list\n"
+                             "  GETGLOBAL r6, =\n  MOVE r7, r2\n  MOVE r8, r3\n  CALL r6, 2\n"
+                             "  GETGLOBAL r7, =\n  MOVE r8, r2\n  MOVE r9, r4\n  CALL r7, 2\n"
+                             "  GETGLOBAL r8, hash\n  MOVE r9, r2\n  CALL r8, 1\n"
+                             "  GETGLOBAL r9, hash\n  MOVE r10, r3\n  CALL r9, 1\n"
+                             "  EQ r8, r9, 1\n  JMP same\n  LOADFALSE r8\n  JMP out\n"
+                             "same:\n  LOADTRUE r8\n"
+                             "out:\n  CALL r5, 3\n  RET r5\n"), closures_to_compare),
+             "(true false true)");
+    expect_branch("  GETGLOBAL r0, println\n  GETGLOBAL r1, println", "EQ r0, r1, 1", "taken");
+    expect_branch("  GETGLOBAL r0, println\n  GETGLOBAL r1, prn", "EQ r0, r1, 1", "skipped");
+}
+
+/* Closures of prototypes with different capture counts: the comparison
+ * must not read captures the other closure does not have. Here the
+ * closure without captures is followed in the heap by an 8-byte string,
+ * whose length word would be read as a pointer. */
+Test(opcodes, closures_with_different_capture_counts_are_unequal)
+{
+    t_expect(t_fmt("%s" MAIN("  LOADI r0, 1\n  LOADI r1, 2\n  CLOSURE r2, two\n  CLOSURE r3, none\n"
+                             "  GETGLOBAL r4, str\n  LOADK r5, \"12345678\"\n  CALL r4, 1\n"
+                             "  GETGLOBAL r4, =\n  MOVE r5, r2\n  MOVE r6, r3\n  CALL r4, 2\n  RET r4\n"),
+                   closures_to_compare),
+             "false");
+    t_expect(t_fmt("%s" MAIN("  LOADI r0, 1\n  LOADI r1, 2\n  CLOSURE r2, two\n  CLOSURE r3, none\n"
+                             "  GETGLOBAL r4, str\n  LOADK r5, \"12345678\"\n  CALL r4, 1\n"
+                             "  GETGLOBAL r4, =\n  MOVE r5, r3\n  MOVE r6, r2\n  CALL r4, 2\n  RET r4\n"),
+                   closures_to_compare),
+             "false");
 }
 
 /* ---- Calls ------------------------------------------------------------- */
@@ -782,7 +902,7 @@ Test(opcodes, deep_recursion_overflows_cleanly)
     cr_assert_str_eq(r.message, "stack overflow");
     cr_assert_eq(t_vm()->nframes, 0, "the frames are gone after the error");
     /* the trace: the 32 innermost frames, then a count of the rest */
-    const char *first = "ivm: error: stack overflow\n  at down (deep.ivs:3, pc 2)\n";
+    const char *first = "ivm: error: stack overflow\n  at down (deep.ivs:3)\n  at down (deep.ivs:3)\n";
     cr_assert(strncmp(r.report, first, strlen(first)) == 0, "report starts: %.200s", r.report);
     const char *last = t_fmt("\n  ... %u more frames\n", IVM_MAX_FRAMES - IVM_TRACE_MAX);
     size_t n = strlen(r.report), k = strlen(last);
@@ -791,6 +911,44 @@ Test(opcodes, deep_recursion_overflows_cleanly)
     /* the VM still works */
     t_expect(MAIN("  LOADI r0, 1\n  RET r0\n"), "1");
     t_expect(tail_loop, "10000000");
+}
+
+/* Deep recursion through frames with many registers runs out of stack
+ * slots (not frames) first: also a clean "stack overflow". */
+Test(opcodes, stack_slots_overflow_cleanly)
+{
+    t_result r = t_run(".proto wide params=1 regs=255\n"
+                       "  GETGLOBAL r253, wide\n"
+                       "  MOVE r254, r0\n"
+                       "  CALL r253, 1\n"
+                       "  RET r253\n"
+                       ".end\n"
+                       MAIN("  CLOSURE r0, wide\n  SETGLOBAL r0, wide\n  LOADI r1, 0\n"
+                            "  CALL r0, 1\n  RET r0\n"));
+    cr_assert_eq(r.status, IVM_ERROR);
+    cr_assert_str_eq(r.message, "stack overflow");
+    cr_assert_eq(t_vm()->nframes, 0);
+    t_expect(MAIN("  LOADI r0, 2\n  RET r0\n"), "2");
+}
+
+/* A value too long for an error message is cut short with "...", and the
+ * message stays valid UTF-8 (strings must be). */
+Test(opcodes, long_values_in_messages_are_cut_cleanly)
+{
+    char text[400] = "a";
+    for (int i = 0; i < 100; i++)
+        strcat(text, "\xc3\xa9"); /* é */
+    t_result r = t_run(t_fmt(MAIN("  LOADK r1, \"%s\"\n  LOADI r2, 1\n  ADD r0, r1, r2\n  RET r0\n"), text));
+    cr_assert_eq(r.status, IVM_ERROR);
+    const char *prefix = "the operands of + must be numbers, got string: \"a\xc3\xa9";
+    cr_assert(strncmp(r.message, prefix, strlen(prefix)) == 0, "message: %s", r.message);
+    size_t n = strlen(r.message);
+    cr_assert(n > 3 && strcmp(r.message + n - 3, "...") == 0, "message: %s", r.message);
+    cr_assert_lt(n, strlen(prefix) + 70, "the value was not cut short: %s", r.message);
+    cr_assert(ivm_utf8_valid((const uint8_t *)r.message, n),
+              "the message is not valid UTF-8 (cut inside a character): %s", r.message);
+    cr_assert_eq(ivm_as_str(r.value)->len, n);
+    cr_assert(ivm_utf8_valid(ivm_as_str(r.value)->bytes, ivm_as_str(r.value)->len));
 }
 
 Test(opcodes, error_trace_names_functions_and_lines)
@@ -822,9 +980,33 @@ Test(opcodes, error_trace_names_functions_and_lines)
                        ".end\n");
     cr_assert_eq(r.status, IVM_ERROR);
     cr_assert_str_eq(r.report, "ivm: error: Divide by zero\n"
-                               "  at inner (trace.ivs:11, pc 1)\n"
-                               "  at middle (trace.ivs:15, pc 2)\n"
-                               "  at main (trace.ivs:21, pc 4)\n");
+                               "  at inner (trace.ivs:11)\n"
+                               "  at middle (trace.ivs:15)\n"
+                               "  at main (trace.ivs:21)\n");
+}
+
+/* Without a line table the trace shows pcs; without a source, pcs only;
+ * natives have no frame. */
+Test(opcodes, error_trace_without_lines_or_source)
+{
+    t_result r = t_run(".source \"nolines.ivs\"\n"
+                       ".proto f params=1\n  LOADI r1, 1\n  NEG r2, r0\n  RET r2\n.end\n"
+                       MAIN("  CLOSURE r0, f\n  LOADK r1, \"s\"\n  CALL r0, 1\n  RET r0\n"));
+    cr_assert_eq(r.status, IVM_ERROR);
+    cr_assert_str_eq(r.report, "ivm: error: the operand of - must be a number, got string: \"s\"\n"
+                               "  at f (nolines.ivs, pc 1)\n"
+                               "  at main (nolines.ivs, pc 2)\n");
+    r = t_run(".proto f params=1\n  .line 4\n  NEG r2, r0\n  RET r2\n.end\n"
+              MAIN("  CLOSURE r0, f\n  LOADK r1, :k\n  CALL r0, 1\n  RET r0\n"));
+    cr_assert_eq(r.status, IVM_ERROR);
+    cr_assert_str_eq(r.report, "ivm: error: the operand of - must be a number, got keyword: :k\n"
+                               "  at f (pc 0)\n"
+                               "  at main (pc 2)\n");
+    r = t_run(".source \"n.ivs\"\n"
+              MAIN("  .line 3\n  GETGLOBAL r0, cons\n  LOADI r1, 1\n  LOADI r2, 2\n  CALL r0, 2\n  RET r0\n"));
+    cr_assert_eq(r.status, IVM_ERROR);
+    cr_assert_str_eq(r.report, "ivm: error: expected a list or nil, got integer: 2\n"
+                               "  at main (n.ivs:3)\n");
 }
 
 Test(opcodes, ivm_call_from_c)
