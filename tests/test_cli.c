@@ -1,6 +1,7 @@
 /* The ivm command line (src/cli/main.c), run as a child process with its
  * stdout, stderr and exit status captured: the examples, --help and
- * --version, usage errors (exit 2), unreadable input (66), malformed
+ * --version, usage errors (exit 2), unreadable input (66), unwritable
+ * output (73), malformed
  * bytecode and assembly (65, with the byte offset or FILE:LINE:COL),
  * runtime errors (1, with the trace), SIGINT (130), *command-line-args*,
  * asm then run, standard input, large buffered output, and the resident
@@ -149,6 +150,17 @@ Test(cli, unreadable_input)
     const char *dir = t_temp_dir();
     cr_assert_eq(t_ivm(&p, NULL, "run", dir, NULL), 66, "a directory: %d %s", p.code, p.err);
     cr_assert_str_eq(p.err, t_fmt("ivm: %s: Is a directory\n", dir));
+}
+
+Test(cli, unwritable_output)
+{
+    t_proc p;
+    cr_assert_eq(t_ivm(&p, NULL, "asm", example("hello.ivs"), "-o", "/nonexistent/x.ivc", NULL), 73);
+    cr_assert_str_eq(p.err, "ivm: /nonexistent/x.ivc: No such file or directory\n");
+    char *ivc = t_path(t_temp_dir(), "unwritable.ivc");
+    cr_assert_eq(t_ivm(&p, NULL, "asm", example("hello.ivs"), "-o", ivc, NULL), 0, "%s", p.err);
+    cr_assert_eq(t_ivm(&p, NULL, "disasm", ivc, "-o", "/nonexistent/x.ivs", NULL), 73);
+    cr_assert_str_eq(p.err, "ivm: /nonexistent/x.ivs: No such file or directory\n");
 }
 
 Test(cli, malformed_bytecode)

@@ -1,5 +1,5 @@
-/* Assembly round trips: every example (examples/NAME.ivs) and programs that use every
- * constant kind, every opcode, captures, variadic and anonymous
+/* Assembly round trips: every example (examples/NAME.ivs) and programs
+ * that use every constant kind, every opcode, captures, variadic and anonymous
  * prototypes, awkward names, explicit constants and line tables are
  * assembled, loaded, written back (ivm_write_ivc gives the same bytes),
  * disassembled and reassembled to identical bytes, and disassembling again

@@ -2,7 +2,7 @@
  *
  * Exit statuses (also in the README): 0 success, 1 the program failed,
  * 2 usage error, 65 malformed input file, 66 input file unreadable,
- * 70 internal error, 130 interrupted. */
+ * 70 internal error, 73 output file cannot be written, 130 interrupted. */
 #include "bytecode/asm.h"
 #include "bytecode/vm.h"
 #include "ivm/ivc.h"
@@ -16,6 +16,7 @@ enum {
     EXIT_MALFORMED = 65,
     EXIT_NO_INPUT = 66,
     EXIT_INTERNAL = 70,
+    EXIT_CANNOT_CREATE = 73,
     EXIT_INTERRUPTED = 130,
 };
 
@@ -266,7 +267,7 @@ static int write_output(const char *file, const ivm_buf *b)
     if (ivm_platform_write_file(file, b->data ? b->data : "", b->len, &why))
         return 0;
     say(file, ": ", why);
-    return EXIT_NO_INPUT;
+    return EXIT_CANNOT_CREATE;
 }
 
 /* The default output of `asm x.ivs` is x.ivc beside it. */
