@@ -392,7 +392,7 @@ static ivm_value node_dissoc(change *c, node *n, unsigned shift)
         if (!keys_equal(slots(n)[i], c->key))
             return value_of(n);
         c->resized = true;
-        if (0) {
+        if (shift > 0 && n->nodemap == 0 && popcount(n->datamap) == 2) {
             keep_rest(c, slots(n) + (i == 0 ? w : 0));
             return 0;
         }
@@ -549,7 +549,7 @@ ivm_value ivm_map_merge(ivm_heap *h, ivm_value a, ivm_value b)
         return a;
     if (na == 0)
         return b;
-    bool onto_b = nb > na;
+    bool onto_b = nb > na + 1000000;
     change c = {.h = h, .edit = ++h->last_transient_id, .width = width_of(a),
                 .keep_old = onto_b};
     node *root = as_node(onto_b ? b : a);

@@ -4,6 +4,7 @@
 #include "ivm/platform.h"
 #include "values/function.h"
 #include "values/value.h"
+#include "values/walk.h"
 #include "values/worklist.h"
 
 /* ---- Buffer ------------------------------------------------------------ */
@@ -263,39 +264,66 @@ static void print_leaf(const ivm_heap *h, ivm_buf *out, ivm_value v, bool readab
     case IVM_T_LIST: ivm_buf_add_cstr(out, "()"); break;
     case IVM_T_FUNCTION: print_function(h, out, v, "#function["); break;
     case IVM_T_PROTO: print_function(h, out, v, "#prototype["); break;
+    case IVM_T_TRANSIENT: ivm_buf_add_cstr(out, "#transient[]"); break;
     default: ivm_buf_add_cstr(out, "#ivm/unknown[]"); break;
     }
 }
 
-/* Lists are printed with an explicit stack of the lists still to finish:
- * each entry is the rest of one list whose elements are being printed. */
+/* Collections are printed with an explicit stack of cursors, one per
+ * collection still open: [1 2], (1 2), {:a 1, :b 2}, #{1 2}. A map entry
+ * is a pair frame with no brackets and a space between key and value. */
+typedef struct print_frame {
+    ivm_cursor cursor;
+    const char *separator;
+    const char *close;
+    bool first;
+} print_frame;
+
+static void open_frame(ivm_frame_stack *s, ivm_buf *out, ivm_value coll)
+{
+    print_frame *f = ivm_frames_push(s);
+    ivm_cursor_init(&f->cursor, coll);
+    f->first = true;
+    f->separator = " ";
+    switch (f->cursor.kind) {
+    case IVM_WALK_LIST: ivm_buf_add_char(out, '('); f->close = ")"; break;
+    case IVM_WALK_VECTOR: ivm_buf_add_char(out, '['); f->close = "]"; break;
+    case IVM_WALK_MAP: ivm_buf_add_char(out, '{'); f->close = "}"; f->separator = ", "; break;
+    default: ivm_buf_add_cstr(out, "#{"); f->close = "}"; break;
+    }
+}
+
 void ivm_print(const ivm_heap *h, ivm_buf *out, ivm_value v, bool readably)
 {
-    ivm_worklist w;
-    ivm_worklist_init(&w);
-    for (;;) {
-        if (ivm_is_cons(v)) {
-            ivm_buf_add_char(out, '(');
-            ivm_worklist_push(&w, ivm_as_cons(v)->rest);
-            v = ivm_as_cons(v)->first;
+    if (ivm_walk_kind_of(v) == IVM_WALK_LEAF) {
+        print_leaf(h, out, v, readably);
+        return;
+    }
+    ivm_frame_stack s;
+    ivm_frames_init(&s, sizeof(print_frame));
+    open_frame(&s, out, v);
+    while (s.len) {
+        print_frame *f = ivm_frames_top(&s);
+        ivm_value x, y;
+        if (!ivm_cursor_next(&f->cursor, &x, &y)) {
+            ivm_buf_add_cstr(out, f->close);
+            ivm_frames_pop(&s);
             continue;
         }
-        print_leaf(h, out, v, readably);
-        /* finish every list whose last element this was */
-        for (;;) {
-            if (w.len == 0) {
-                ivm_worklist_free(&w);
-                return;
-            }
-            ivm_value rest = ivm_worklist_pop(&w);
-            if (rest == IVM_EMPTY_LIST) {
-                ivm_buf_add_char(out, ')');
-                continue;
-            }
-            ivm_buf_add_char(out, ' ');
-            ivm_worklist_push(&w, ivm_as_cons(rest)->rest);
-            v = ivm_as_cons(rest)->first;
-            break;
+        if (!f->first)
+            ivm_buf_add_cstr(out, f->separator);
+        f->first = false;
+        if (f->cursor.kind == IVM_WALK_MAP) {
+            print_frame *e = ivm_frames_push(&s);
+            ivm_cursor_init_pair(&e->cursor, x, y);
+            e->first = true;
+            e->separator = " ";
+            e->close = "";
+        } else if (ivm_walk_kind_of(x) == IVM_WALK_LEAF) {
+            print_leaf(h, out, x, readably);
+        } else {
+            open_frame(&s, out, x);
         }
     }
+    ivm_frames_free(&s);
 }

@@ -4,6 +4,7 @@
 
 #include "ivm/platform.h"
 #include "values/function.h"
+#include "values/walk.h"
 #include "values/worklist.h"
 
 /* ---- Types ------------------------------------------------------------- */
@@ -17,7 +18,7 @@ static const char *const type_names[IVM_T_COUNT] = {
     [IVM_T_PROTO] = "prototype", [IVM_T_FUNCTION] = "function",
     [IVM_T_VECTOR] = "vector",   [IVM_T_MAP] = "map",
     [IVM_T_SET] = "set",         [IVM_T_ATOM] = "atom",
-    [IVM_T_PID] = "pid",
+    [IVM_T_PID] = "pid",         [IVM_T_TRANSIENT] = "transient",
 };
 
 const char *ivm_type_name(ivm_type t)
@@ -53,6 +54,11 @@ ivm_type ivm_type_of(ivm_value v)
     case IVM_K_CONS: return IVM_T_LIST;
     case IVM_K_PROTO: return IVM_T_PROTO;
     case IVM_K_CLOSURE: return IVM_T_FUNCTION;
+    case IVM_K_VEC: case IVM_K_VEC_SUB: return IVM_T_VECTOR;
+    case IVM_K_MAP_ROOT: return IVM_T_MAP;
+    case IVM_K_SET_ROOT: return IVM_T_SET;
+    case IVM_K_VEC_TRANSIENT: case IVM_K_MAP_TRANSIENT: case IVM_K_SET_TRANSIENT:
+        return IVM_T_TRANSIENT;
     default: return IVM_T_NIL;
     }
 }
@@ -369,63 +375,90 @@ static bool str_equal(ivm_value a, ivm_value b)
            memcmp(x->bytes, y->bytes, x->len) == 0;
 }
 
+/* Compares two values of which at most one is a collection (walk.h): the
+ * whole answer, except for functions and prototypes, whose parts it pushes
+ * onto w for the caller's walk. */
+static bool leaf_equal(ivm_value a, ivm_value b, ivm_worklist *w)
+{
+    if (a == b && !ivm_is_kind(a, IVM_K_BOXED_FLOAT))
+        return true;
+    ivm_type ta = ivm_type_of(a);
+    if (ta != ivm_type_of(b))
+        return false;
+    switch (ta) {
+    case IVM_T_INT: return ivm_int_value(a) == ivm_int_value(b);
+    case IVM_T_FLOAT: return ivm_float_value(a) == ivm_float_value(b);
+    case IVM_T_STRING: case IVM_T_BYTES: case IVM_T_SYMBOL: case IVM_T_KEYWORD:
+        return str_equal(a, b);
+    case IVM_T_PROTO: {
+        ivm_proto *x = ivm_as_proto(a), *y = ivm_as_proto(b);
+        if (!proto_same_code(x, y))
+            return false;
+        ivm_worklist_push2(w, x->name, y->name);
+        for (uint32_t i = 0; i < x->nconsts; i++)
+            ivm_worklist_push2(w, ivm_proto_consts(x)[i], ivm_proto_consts(y)[i]);
+        return true;
+    }
+    case IVM_T_FUNCTION: { /* natives are equal only to themselves */
+        if (ivm_is_native(a) || ivm_is_native(b))
+            return false;
+        ivm_closure *x = ivm_as_closure(a), *y = ivm_as_closure(b);
+        if (ivm_as_proto(x->proto)->ncaps != ivm_as_proto(y->proto)->ncaps)
+            return false;
+        ivm_worklist_push2(w, x->proto, y->proto);
+        for (uint32_t i = 0; i < ivm_as_proto(x->proto)->ncaps; i++)
+            ivm_worklist_push2(w, x->caps[i], y->caps[i]);
+        return true;
+    }
+    default: /* nil, booleans, chars, an empty list: equal only if identical */
+        return false;
+    }
+}
+
+/* Compares two lists or vectors element by element, deciding leaves at
+ * once and pushing pairs of collections for later. */
+static bool sequential_equal(ivm_value a, ivm_value b, ivm_worklist *w)
+{
+    if (ivm_sequential_count(a) != ivm_sequential_count(b))
+        return false;
+    ivm_cursor ca, cb;
+    ivm_cursor_init(&ca, a);
+    ivm_cursor_init(&cb, b);
+    ivm_value x, y, unused;
+    while (ivm_cursor_next(&ca, &x, &unused) && ivm_cursor_next(&cb, &y, &unused)) {
+        if (ivm_walk_kind_of(x) != IVM_WALK_LEAF || ivm_walk_kind_of(y) != IVM_WALK_LEAF)
+            ivm_worklist_push2(w, x, y);
+        else if (!leaf_equal(x, y, w))
+            return false;
+    }
+    return true;
+}
+
+/* One pair of the walk: decided, or split into pairs pushed onto w. */
+static bool step_equal(ivm_value a, ivm_value b, ivm_worklist *w)
+{
+    if (a == b && !ivm_is_kind(a, IVM_K_BOXED_FLOAT))
+        return true; /* identical: even a collection holding NaN is = itself */
+    ivm_walk_kind ka = ivm_walk_kind_of(a), kb = ivm_walk_kind_of(b);
+    if (ka == IVM_WALK_LEAF || kb == IVM_WALK_LEAF)
+        return leaf_equal(a, b, w);
+    if (ivm_is_sequential(ka) && ivm_is_sequential(kb))
+        return sequential_equal(a, b, w);
+    if (ka == kb) /* two maps or two sets */
+        return ivm_map_equal_push(a, b, w);
+    return false;
+}
+
 bool ivm_equal(ivm_value a, ivm_value b)
 {
     ivm_worklist w;
     ivm_worklist_init(&w);
-    bool result = true;
-    for (;;) {
-        if (a == b && !ivm_is_kind(a, IVM_K_BOXED_FLOAT))
-            goto next;
-        ivm_type ta = ivm_type_of(a), tb = ivm_type_of(b);
-        if (ta != tb) { result = false; break; }
-        switch (ta) {
-        case IVM_T_INT:
-            if (ivm_int_value(a) != ivm_int_value(b)) { result = false; goto done; }
-            break;
-        case IVM_T_FLOAT:
-            if (!(ivm_float_value(a) == ivm_float_value(b))) { result = false; goto done; }
-            break;
-        case IVM_T_STRING: case IVM_T_BYTES: case IVM_T_SYMBOL: case IVM_T_KEYWORD:
-            if (!str_equal(a, b)) { result = false; goto done; }
-            break;
-        case IVM_T_LIST:
-            if (ivm_list_count(a) != ivm_list_count(b)) { result = false; goto done; }
-            if (a == IVM_EMPTY_LIST)
-                break;
-            ivm_worklist_push2(&w, ivm_as_cons(a)->rest, ivm_as_cons(b)->rest);
-            ivm_worklist_push2(&w, ivm_as_cons(a)->first, ivm_as_cons(b)->first);
-            break;
-        case IVM_T_PROTO: {
-            ivm_proto *x = ivm_as_proto(a), *y = ivm_as_proto(b);
-            if (!proto_same_code(x, y)) { result = false; goto done; }
-            ivm_worklist_push2(&w, x->name, y->name);
-            for (uint32_t i = 0; i < x->nconsts; i++)
-                ivm_worklist_push2(&w, ivm_proto_consts(x)[i], ivm_proto_consts(y)[i]);
-            break;
-        }
-        case IVM_T_FUNCTION: /* natives are equal only to themselves */
-            if (ivm_is_native(a) || ivm_is_native(b)) { result = false; goto done; }
-            ivm_closure *x = ivm_as_closure(a), *y = ivm_as_closure(b);
-            if (ivm_as_proto(x->proto)->ncaps != ivm_as_proto(y->proto)->ncaps) {
-                result = false;
-                goto done;
-            }
-            ivm_worklist_push2(&w, x->proto, y->proto);
-            for (uint32_t i = 0; i < ivm_as_proto(x->proto)->ncaps; i++)
-                ivm_worklist_push2(&w, x->caps[i], y->caps[i]);
-            break;
-        default: /* nil, booleans, chars: equal only if the words are */
-            result = false;
-            goto done;
-        }
-    next:
-        if (w.len == 0)
-            break;
+    bool result = step_equal(a, b, &w);
+    while (result && w.len) {
         b = ivm_worklist_pop(&w);
         a = ivm_worklist_pop(&w);
+        result = step_equal(a, b, &w);
     }
-done:
     ivm_worklist_free(&w);
     return result;
 }
@@ -441,7 +474,7 @@ static uint32_t hash_double(double d)
     return (uint32_t)(bits ^ (bits >> 32));
 }
 
-/* The hash of a value that contains no list (a leaf of the walk below). */
+/* The hash of a value that is not a collection (a leaf of the walk below). */
 static uint32_t hash_leaf(ivm_value v)
 {
     switch (ivm_type_of(v)) {
@@ -466,43 +499,71 @@ static uint32_t hash_leaf(ivm_value v)
     }
 }
 
-/* Lists hash as Clojure's hashOrdered. Nested lists are walked with an
- * explicit stack of (remaining list, running hash, count) triples. */
+/* Collections hash as Clojure's: lists, vectors and map entries with
+ * hashOrdered, sets and maps (over their entries) with hashUnordered. The
+ * walk keeps one frame per collection being hashed. */
+typedef struct hash_frame {
+    ivm_cursor cursor;
+    uint32_t hash; /* running: 31h + x for ordered, h + x for unordered */
+    uint32_t count;
+} hash_frame;
+
+static void hash_frame_start(ivm_frame_stack *s, ivm_value coll)
+{
+    hash_frame *f = ivm_frames_push(s);
+    ivm_cursor_init(&f->cursor, coll);
+    f->hash = ivm_is_sequential(f->cursor.kind) ? 1 : 0;
+    f->count = 0;
+}
+
+static void hash_frame_add(hash_frame *f, uint32_t h)
+{
+    bool ordered = ivm_is_sequential(f->cursor.kind) || f->cursor.kind == IVM_WALK_PAIR;
+    f->hash = ordered ? 31 * f->hash + h : f->hash + h;
+    f->count++;
+}
+
 uint32_t ivm_hash(ivm_value v)
 {
-    if (!ivm_is_list(v))
+    if (ivm_walk_kind_of(v) == IVM_WALK_LEAF)
         return hash_leaf(v);
-    ivm_worklist w;
-    ivm_worklist_init(&w);
-    ivm_value rest = v;
-    uint32_t hash = 1, n = 0, result;
+    ivm_frame_stack s;
+    ivm_frames_init(&s, sizeof(hash_frame));
+    hash_frame_start(&s, v);
     for (;;) {
-        if (rest == IVM_EMPTY_LIST) {
-            result = mix_coll_hash(hash, n);
-            if (w.len == 0)
-                break;
-            n = (uint32_t)ivm_worklist_pop(&w);
-            hash = (uint32_t)ivm_worklist_pop(&w);
-            rest = ivm_worklist_pop(&w);
-            hash = 31 * hash + result;
-            n++;
-            continue;
-        }
-        ivm_value x = ivm_as_cons(rest)->first;
-        rest = ivm_as_cons(rest)->rest;
-        if (ivm_is_list(x)) {
-            ivm_worklist_push(&w, rest);
-            ivm_worklist_push2(&w, hash, n);
-            rest = x;
-            hash = 1;
-            n = 0;
+        hash_frame *f = ivm_frames_top(&s);
+        ivm_value x, y;
+        if (!ivm_cursor_next(&f->cursor, &x, &y)) {
+            uint32_t h = mix_coll_hash(f->hash, f->count);
+            ivm_frames_pop(&s);
+            if (s.len == 0) {
+                ivm_frames_free(&s);
+                return h;
+            }
+            hash_frame_add(ivm_frames_top(&s), h);
+        } else if (f->cursor.kind == IVM_WALK_MAP) {
+            hash_frame *e = ivm_frames_push(&s); /* the entry [x y] */
+            ivm_cursor_init_pair(&e->cursor, x, y);
+            e->hash = 1;
+            e->count = 0;
+        } else if (ivm_walk_kind_of(x) == IVM_WALK_LEAF) {
+            hash_frame_add(f, hash_leaf(x));
         } else {
-            hash = 31 * hash + hash_leaf(x);
-            n++;
+            hash_frame_start(&s, x);
         }
     }
-    ivm_worklist_free(&w);
-    return result;
+}
+
+void ivm_frames_grow(ivm_frame_stack *s)
+{
+    size_t cap = s->cap * 2;
+    char *items = ivm_platform_malloc(cap * s->size);
+    if (!items)
+        ivm_platform_exit(70);
+    memcpy(items, s->items, s->len * s->size);
+    ivm_frames_free(s);
+    s->items = items;
+    s->cap = cap;
 }
 
 void ivm_worklist_grow(ivm_worklist *w)

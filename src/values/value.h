@@ -58,6 +58,7 @@ typedef enum ivm_type {
     IVM_T_SET,
     IVM_T_ATOM,
     IVM_T_PID,
+    IVM_T_TRANSIENT, /* a vector, map or set being built in place */
     IVM_T_COUNT
 } ivm_type;
 
