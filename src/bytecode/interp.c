@@ -60,7 +60,7 @@ static ivm_status prepare_call(ivm_vm *vm, ivm_value fn, uint32_t base,
 static ivm_status call_native(ivm_vm *vm, ivm_value fn, const ivm_value *args,
                               uint32_t nargs, ivm_value *result)
 {
-    const ivm_native_def *def = &ivm_natives[ivm_imm_payload(fn)];
+    const ivm_native_def *def = vm->natives[ivm_imm_payload(fn)];
     if (nargs < def->min_args || nargs > def->max_args)
         return ivm_raise_arity(vm, fn, nargs);
     return def->fn(vm, args, nargs, result);

@@ -239,7 +239,7 @@ NATIVE(n_gt) { return chain(vm, args, nargs, true, false, result); }
 NATIVE(n_ge) { return chain(vm, args, nargs, true, true, result); }
 
 #define ANY UINT32_MAX
-const ivm_native_def ivm_natives[] = {
+const ivm_native_def ivm_base_natives[] = {
     {"print", n_print, 0, ANY},   {"println", n_println, 0, ANY},
     {"pr", n_pr, 0, ANY},         {"prn", n_prn, 0, ANY},
     {"str", n_str, 0, ANY},       {"pr-str", n_pr_str, 0, ANY},
@@ -256,4 +256,4 @@ const ivm_native_def ivm_natives[] = {
     {"<", n_lt, 1, ANY},          {"<=", n_le, 1, ANY},
     {">", n_gt, 1, ANY},          {">=", n_ge, 1, ANY},
 };
-const uint32_t ivm_native_count = sizeof ivm_natives / sizeof ivm_natives[0];
+const uint32_t ivm_base_native_count = sizeof ivm_base_natives / sizeof ivm_base_natives[0];

@@ -1,13 +1,18 @@
 /* The VM's life cycle, globals, errors and buffered output. */
 #include "bytecode/vm.h"
 
+#include <stddef.h>
+
 #include "ivm/platform.h"
 
 /* ---- Life cycle -------------------------------------------------------- */
 
-static const char *native_name(uint32_t index)
+_Static_assert(offsetof(ivm_vm, heap) == 0, "native_name finds the VM from its heap");
+
+static const char *native_name(const ivm_heap *h, uint32_t index)
 {
-    return index < ivm_native_count ? ivm_natives[index].name : "native";
+    const ivm_vm *vm = (const ivm_vm *)h; /* the heap is the VM's first member */
+    return index < vm->nnatives ? vm->natives[index]->name : "native";
 }
 
 static void add_size(ivm_buf *b, size_t bytes)
@@ -52,9 +57,24 @@ bool ivm_vm_init(ivm_vm *vm, size_t heap_bytes, ivm_arena_mode mode)
     }
     memset(vm->global_index, 0xff, vm->global_index_cap * sizeof(uint32_t));
     vm->budget = IVM_REDUCTION_BUDGET;
-    for (uint32_t i = 0; i < ivm_native_count; i++)
-        ivm_global_set(vm, ivm_natives[i].name, ivm_native(i));
+    ivm_vm_add_natives(vm, ivm_base_natives, ivm_base_native_count);
     return true;
+}
+
+void ivm_vm_add_natives(ivm_vm *vm, const ivm_native_def *defs, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        if (vm->nnatives == vm->natives_cap) {
+            uint32_t cap = vm->natives_cap ? vm->natives_cap * 2 : 64;
+            const ivm_native_def **t = ivm_platform_realloc(vm->natives, cap * sizeof *t);
+            if (!t)
+                ivm_platform_exit(70);
+            vm->natives = t;
+            vm->natives_cap = cap;
+        }
+        vm->natives[vm->nnatives] = &defs[i];
+        ivm_global_set(vm, defs[i].name, ivm_native(vm->nnatives++));
+    }
 }
 
 void ivm_vm_destroy(ivm_vm *vm)
@@ -64,6 +84,7 @@ void ivm_vm_destroy(ivm_vm *vm)
         ivm_platform_free(vm->modules[i]);
     }
     ivm_platform_free(vm->modules);
+    ivm_platform_free(vm->natives);
     ivm_platform_free(vm->globals);
     ivm_platform_free(vm->global_index);
     if (vm->stack)
@@ -182,7 +203,7 @@ static void add_trace_line(ivm_vm *vm, ivm_buf *out, const ivm_trace_entry *t)
 {
     ivm_buf_add_cstr(out, "\n  at ");
     if (ivm_is_native(t->function)) {
-        ivm_buf_add_cstr(out, native_name(ivm_imm_payload(t->function)));
+        ivm_buf_add_cstr(out, native_name(&vm->heap, ivm_imm_payload(t->function)));
         ivm_buf_add_cstr(out, " (native)");
         return;
     }

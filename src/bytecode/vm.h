@@ -47,8 +47,14 @@ typedef struct ivm_trace_entry {
 #define IVM_MAX_NESTED_CALLS 200  /* natives calling back into the VM */
 #define IVM_REDUCTION_BUDGET 4000 /* calls and back jumps per slice */
 
+typedef struct ivm_native_def ivm_native_def;
+
 typedef struct ivm_vm {
-    ivm_heap heap;
+    ivm_heap heap; /* first: the heap's native namer finds the VM from it */
+
+    /* Native functions by index (the payload of a native value). */
+    const ivm_native_def **natives;
+    uint32_t nnatives, natives_cap;
 
     ivm_global *globals;
     uint32_t nglobals, globals_cap;
@@ -133,15 +139,21 @@ uint32_t ivm_crc32(const uint8_t *data, size_t len);
  * stack never moves) and writes its result to *result. */
 typedef ivm_status (*ivm_native_fn)(ivm_vm *vm, const ivm_value *args,
                                     uint32_t nargs, ivm_value *result);
-typedef struct ivm_native_def {
+struct ivm_native_def {
     const char *name;
     ivm_native_fn fn;
     uint32_t min_args;
     uint32_t max_args; /* UINT32_MAX: variadic */
-} ivm_native_def;
+};
 
-extern const ivm_native_def ivm_natives[];
-extern const uint32_t ivm_native_count;
+/* Binds each native as a global of its name. `defs` must outlive the VM
+ * (static tables). The VM starts with the bytecode layer's own natives;
+ * higher layers (the core library) add theirs. */
+void ivm_vm_add_natives(ivm_vm *vm, const ivm_native_def *defs, uint32_t n);
+
+/* The bytecode layer's natives: output, lists, equality, numbers. */
+extern const ivm_native_def ivm_base_natives[];
+extern const uint32_t ivm_base_native_count;
 
 /* Arithmetic shared by the interpreter's slow paths and the natives. */
 ivm_status ivm_arith(ivm_vm *vm, unsigned opcode, ivm_value a, ivm_value b,

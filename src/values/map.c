@@ -549,7 +549,7 @@ ivm_value ivm_map_merge(ivm_heap *h, ivm_value a, ivm_value b)
         return a;
     if (na == 0)
         return b;
-    bool onto_b = nb > na + 1000000;
+    bool onto_b = nb > na;
     change c = {.h = h, .edit = ++h->last_transient_id, .width = width_of(a),
                 .keep_old = onto_b};
     node *root = as_node(onto_b ? b : a);

@@ -203,7 +203,7 @@ static void print_function(const ivm_heap *h, ivm_buf *out, ivm_value v,
 {
     ivm_buf_add_cstr(out, prefix);
     if (ivm_is_native(v)) {
-        ivm_buf_add_cstr(out, h->native_name ? h->native_name(ivm_imm_payload(v)) : "native");
+        ivm_buf_add_cstr(out, h->native_name ? h->native_name(h, ivm_imm_payload(v)) : "native");
     } else {
         ivm_proto *p = ivm_as_proto(ivm_function_proto(v));
         if (p->name)

@@ -182,7 +182,8 @@ const char *ivm_type_name(ivm_type t);
 /* ---- The heap: where values are built ---------------------------------- */
 
 /* The names native functions print with (set by the bytecode layer). */
-typedef const char *(*ivm_native_namer)(uint32_t index);
+typedef struct ivm_heap ivm_heap;
+typedef const char *(*ivm_native_namer)(const ivm_heap *h, uint32_t index);
 
 typedef struct ivm_intern_table {
     ivm_value *slots; /* open addressing; 0 = empty */
@@ -190,7 +191,7 @@ typedef struct ivm_intern_table {
     uint32_t count;
 } ivm_intern_table;
 
-typedef struct ivm_heap {
+struct ivm_heap {
     ivm_arena arena;
     ivm_bump bump;
     ivm_intern_table interned; /* symbols and keywords; a root */
@@ -201,7 +202,7 @@ typedef struct ivm_heap {
     /* Tests only: replaces ivm_hash for hash map and set keys, to force
      * collisions. NULL in normal use. */
     uint32_t (*key_hash_for_tests)(ivm_value key);
-} ivm_heap;
+};
 
 bool ivm_heap_init(ivm_heap *h, size_t arena_bytes, ivm_arena_mode mode);
 void ivm_heap_destroy(ivm_heap *h);
