@@ -386,6 +386,12 @@ static uint32_t random_instruction(const shape *f, uint32_t pc, uint32_t ncode)
     while ((op == IVM_OP_CLOSURE && f->proto < 0) || (op == IVM_OP_GETCAP && !f->ncaps));
     const ivm_op_info *info = &ivm_op_table[op];
     uint32_t a = operand(f, info->a, 0);
+    if (op == IVM_OP_MULTIFN) { /* closures in R[B..B+C-1] */
+        uint32_t first = pick(8);
+        return IVM_ENCODE_ABC(op, a, first, 1 + pick(8 - first));
+    }
+    if (info->b == IVM_OPK_J) /* TRY: a handler somewhere in the function */
+        return IVM_ENCODE_ASBX(op, a, (int)pick(ncode) - (int)pc - 1);
     switch (info->format) {
     case IVM_FMT_ABC:
         return IVM_ENCODE_ABC(op, a, operand(f, info->b, a) & 0xff, operand(f, info->c, a) & 0xff);

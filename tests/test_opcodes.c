@@ -73,7 +73,7 @@ Test(opcodes, every_opcode_has_tests)
         "MOVE", "LOADK", "LOADI", "LOADNIL", "LOADTRUE", "LOADFALSE", "GETGLOBAL",
         "SETGLOBAL", "GETCAP", "CLOSURE", "ADD", "SUB", "MUL", "DIV", "QUOT", "REM", "MOD",
         "ADDI", "NEG", "NOT", "EQ", "LT", "LE", "EQI", "LTI", "LEI", "GTI", "GEI", "TEST",
-        "LOOPLT", "JMP", "CALL", "TAILCALL", "RET",
+        "LOOPLT", "JMP", "CALL", "TAILCALL", "RET", "MULTIFN", "TRY", "ENDTRY", "THROW",
     };
     size_t n = sizeof covered / sizeof covered[0];
     for (int op = 0; op < IVM_OP_COUNT; op++) {
@@ -1037,4 +1037,80 @@ Test(opcodes, interrupt_stops_a_loop_at_a_safepoint)
     t_result r = t_run(MAIN("loop:\n  JMP loop\n"));
     cr_assert_eq(r.status, IVM_INTERRUPTED);
     cr_assert_eq(t_vm()->nframes, 0);
+}
+
+/* ---- Multi-arity functions --------------------------------------------- */
+
+static const char arities[] =
+    ".proto one params=1 regs=2\n  LOADK r1, :one\n  RET r1\n.end\n"
+    ".proto two params=2 regs=3\n  ADD r2, r0, r1\n  RET r2\n.end\n"
+    ".proto many params=2 regs=3 variadic\n  RET r2\n.end\n";
+
+Test(opcodes, multifn_picks_the_arity)
+{
+    const char *make = "  CLOSURE r1, one\n  CLOSURE r2, two\n  MULTIFN r0, r1, 2\n";
+    t_expect(t_fmt("%s" MAIN("%s  LOADI r1, 5\n  CALL r0, 1\n  RET r0\n"), arities, make), ":one");
+    t_expect(t_fmt("%s" MAIN("%s  LOADI r1, 5\n  LOADI r2, 6\n  CALL r0, 2\n  RET r0\n"), arities, make), "11");
+    t_expect_error(t_fmt("%s" MAIN("%s  CALL r0, 0\n  RET r0\n"), arities, make),
+                   "wrong number of args (0) passed to #function[one]");
+    /* a fixed arity wins over the variadic one; the variadic takes the rest */
+    const char *with_rest = "  CLOSURE r1, many\n  CLOSURE r2, two\n  MULTIFN r0, r1, 2\n";
+    t_expect(t_fmt("%s" MAIN("%s  LOADI r1, 1\n  LOADI r2, 2\n  CALL r0, 2\n  RET r0\n"), arities, with_rest),
+             "3");
+    t_expect(t_fmt("%s" MAIN("%s  LOADI r1, 1\n  LOADI r2, 2\n  LOADI r3, 3\n  LOADI r4, 4\n"
+                             "  CALL r0, 4\n  RET r0\n"), arities, with_rest),
+             "(3 4)");
+    /* and in tail position */
+    t_expect(t_fmt("%s" MAIN("%s  LOADI r1, 5\n  TAILCALL r0, 1\n"), arities, make), ":one");
+    t_expect_error(MAIN("  LOADI r1, 1\n  MULTIFN r0, r1, 1\n  RET r0\n"),
+                   "MULTIFN takes closures, got integer: 1");
+}
+
+/* ---- Errors: TRY, ENDTRY, THROW ---------------------------------------- */
+
+Test(opcodes, throw_and_catch_in_one_frame)
+{
+    t_expect(MAIN("  TRY r0, caught\n  LOADK r1, :boom\n  THROW r1\n  LOADI r0, 1\n  RET r0\n"
+                  "caught:\n  RET r0\n"),
+             ":boom");
+    /* uncaught, any value can be thrown */
+    t_expect_error(MAIN("  LOADK r1, \"plain message\"\n  THROW r1\n"), "plain message");
+    /* after ENDTRY the handler is gone */
+    t_expect_error(MAIN("  TRY r0, caught\n  ENDTRY\n  LOADK r1, \"later\"\n  THROW r1\n"
+                        "caught:\n  RET r0\n"),
+                   "later");
+}
+
+static const char thrower[] =
+    ".proto bad params=1 regs=2\n  LOADK r1, \"x\"\n  ADD r1, r0, r1\n  RET r1\n.end\n";
+
+Test(opcodes, errors_from_callees_and_natives_are_caught)
+{
+    t_expect(t_fmt("%s" MAIN("  TRY r0, caught\n  CLOSURE r1, bad\n  LOADI r2, 1\n  CALL r1, 1\n"
+                             "  ENDTRY\n  RET r1\ncaught:\n  RET r0\n"), thrower),
+             "\"the operands of + must be numbers, got string: \\\"x\\\"\"");
+    t_expect(MAIN("  TRY r0, caught\n  GETGLOBAL r1, first\n  LOADI r2, 7\n  CALL r1, 1\n  ENDTRY\n"
+                  "  RET r1\ncaught:\n  RET r0\n"),
+             "\"expected a list or nil, got integer: 7\"");
+    /* nested handlers: the inner one catches (and is gone: its catch code
+     * runs under the outer one), the outer one catches the next throw */
+    t_expect(MAIN("  TRY r0, outer\n  TRY r1, inner\n  LOADK r2, :one\n  THROW r2\n"
+                  "inner:\n  LOADK r2, :two\n  THROW r2\n"
+                  "outer:\n  RET r0\n"),
+             ":two");
+}
+
+Test(opcodes, a_return_drops_the_frames_handlers)
+{
+    /* `leaky` returns with its TRY still active; a later error in main
+     * must not jump into leaky's dead frame */
+    t_expect_error(".proto leaky regs=2\n  TRY r0, h\n  LOADI r1, 1\n  RET r1\nh:\n  RET r0\n.end\n"
+                   MAIN("  CLOSURE r0, leaky\n  CALL r0, 0\n  LOADK r1, \"after\"\n  THROW r1\n"),
+                   "after");
+    cr_assert_eq(t_vm()->nhandlers, 0);
+    /* and the same through a tail call */
+    t_expect_error(".proto leaky regs=3\n  TRY r0, h\n  GETGLOBAL r1, list\n  TAILCALL r1, 0\nh:\n  RET r0\n.end\n"
+                   MAIN("  CLOSURE r0, leaky\n  CALL r0, 0\n  LOADK r1, \"after\"\n  THROW r1\n"),
+                   "after");
+    cr_assert_eq(t_vm()->nhandlers, 0);
 }

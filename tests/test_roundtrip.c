@@ -231,7 +231,11 @@ static const char every_opcode[] =
     "fwd:\n"
     "  CALL r4, 2\n"
     "  CALL r4, 0\n"
+    "  MULTIFN r0, r5, 2\n"
+    "  TRY r3, top\n"
+    "  ENDTRY\n"
     "  TAILCALL r4, 5\n"
+    "  THROW r1\n"
     ".end\n";
 
 Test(roundtrip, every_opcode)
@@ -240,7 +244,8 @@ Test(roundtrip, every_opcode)
     /* every mnemonic shows up in the disassembly */
     for (int op = 0; op < IVM_OP_COUNT; op++) {
         const char *name = t_fmt(" %s ", ivm_op_table[op].name);
-        cr_assert_not_null(strstr(d, name), "%s missing from the disassembly:\n%s", name, d);
+        const char *bare = t_fmt(" %s\n", ivm_op_table[op].name); /* no operands */
+        cr_assert(strstr(d, name) || strstr(d, bare), "%s missing from the disassembly:\n%s", name, d);
     }
 }
 

@@ -23,7 +23,8 @@
  *   G  a constant that is a symbol: names a global
  *   P  a constant that is a prototype: the function a CLOSURE makes
  *   C  a capture index: below the running function's capture count
- *   N  a count: registers A..A+N (LOADNIL) or A+1..A+N (calls) exist
+ *   N  a count: registers A..A+N (LOADNIL), A+1..A+N (calls) or
+ *      B..B+N-1 (MULTIFN, N >= 1) exist
  *   I  a signed immediate: sBx, or sB / sC (the byte as int8)
  *   k  a flag: 0 or 1
  *   J  a jump: target = (index of the next instruction) + offset, inside
@@ -119,7 +120,17 @@
     /* return R[A](R[A+1], ..., R[A+B]), reusing this frame */                 \
     X(TAILCALL, ABC, R, N, _)                                                  \
     /* return R[A] */                                                          \
-    X(RET, ABC, R, _, _)
+    X(RET, ABC, R, _, _)                                                       \
+    /* R[A] := a function of the arities of closures R[B], ..., R[B+C-1] */   \
+    X(MULTIFN, ABC, R, R, N)                                                   \
+    /* until the matching ENDTRY, an error jumps to pc + sBx with the       \
+       thrown value in R[A]; the handler is dropped when it catches, and a   \
+       return drops its frame's handlers */                                   \
+    X(TRY, ASBX, R, J, _)                                                      \
+    /* drop the innermost handler (the TRY of this frame) */                  \
+    X(ENDTRY, ABC, _, _, _)                                                    \
+    /* throw R[A] */                                                          \
+    X(THROW, ABC, R, _, _)
 
 typedef enum ivm_opcode {
 #define IVM_OPCODE_ENUM(name, fmt, a, b, c) IVM_OP_##name,

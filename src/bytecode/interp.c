@@ -57,6 +57,40 @@ static ivm_status prepare_call(ivm_vm *vm, ivm_value fn, uint32_t base,
     return IVM_OK;
 }
 
+/* The closure a multi-arity function runs for nargs, or an arity error. */
+static ivm_status select_arity(ivm_vm *vm, ivm_value *fn, uint32_t nargs)
+{
+    ivm_value c = ivm_multifn_select(*fn, nargs);
+    if (c == IVM_NIL)
+        return ivm_raise_arity(vm, *fn, nargs);
+    *fn = c;
+    return IVM_OK;
+}
+
+static ivm_status push_handler(ivm_vm *vm, uint32_t frame, uint32_t catch_pc,
+                               unsigned reg)
+{
+    if (vm->nhandlers == vm->handlers_cap) {
+        uint32_t cap = vm->handlers_cap ? vm->handlers_cap * 2 : 16;
+        if (cap > IVM_MAX_FRAMES)
+            return ivm_raise(vm, "too many nested try forms");
+        ivm_handler *h = ivm_platform_realloc(vm->handlers, cap * sizeof *h);
+        if (!h)
+            ivm_platform_exit(70);
+        vm->handlers = h;
+        vm->handlers_cap = cap;
+    }
+    vm->handlers[vm->nhandlers++] = (ivm_handler){frame, catch_pc, (uint8_t)reg};
+    return IVM_OK;
+}
+
+/* Drops the handlers of frames at or above `frame` (they are returning). */
+static void drop_handlers(ivm_vm *vm, uint32_t frame)
+{
+    while (vm->nhandlers && vm->handlers[vm->nhandlers - 1].frame >= frame)
+        vm->nhandlers--;
+}
+
 static ivm_status call_native(ivm_vm *vm, ivm_value fn, const ivm_value *args,
                               uint32_t nargs, ivm_value *result)
 {
@@ -378,6 +412,8 @@ static ivm_status run(ivm_vm *vm, uint32_t stop)
         ivm_value fn = R[A];
         uint32_t nargs = B;
         SAVE_PC();
+        if (ivm_is_kind(fn, IVM_K_MULTIFN))
+            CHECK(select_arity(vm, &fn, nargs));
         if (LIKELY(ivm_is_kind(fn, IVM_K_CLOSURE))) {
             uint32_t base = f->base + A + 1;
             ivm_proto *np = ivm_as_proto(ivm_as_closure(fn)->proto);
@@ -400,6 +436,10 @@ static ivm_status run(ivm_vm *vm, uint32_t stop)
         ivm_value fn = R[A];
         uint32_t nargs = B;
         SAVE_PC();
+        if (ivm_is_kind(fn, IVM_K_MULTIFN))
+            CHECK(select_arity(vm, &fn, nargs));
+        if (UNLIKELY(vm->nhandlers))
+            drop_handlers(vm, vm->nframes - 1);
         if (LIKELY(ivm_is_kind(fn, IVM_K_CLOSURE))) {
             /* slide the callee and its arguments down over this frame */
             memmove(R - 1, R + A, (nargs + 1) * sizeof *R);
@@ -418,6 +458,8 @@ static ivm_status run(ivm_vm *vm, uint32_t stop)
     CASE(RET) {
         R[-1] = R[A];
     return_from_frame:
+        if (UNLIKELY(vm->nhandlers))
+            drop_handlers(vm, vm->nframes - 1);
         if (--vm->nframes == stop) {
             vm->budget = budget;
             return IVM_OK;
@@ -426,12 +468,48 @@ static ivm_status run(ivm_vm *vm, uint32_t stop)
         NEXT;
     }
 
+    CASE(MULTIFN) {
+        for (unsigned i = 0; i < C; i++)
+            if (!ivm_is_kind(R[B + i], IVM_K_CLOSURE)) {
+                SAVE_PC();
+                CHECK(ivm_raise_type(vm, "MULTIFN takes closures", R[B + i]));
+            }
+        R[A] = ivm_multifn_new(&vm->heap, &R[B], C);
+        NEXT;
+    }
+    CASE(TRY) {
+        SAVE_PC();
+        CHECK(push_handler(vm, vm->nframes - 1, f->pc + (uint32_t)IVM_GET_SBX(ins), A));
+        NEXT;
+    }
+    CASE(ENDTRY) {
+        if (vm->nhandlers && vm->handlers[vm->nhandlers - 1].frame == vm->nframes - 1)
+            vm->nhandlers--;
+        NEXT;
+    }
+    CASE(THROW) {
+        SAVE_PC();
+        CHECK(ivm_raise_value(vm, R[A]));
+    }
+
     DISPATCH_END
 
 fail:
+    /* An error goes to the innermost handler of a frame this run owns;
+     * handlers of frames below `stop` belong to an outer run. */
+    if (st == IVM_ERROR && vm->nhandlers &&
+        vm->handlers[vm->nhandlers - 1].frame >= stop) {
+        ivm_handler h = vm->handlers[--vm->nhandlers];
+        vm->nframes = h.frame + 1;
+        LOAD_FRAME();
+        pc = code + h.catch_pc;
+        R[h.reg] = vm->error;
+        NEXT;
+    }
     vm->budget = budget;
     if (st == IVM_ERROR)
         record_trace(vm, stop);
+    drop_handlers(vm, stop);
     vm->nframes = stop;
     return st;
 }

@@ -229,7 +229,8 @@ static bool is_test(unsigned op)
 
 static bool ends_flow(unsigned op)
 {
-    return op == IVM_OP_RET || op == IVM_OP_TAILCALL || op == IVM_OP_JMP;
+    return op == IVM_OP_RET || op == IVM_OP_TAILCALL || op == IVM_OP_JMP ||
+           op == IVM_OP_THROW;
 }
 
 /* The closure a CLOSURE makes captures from the running frame: check the
@@ -284,6 +285,12 @@ static bool check_operand(loading *L, ivm_proto *p, const uint8_t *at,
                fail_at(r, at, "capture ", value, " out of range (the function has ",
                        p->ncaps, " captures)");
     case IVM_OPK_N:
+        if (IVM_GET_OP(ins) == IVM_OP_MULTIFN) { /* closures R[B..B+C-1] */
+            unsigned first = IVM_GET_B(ins);
+            return (value >= 1 && first + value - 1 < p->nregs) ||
+                   fail_at(r, at, "MULTIFN needs 1 or more registers from r", first,
+                           " inside the function's ", p->nregs, " registers");
+        }
         return a + value < p->nregs ||
                fail_at(r, at, "registers up to r", a + value,
                        " out of range (the function has ", p->nregs, " registers)");
@@ -292,7 +299,8 @@ static bool check_operand(loading *L, ivm_proto *p, const uint8_t *at,
     case IVM_OPK_k:
         return value <= 1 || fail_at(r, at, "flag is ", value, ", not 0 or 1", 0, NULL);
     case IVM_OPK_J: {
-        int64_t target = (int64_t)pc + 1 + IVM_GET_SJ(ins);
+        bool sj = ivm_op_table[IVM_GET_OP(ins)].format == IVM_FMT_SJ;
+        int64_t target = (int64_t)pc + 1 + (sj ? IVM_GET_SJ(ins) : IVM_GET_SBX(ins));
         return (target >= 0 && target < p->ncode) ||
                fail_at(r, at, "jump to ", target, " outside the function (0..",
                        (int64_t)p->ncode - 1, ")");

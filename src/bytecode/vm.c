@@ -85,6 +85,7 @@ void ivm_vm_destroy(ivm_vm *vm)
     }
     ivm_platform_free(vm->modules);
     ivm_platform_free(vm->natives);
+    ivm_platform_free(vm->handlers);
     ivm_platform_free(vm->globals);
     ivm_platform_free(vm->global_index);
     if (vm->stack)

@@ -31,6 +31,13 @@ typedef struct ivm_frame {
     uint32_t base;     /* stack index of its R[0] */
 } ivm_frame;
 
+/* An active TRY: where an error in frame `frame` (or a callee) goes. */
+typedef struct ivm_handler {
+    uint32_t frame;    /* index in frames */
+    uint32_t catch_pc; /* in that frame's code */
+    uint8_t reg;       /* gets the thrown value */
+} ivm_handler;
+
 typedef struct ivm_global {
     ivm_value name;  /* symbol */
     ivm_value value; /* IVM_UNBOUND until set */
@@ -71,6 +78,10 @@ typedef struct ivm_vm {
     ivm_value *stack;
     ivm_frame *frames;
     uint32_t nframes;
+    /* Invariant: every handler belongs to a live frame, innermost last
+     * (returns drop their frame's handlers). */
+    ivm_handler *handlers;
+    uint32_t nhandlers, handlers_cap;
     uint32_t nested_calls;
 
     ivm_module **modules; /* each separately allocated: pointers stay valid */

@@ -52,7 +52,33 @@ uint32_t ivm_proto_line_at(ivm_proto *p, uint32_t pc)
     return line;
 }
 
+ivm_value ivm_multifn_new(ivm_heap *h, const ivm_value *closures, uint32_t n)
+{
+    ivm_multifn *m = ivm_heap_alloc(h, IVM_K_MULTIFN, n,
+                                    sizeof(ivm_multifn) + n * sizeof(ivm_value));
+    memcpy(m->arities, closures, n * sizeof(ivm_value));
+    return (ivm_value)(uintptr_t)m;
+}
+
+ivm_value ivm_multifn_select(ivm_value multifn, uint32_t nargs)
+{
+    ivm_value variadic = IVM_NIL;
+    for (uint32_t i = 0; i < ivm_multifn_count(multifn); i++) {
+        ivm_value c = ivm_as_multifn(multifn)->arities[i];
+        ivm_proto *p = ivm_as_proto(ivm_as_closure(c)->proto);
+        if (p->flags & IVM_PROTO_VARIADIC) {
+            if (nargs >= p->nparams)
+                variadic = c;
+        } else if (p->nparams == nargs) {
+            return c;
+        }
+    }
+    return variadic;
+}
+
 ivm_value ivm_function_proto(ivm_value v)
 {
+    if (ivm_is_kind(v, IVM_K_MULTIFN))
+        v = ivm_as_multifn(v)->arities[0];
     return ivm_is_kind(v, IVM_K_CLOSURE) ? ivm_as_closure(v)->proto : v;
 }

@@ -40,6 +40,15 @@ typedef struct ivm_closure {
     ivm_value caps[]; /* proto->ncaps values */
 } ivm_closure;
 
+/* A function of several arities: one closure per arity, at most one of
+ * them variadic; the header's small field is their number. A call picks
+ * the fixed arity that matches the argument count, else the variadic one
+ * if it takes that many (as Clojure does). */
+typedef struct ivm_multifn {
+    ivm_header h;
+    ivm_value arities[]; /* closures */
+} ivm_multifn;
+
 #define IVM_NO_GLOBAL UINT32_MAX
 
 static inline ivm_proto *ivm_as_proto(ivm_value v)
@@ -51,6 +60,16 @@ static inline ivm_closure *ivm_as_closure(ivm_value v)
 {
     IVM_ASSERT(ivm_is_kind(v, IVM_K_CLOSURE));
     return (ivm_closure *)(uintptr_t)v;
+}
+
+static inline ivm_multifn *ivm_as_multifn(ivm_value v)
+{
+    IVM_ASSERT(ivm_is_kind(v, IVM_K_MULTIFN));
+    return (ivm_multifn *)(uintptr_t)v;
+}
+static inline uint32_t ivm_multifn_count(ivm_value v)
+{
+    return ivm_header_small(*ivm_obj_header(v));
 }
 
 static inline ivm_value *ivm_proto_consts(ivm_proto *p) { return (ivm_value *)(p + 1); }
@@ -80,7 +99,13 @@ ivm_value ivm_closure_new(ivm_heap *h, ivm_value proto);
 /* The source line of the instruction at `pc` (0 if the table says none). */
 uint32_t ivm_proto_line_at(ivm_proto *p, uint32_t pc);
 
-/* The prototype of a closure; a prototype is its own. */
+/* A function of the given closures' arities (n >= 1). */
+ivm_value ivm_multifn_new(ivm_heap *h, const ivm_value *closures, uint32_t n);
+/* The closure of a multi-arity function that takes nargs, or nil. */
+ivm_value ivm_multifn_select(ivm_value multifn, uint32_t nargs);
+
+/* The prototype of a closure (of a multi-arity function's first arity); a
+ * prototype is its own. */
 ivm_value ivm_function_proto(ivm_value closure_or_proto);
 
 #endif

@@ -293,15 +293,42 @@ static void open_frame(ivm_frame_stack *s, ivm_buf *out, ivm_value coll)
     }
 }
 
+/* ex-info's value prints as Clojure's #error map, shortened to its cause
+ * and data: #error {:cause "boom", :data {:a 1}}. The data is a frame of
+ * its own, so it may nest as deep as any value. */
+static void open_exception(ivm_frame_stack *s, const ivm_heap *h, ivm_buf *out,
+                           ivm_value v, bool readably)
+{
+    ivm_exception *e = ivm_as_exception(v);
+    ivm_buf_add_cstr(out, "#error {:cause ");
+    print_leaf(h, out, e->message, readably);
+    ivm_buf_add_cstr(out, ", :data ");
+    print_frame *f = ivm_frames_push(s);
+    ivm_cursor_init_pair(&f->cursor, IVM_NIL, e->data);
+    f->cursor.u.pair.next = 1; /* only the data */
+    f->first = true;
+    f->separator = "";
+    f->close = "}";
+}
+
+/* Opens whatever x needs: a frame for a collection or an exception, or
+ * prints a leaf at once. */
+static void print_value(ivm_frame_stack *s, const ivm_heap *h, ivm_buf *out,
+                        ivm_value x, bool readably)
+{
+    if (ivm_walk_kind_of(x) != IVM_WALK_LEAF)
+        open_frame(s, out, x);
+    else if (ivm_is_kind(x, IVM_K_EXCEPTION))
+        open_exception(s, h, out, x, readably);
+    else
+        print_leaf(h, out, x, readably);
+}
+
 void ivm_print(const ivm_heap *h, ivm_buf *out, ivm_value v, bool readably)
 {
-    if (ivm_walk_kind_of(v) == IVM_WALK_LEAF) {
-        print_leaf(h, out, v, readably);
-        return;
-    }
     ivm_frame_stack s;
     ivm_frames_init(&s, sizeof(print_frame));
-    open_frame(&s, out, v);
+    print_value(&s, h, out, v, readably);
     while (s.len) {
         print_frame *f = ivm_frames_top(&s);
         ivm_value x, y;
@@ -319,10 +346,8 @@ void ivm_print(const ivm_heap *h, ivm_buf *out, ivm_value v, bool readably)
             e->first = true;
             e->separator = " ";
             e->close = "";
-        } else if (ivm_walk_kind_of(x) == IVM_WALK_LEAF) {
-            print_leaf(h, out, x, readably);
         } else {
-            open_frame(&s, out, x);
+            print_value(&s, h, out, x, readably);
         }
     }
     ivm_frames_free(&s);

@@ -19,6 +19,7 @@ static const char *const type_names[IVM_T_COUNT] = {
     [IVM_T_VECTOR] = "vector",   [IVM_T_MAP] = "map",
     [IVM_T_SET] = "set",         [IVM_T_ATOM] = "atom",
     [IVM_T_PID] = "pid",         [IVM_T_TRANSIENT] = "transient",
+    [IVM_T_EXCEPTION] = "exception",
 };
 
 const char *ivm_type_name(ivm_type t)
@@ -53,7 +54,8 @@ ivm_type ivm_type_of(ivm_value v)
     case IVM_K_KEYWORD: return IVM_T_KEYWORD;
     case IVM_K_CONS: return IVM_T_LIST;
     case IVM_K_PROTO: return IVM_T_PROTO;
-    case IVM_K_CLOSURE: return IVM_T_FUNCTION;
+    case IVM_K_CLOSURE: case IVM_K_MULTIFN: return IVM_T_FUNCTION;
+    case IVM_K_EXCEPTION: return IVM_T_EXCEPTION;
     case IVM_K_VEC: case IVM_K_VEC_SUB: return IVM_T_VECTOR;
     case IVM_K_MAP_ROOT: return IVM_T_MAP;
     case IVM_K_SET_ROOT: return IVM_T_SET;
@@ -343,6 +345,18 @@ ivm_value ivm_keyword(ivm_heap *h, const void *name, size_t len)
     return intern(h, IVM_K_KEYWORD, name, len);
 }
 
+/* ---- Exceptions -------------------------------------------------------- */
+
+ivm_value ivm_exception_new(ivm_heap *h, ivm_value message, ivm_value data,
+                            ivm_value cause)
+{
+    ivm_exception *e = ivm_heap_alloc(h, IVM_K_EXCEPTION, 0, sizeof *e);
+    e->message = message;
+    e->data = data;
+    e->cause = cause;
+    return (ivm_value)(uintptr_t)e;
+}
+
 /* ---- Lists ------------------------------------------------------------- */
 
 ivm_value ivm_cons_new(ivm_heap *h, ivm_value first, ivm_value rest)
@@ -399,9 +413,24 @@ static bool leaf_equal(ivm_value a, ivm_value b, ivm_worklist *w)
             ivm_worklist_push2(w, ivm_proto_consts(x)[i], ivm_proto_consts(y)[i]);
         return true;
     }
+    case IVM_T_EXCEPTION: { /* compared by their parts, as values */
+        ivm_exception *x = ivm_as_exception(a), *y = ivm_as_exception(b);
+        ivm_worklist_push2(w, x->message, y->message);
+        ivm_worklist_push2(w, x->data, y->data);
+        ivm_worklist_push2(w, x->cause, y->cause);
+        return true;
+    }
     case IVM_T_FUNCTION: { /* natives are equal only to themselves */
         if (ivm_is_native(a) || ivm_is_native(b))
             return false;
+        if (ivm_is_kind(a, IVM_K_MULTIFN) || ivm_is_kind(b, IVM_K_MULTIFN)) {
+            if (!ivm_is_kind(a, IVM_K_MULTIFN) || !ivm_is_kind(b, IVM_K_MULTIFN) ||
+                ivm_multifn_count(a) != ivm_multifn_count(b))
+                return false;
+            for (uint32_t i = 0; i < ivm_multifn_count(a); i++)
+                ivm_worklist_push2(w, ivm_as_multifn(a)->arities[i], ivm_as_multifn(b)->arities[i]);
+            return true;
+        }
         ivm_closure *x = ivm_as_closure(a), *y = ivm_as_closure(b);
         if (ivm_as_proto(x->proto)->ncaps != ivm_as_proto(y->proto)->ncaps)
             return false;
@@ -485,6 +514,7 @@ static uint32_t hash_leaf(ivm_value v)
     case IVM_T_CHAR: return ivm_imm_payload(v);
     case IVM_T_STRING: case IVM_T_BYTES: case IVM_T_SYMBOL: case IVM_T_KEYWORD:
         return ivm_as_str(v)->hash;
+    case IVM_T_EXCEPTION: return hash_combine(ivm_hash(ivm_as_exception(v)->message), 0x45);
     case IVM_T_FUNCTION:
     case IVM_T_PROTO: {
         if (ivm_is_native(v))

@@ -36,6 +36,7 @@
 #include "arena/arena.h"
 
 typedef uint64_t ivm_value;
+typedef struct ivm_heap ivm_heap; /* where values are built: below */
 
 /* ---- What a value is --------------------------------------------------- */
 
@@ -59,6 +60,7 @@ typedef enum ivm_type {
     IVM_T_ATOM,
     IVM_T_PID,
     IVM_T_TRANSIENT, /* a vector, map or set being built in place */
+    IVM_T_EXCEPTION, /* ex-info's value */
     IVM_T_COUNT
 } ivm_type;
 
@@ -81,6 +83,8 @@ typedef enum ivm_kind {
     IVM_K_CONS,
     IVM_K_PROTO,
     IVM_K_CLOSURE,
+    IVM_K_MULTIFN,   /* a function of several arities (function.h) */
+    IVM_K_EXCEPTION, /* what ex-info makes: message, data, cause */
     IVM_K_VECTOR = 16, /* 16..23: persistent vectors (values/vector.h) */
     IVM_K_VECTOR_LAST = 23,
     IVM_K_MAP = 24, /* 24..31: hash maps and sets (values/map.h) */
@@ -155,6 +159,21 @@ typedef struct ivm_str {
     uint8_t bytes[];
 } ivm_str;
 
+/* What ex-info builds: a thrown value with a message and data. */
+typedef struct ivm_exception {
+    ivm_header h;
+    ivm_value message; /* string */
+    ivm_value data;    /* a map, or nil */
+    ivm_value cause;   /* another thrown value, or nil */
+} ivm_exception;
+
+ivm_value ivm_exception_new(ivm_heap *h, ivm_value message, ivm_value data,
+                            ivm_value cause);
+static inline ivm_exception *ivm_as_exception(ivm_value v)
+{
+    return (ivm_exception *)(uintptr_t)v;
+}
+
 typedef struct ivm_cons {
     ivm_header h;
     uint64_t count;
@@ -182,7 +201,6 @@ const char *ivm_type_name(ivm_type t);
 /* ---- The heap: where values are built ---------------------------------- */
 
 /* The names native functions print with (set by the bytecode layer). */
-typedef struct ivm_heap ivm_heap;
 typedef const char *(*ivm_native_namer)(const ivm_heap *h, uint32_t index);
 
 typedef struct ivm_intern_table {
