@@ -74,6 +74,7 @@ Test(opcodes, every_opcode_has_tests)
         "SETGLOBAL", "GETCAP", "CLOSURE", "ADD", "SUB", "MUL", "DIV", "QUOT", "REM", "MOD",
         "ADDI", "NEG", "NOT", "EQ", "LT", "LE", "EQI", "LTI", "LEI", "GTI", "GEI", "TEST",
         "LOOPLT", "JMP", "CALL", "TAILCALL", "RET", "MULTIFN", "TRY", "ENDTRY", "THROW",
+        "SELF",
     };
     size_t n = sizeof covered / sizeof covered[0];
     for (int op = 0; op < IVM_OP_COUNT; op++) {
@@ -1113,4 +1114,21 @@ Test(opcodes, a_return_drops_the_frames_handlers)
                    MAIN("  CLOSURE r0, leaky\n  CALL r0, 0\n  LOADK r1, \"after\"\n  THROW r1\n"),
                    "after");
     cr_assert_eq(t_vm()->nhandlers, 0);
+}
+
+/* ---- SELF -------------------------------------------------------------- */
+
+/* A named fn refers to itself through SELF: the value it was called as,
+ * so a multi-arity function sees all its arities. */
+Test(opcodes, self_is_the_function_as_called)
+{
+    t_expect(".proto countdown params=1 regs=3\n  EQI r0, 0, 1\n  JMP done\n  SELF r1\n"
+             "  ADDI r2, r0, -1\n  TAILCALL r1, 1\ndone:\n  LOADK r0, :done\n  RET r0\n.end\n"
+             MAIN("  CLOSURE r0, countdown\n  LOADI r1, 100\n  CALL r0, 1\n  RET r0\n"),
+             ":done");
+    t_expect(".proto one params=1 regs=4\n  SELF r1\n  MOVE r2, r0\n  LOADI r3, 10\n  TAILCALL r1, 2\n.end\n"
+             ".proto two params=2 regs=3\n  ADD r2, r0, r1\n  RET r2\n.end\n"
+             MAIN("  CLOSURE r1, one\n  CLOSURE r2, two\n  MULTIFN r0, r1, 2\n  LOADI r1, 5\n"
+                  "  CALL r0, 1\n  RET r0\n"),
+             "15");
 }

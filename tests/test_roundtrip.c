@@ -232,6 +232,7 @@ static const char every_opcode[] =
     "  CALL r4, 2\n"
     "  CALL r4, 0\n"
     "  MULTIFN r0, r5, 2\n"
+    "  SELF r2\n"
     "  TRY r3, top\n"
     "  ENDTRY\n"
     "  TAILCALL r4, 5\n"

@@ -70,6 +70,8 @@
     X(SETGLOBAL, ABX, R, G, _)                                                 \
     /* R[A] := capture B of the running closure */                             \
     X(GETCAP, ABC, R, C, _)                                                    \
+    /* R[A] := the function this frame was called as (a named fn's self) */  \
+    X(SELF, ABC, R, _, _)                                                      \
     /* R[A] := a closure of prototype K[Bx], capturing what it describes */    \
     X(CLOSURE, ABX, R, P, _)                                                   \
     /* R[A] := R[B] + R[C] */                                                  \

@@ -241,6 +241,7 @@ static ivm_status run(ivm_vm *vm, uint32_t stop)
     }
     CASE(SETGLOBAL) { vm->globals[ivm_proto_gslots(p)[BX]].value = R[A]; NEXT; }
     CASE(GETCAP) { R[A] = ivm_as_closure(f->closure)->caps[B]; NEXT; }
+    CASE(SELF) { R[A] = R[-1]; NEXT; } /* the callee slot holds it until RET */
     CASE(CLOSURE) {
         ivm_value child = K[BX];
         ivm_value c = ivm_closure_new(&vm->heap, child);
