@@ -5,6 +5,9 @@
  * 70 internal error, 73 output file cannot be written, 130 interrupted. */
 #include "bytecode/asm.h"
 #include "bytecode/vm.h"
+#include "compiler/compile.h"
+#include "compiler/core.h"
+#include "values/vector.h"
 #include "ivm/ivc.h"
 #include "ivm/platform.h"
 
@@ -21,7 +24,10 @@ enum {
 };
 
 static const char usage_text[] =
-    "usage: ivm [options] run FILE [ARGS...]   run bytecode (.ivc) or assembly (.ivs)\n"
+    "usage: ivm [options] run FILE [ARGS...]   run a program: source (.iv), bytecode\n"
+    "                                          (.ivc) or assembly (.ivs)\n"
+    "       ivm [options] -e EXPR [ARGS...]    evaluate source text, print its value\n"
+    "       ivm [options] compile FILE [-o OUT] compile source into .ivc bytecode\n"
     "       ivm [options] asm FILE [-o OUT]    assemble .ivs text into .ivc bytecode\n"
     "       ivm [options] disasm FILE [-o OUT] print .ivc bytecode as .ivs text\n"
     "       ivm --help | --version\n"
@@ -72,6 +78,7 @@ static bool ends_with(const char *s, const char *suffix)
 /* ---- Options ----------------------------------------------------------- */
 
 typedef struct options {
+    const char *expr; /* -e */
     size_t heap_bytes;
     ivm_arena_mode arena_mode;
     const char *command;
@@ -89,7 +96,8 @@ static int parse_options(int argc, char **argv, options *o)
     *o = (options){.heap_bytes = IVM_DEFAULT_HEAP_BYTES, .arena_mode = IVM_ARENA_HUGE};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (o->file && same(o->command, "run")) { /* the program's own args */
+        if ((o->file && same(o->command, "run")) || (o->expr && !o->command)) {
+            /* the program's own args */
             o->args = argv + i;
             o->nargs = argc - i;
             break;
@@ -111,6 +119,12 @@ static int parse_options(int argc, char **argv, options *o)
                 o->arena_mode = IVM_ARENA_PREFAULT;
             else
                 return usage_error("bad --arena mode (lazy, huge or prefault): ", m);
+        } else if (same(a, "-e")) {
+            if (o->command || o->expr)
+                return usage_error("-e takes the place of a command", NULL);
+            if (i + 1 >= argc)
+                return usage_error("-e needs an expression", NULL);
+            o->expr = argv[++i];
         } else if (same(a, "-o")) {
             if (!o->command || same(o->command, "run"))
                 return usage_error("-o is for asm and disasm", NULL);
@@ -120,7 +134,7 @@ static int parse_options(int argc, char **argv, options *o)
         } else if (a[0] == '-' && a[1] != '\0') {
             return usage_error("unknown option: ", a);
         } else if (!o->command) {
-            if (!same(a, "run") && !same(a, "asm") && !same(a, "disasm"))
+            if (!same(a, "run") && !same(a, "asm") && !same(a, "disasm") && !same(a, "compile"))
                 return usage_error("unknown command: ", a);
             o->command = a;
         } else if (!o->file) {
@@ -129,6 +143,8 @@ static int parse_options(int argc, char **argv, options *o)
             return usage_error("unexpected argument: ", a);
         }
     }
+    if (o->expr)
+        return 0;
     if (!o->command)
         return usage_error("no command given", NULL);
     if (!o->file)
@@ -143,8 +159,22 @@ static bool is_bytecode(const uint8_t *data, size_t len)
     return len >= IVC_MAGIC_LEN && memcmp(data, IVC_MAGIC, IVC_MAGIC_LEN) == 0;
 }
 
-/* Reads FILE and turns it into .ivc bytes in *ivc (assembling .ivs text).
- * Returns 0 or an exit status, having said why. */
+/* Assembles (.ivs) or compiles (anything else) text into .ivc bytes. */
+static int translate(ivm_vm *vm, const char *text, size_t len, const char *name,
+                     bool assembly, ivm_buf *ivc)
+{
+    ivm_buf err = {0};
+    bool ok = assembly ? ivm_assemble(vm, text, len, name, ivc, &err)
+                       : ivm_compile(vm, text, len, name, ivc, &err);
+    if (!ok)
+        say(err.data, NULL, NULL);
+    ivm_buf_free(&err);
+    return ok ? 0 : EXIT_MALFORMED;
+}
+
+/* Reads FILE and turns it into .ivc bytes in *ivc: bytecode as it is,
+ * .ivs text assembled, other text compiled as source. Returns 0 or an
+ * exit status, having said why. */
 static int read_program(ivm_vm *vm, const char *file, bool must_be_bytecode,
                         ivm_buf *ivc)
 {
@@ -161,17 +191,8 @@ static int read_program(ivm_vm *vm, const char *file, bool must_be_bytecode,
     } else if (must_be_bytecode) {
         say(file, ": not an ivm bytecode file (bad magic number)", NULL);
         status = EXIT_MALFORMED;
-    } else if (ends_with(file, ".ivs") || same(file, "-")) {
-        ivm_buf err = {0};
-        if (!ivm_assemble(vm, (const char *)data, len, file, ivc, &err)) {
-            say(err.data, NULL, NULL);
-            status = EXIT_MALFORMED;
-        }
-        ivm_buf_free(&err);
     } else {
-        say(file, ": not bytecode (.ivc) or assembly (.ivs); "
-                  "this ivm cannot compile source yet", NULL);
-        status = EXIT_MALFORMED;
+        status = translate(vm, (const char *)data, len, file, ends_with(file, ".ivs"), ivc);
     }
     ivm_platform_free(data);
     return status;
@@ -221,31 +242,30 @@ static void describe_crash(void *context, char *buf, size_t size)
     ivm_buf_free(&b);
 }
 
+/* *command-line-args*: a vector of strings, or nil when there are none. */
 static void bind_args(ivm_vm *vm, const options *o)
 {
-    ivm_value args = o->nargs ? IVM_EMPTY_LIST : IVM_NIL;
-    for (int i = o->nargs; i-- > 0;)
-        args = ivm_cons_new(&vm->heap,
-                            ivm_string(&vm->heap, o->args[i], ivm_cstr_len(o->args[i])),
-                            args);
+    ivm_value args = IVM_NIL;
+    if (o->nargs) {
+        args = ivm_vec_empty(&vm->heap);
+        for (int i = 0; i < o->nargs; i++)
+            args = ivm_vec_conj(&vm->heap, args,
+                                ivm_string(&vm->heap, o->args[i], ivm_cstr_len(o->args[i])));
+    }
     ivm_global_set(vm, "*command-line-args*", args);
 }
 
-static int run_command(ivm_vm *vm, const options *o)
+/* Runs a module's entry; with `print`, prints its value unless nil. */
+static int run_module(ivm_vm *vm, const ivm_module *module, bool print)
 {
-    ivm_buf ivc = {0};
-    const ivm_module *module;
-    int status = read_program(vm, o->file, false, &ivc);
-    if (!status)
-        status = load(vm, o->file, &ivc, &module);
-    ivm_buf_free(&ivc);
-    if (status)
-        return status;
-    bind_args(vm, o);
     crashing_vm = vm;
     ivm_platform_set_crash_describer(describe_crash, NULL);
     ivm_value result;
     ivm_status st = ivm_call(vm, ivm_module_entry(vm, module), 0, NULL, &result);
+    if (st == IVM_OK && print && result != IVM_NIL) {
+        ivm_print(&vm->heap, &vm->out, result, true);
+        ivm_vm_write(vm, "\n", 1);
+    }
     ivm_vm_flush(vm);
     if (st == IVM_INTERRUPTED) {
         say("interrupted", NULL, NULL);
@@ -261,6 +281,30 @@ static int run_command(ivm_vm *vm, const options *o)
     return 0;
 }
 
+static int run_command(ivm_vm *vm, const options *o)
+{
+    ivm_buf ivc = {0};
+    const ivm_module *module;
+    bind_args(vm, o);
+    int status = read_program(vm, o->file, false, &ivc);
+    if (!status)
+        status = load(vm, o->file, &ivc, &module);
+    ivm_buf_free(&ivc);
+    return status ? status : run_module(vm, module, false);
+}
+
+static int eval_command(ivm_vm *vm, const options *o)
+{
+    ivm_buf ivc = {0};
+    const ivm_module *module;
+    bind_args(vm, o);
+    int status = translate(vm, o->expr, ivm_cstr_len(o->expr), "-e", false, &ivc);
+    if (!status)
+        status = load(vm, "-e", &ivc, &module);
+    ivm_buf_free(&ivc);
+    return status ? status : run_module(vm, module, true);
+}
+
 static int write_output(const char *file, const ivm_buf *b)
 {
     const char *why;
@@ -270,12 +314,14 @@ static int write_output(const char *file, const ivm_buf *b)
     return EXIT_CANNOT_CREATE;
 }
 
-/* The default output of `asm x.ivs` is x.ivc beside it. */
+/* The default output of `asm x.ivs` (`compile x.iv`) is x.ivc beside it. */
 static char *default_ivc_name(const char *file)
 {
     size_t n = ivm_cstr_len(file);
     if (ends_with(file, ".ivs"))
         n -= 4;
+    else if (ends_with(file, ".iv"))
+        n -= 3;
     char *name = ivm_platform_malloc(n + 5);
     if (!name)
         ivm_platform_exit(EXIT_INTERNAL);
@@ -284,13 +330,22 @@ static char *default_ivc_name(const char *file)
     return name;
 }
 
-static int asm_command(ivm_vm *vm, const options *o)
+/* asm and compile: text to .ivc, verified before it is written. */
+static int translate_command(ivm_vm *vm, const options *o)
 {
     if (same(o->file, "-") && !o->output)
-        return usage_error("asm from standard input needs -o OUT", NULL);
+        return usage_error("reading standard input needs -o OUT", NULL);
+    uint8_t *data;
+    size_t len;
+    const char *why;
+    if (!ivm_platform_read_file(o->file, &data, &len, &why)) {
+        say(o->file, ": ", why);
+        return EXIT_NO_INPUT;
+    }
     ivm_buf ivc = {0};
     const ivm_module *module;
-    int status = read_program(vm, o->file, false, &ivc);
+    int status = translate(vm, (const char *)data, len, o->file, same(o->command, "asm"), &ivc);
+    ivm_platform_free(data);
     if (!status) /* verify what was assembled before writing it out */
         status = load(vm, o->file, &ivc, &module);
     if (!status) {
@@ -340,12 +395,16 @@ int main(int argc, char **argv)
         say("cannot reserve the heap; try a smaller --heap", NULL, NULL);
         return EXIT_INTERNAL;
     }
-    if (same(o.command, "run"))
+    ivm_core_install(&vm);
+    ivm_compiler_install(&vm);
+    if (o.expr)
+        status = eval_command(&vm, &o);
+    else if (same(o.command, "run"))
         status = run_command(&vm, &o);
-    else if (same(o.command, "asm"))
-        status = asm_command(&vm, &o);
-    else
+    else if (same(o.command, "disasm"))
         status = disasm_command(&vm, &o);
+    else
+        status = translate_command(&vm, &o);
     /* Exit without tearing the VM down: the OS reclaims it all at once. */
     ivm_platform_exit(status);
 }

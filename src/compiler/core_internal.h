@@ -1,0 +1,145 @@
+/* What the core library's files (core.c, core_coll.c, core_seq.c,
+ * core_string.c) share: iteration over any seqable value, growable value
+ * arrays, transient builders, error helpers and their native tables. Not
+ * part of the core's interface (core.h). */
+#ifndef IVM_CORE_INTERNAL_H
+#define IVM_CORE_INTERNAL_H
+
+#include "compiler/core.h"
+#include "ivm/platform.h"
+#include "values/map.h"
+#include "values/vector.h"
+#include "values/walk.h"
+#include "values/worklist.h"
+
+#define NATIVE(name)                                                           \
+    static ivm_status name(ivm_vm *vm, const ivm_value *args, uint32_t nargs, \
+                           ivm_value *result)
+#define ANY UINT32_MAX
+#define CHECK(expr)                                                            \
+    do {                                                                       \
+        if ((expr) != IVM_OK)                                                  \
+            return IVM_ERROR;                                                  \
+    } while (0)
+
+/* ---- Native tables, one per file --------------------------------------- */
+
+extern const ivm_native_def ivm_core_num_natives[];
+extern const uint32_t ivm_core_num_native_count;
+extern const ivm_native_def ivm_core_coll_natives[];
+extern const uint32_t ivm_core_coll_native_count;
+extern const ivm_native_def ivm_core_seq_natives[];
+extern const uint32_t ivm_core_seq_native_count;
+extern const ivm_native_def ivm_core_string_natives[];
+extern const uint32_t ivm_core_string_native_count;
+
+/* ---- Errors ------------------------------------------------------------ */
+
+/* message + v as pr writes it (cut at 60 bytes): "Argument must be an
+ * integer: 1.5". Always IVM_ERROR. */
+ivm_status ivm_core_raise_with(ivm_vm *vm, const char *message, ivm_value v);
+/* "Index 5 out of bounds for length 3" */
+ivm_status ivm_core_raise_index(ivm_vm *vm, int64_t i, uint64_t len);
+/* IVM_OK for IVM_TRANSIENT_OK; otherwise raises Clojure's message. */
+ivm_status ivm_core_transient_status(ivm_vm *vm, ivm_transient_status s);
+/* Appends pr of v, cut at 60 bytes (on a character boundary) with "...". */
+void ivm_core_add_short(ivm_vm *vm, ivm_buf *b, ivm_value v);
+/* Raises the buffer's text as a string and frees it. */
+ivm_status ivm_core_raise_buf(ivm_vm *vm, ivm_buf *b);
+
+/* ---- Values ------------------------------------------------------------ */
+
+static inline bool ivm_core_is_string(ivm_value v) { return ivm_is_kind(v, IVM_K_STRING); }
+static inline bool ivm_core_is_number(ivm_value v) { return ivm_is_int(v) || ivm_is_float(v); }
+static inline bool ivm_core_is_fn(ivm_value v)
+{
+    return ivm_is_native(v) || ivm_is_kind(v, IVM_K_CLOSURE);
+}
+static inline bool ivm_core_is_transient(ivm_value v)
+{
+    return ivm_is_transient_vector(v) || ivm_is_transient_map(v) || ivm_is_transient_set(v);
+}
+/* A list of items[0..n) (items may be NULL when n is 0). */
+ivm_value ivm_core_list(ivm_heap *h, const ivm_value *items, size_t n);
+/* A list of the worklist's items, which is then freed. */
+ivm_value ivm_core_list_of(ivm_heap *h, ivm_worklist *w);
+/* The map entry [k v]. */
+ivm_value ivm_core_entry(ivm_heap *h, ivm_value k, ivm_value v);
+/* A 2-element vector (or subvector): a map entry's shape. */
+bool ivm_core_is_pair(ivm_value v);
+/* The string of the buffer's bytes (valid UTF-8); frees the buffer. */
+ivm_value ivm_core_buf_string(ivm_vm *vm, ivm_buf *b);
+/* Appends v as str does: nil as nothing, strings and characters as their
+ * text, floats as Java's toString, everything else as pr. */
+void ivm_core_add_str(ivm_vm *vm, ivm_buf *b, ivm_value v);
+/* Decodes one code point of valid UTF-8 at *p, advancing it. */
+uint32_t ivm_core_utf8_next(const uint8_t **p);
+/* The byte offset of code point `index` (<= its count) of a string. */
+size_t ivm_core_cp_offset(const ivm_str *s, uint64_t index);
+
+/* ---- Iteration over anything seqable ----------------------------------- */
+
+/* nil, lists, vectors, maps (entries as [k v] vectors), sets, strings
+ * (characters) and bytes (integers 0..255). */
+typedef struct ivm_core_iter {
+    int kind;
+    ivm_cursor c;
+    const uint8_t *p, *end;
+} ivm_core_iter;
+
+bool ivm_core_seqable(ivm_value v);
+/* Raises "Don't know how to create ISeq ..." for anything not seqable. */
+ivm_status ivm_core_iter_init(ivm_vm *vm, ivm_core_iter *it, ivm_value coll);
+bool ivm_core_iter_next(ivm_heap *h, ivm_core_iter *it, ivm_value *x);
+/* Appends every element of coll to w (initialised by the caller). */
+ivm_status ivm_core_collect(ivm_vm *vm, ivm_value coll, ivm_worklist *w);
+/* Elements of a seqable value in O(1) where it knows them, else by walking
+ * (lists know theirs). Raises for what is not seqable. */
+ivm_status ivm_core_seq_count(ivm_vm *vm, ivm_value coll, uint64_t *out);
+
+/* ---- Building in place ------------------------------------------------- */
+
+/* conj onto a collection, one element at a time: through a transient for
+ * vectors, maps and sets; by cons for lists and nil. */
+enum { IVM_CORE_B_LIST, IVM_CORE_B_VEC, IVM_CORE_B_MAP, IVM_CORE_B_SET };
+typedef struct ivm_core_builder {
+    int kind; /* IVM_CORE_B_... */
+    ivm_value v; /* the transient, or the list so far */
+} ivm_core_builder;
+
+ivm_status ivm_core_builder_init(ivm_vm *vm, ivm_core_builder *b, ivm_value coll);
+ivm_status ivm_core_builder_add(ivm_vm *vm, ivm_core_builder *b, ivm_value x);
+ivm_value ivm_core_builder_finish(ivm_vm *vm, ivm_core_builder *b);
+/* A fresh vector builder. */
+void ivm_core_builder_vector(ivm_vm *vm, ivm_core_builder *b);
+
+/* ---- Shared collection operations -------------------------------------- */
+
+ivm_status ivm_core_conj(ivm_vm *vm, ivm_value coll, ivm_value x, ivm_value *out);
+ivm_status ivm_core_assoc(ivm_vm *vm, ivm_value coll, ivm_value k, ivm_value v,
+                          ivm_value *out);
+/* get: false when coll has no such key (or is not something get reads). */
+bool ivm_core_get(ivm_vm *vm, ivm_value coll, ivm_value k, ivm_value *out);
+/* (into to from) */
+ivm_status ivm_core_into(ivm_vm *vm, ivm_value to, ivm_value from, ivm_value *out);
+/* The count of a collection, string, bytes or transient; raises
+ * "count not supported on this type" otherwise. */
+ivm_status ivm_core_count(ivm_vm *vm, ivm_value v, uint64_t *out);
+/* A native of the core, by its C function: lets reduce recognise conj. */
+bool ivm_core_is_native_fn(ivm_vm *vm, ivm_value f, ivm_native_fn fn);
+ivm_status ivm_core_conj_native(ivm_vm *vm, const ivm_value *args,
+                                uint32_t nargs, ivm_value *result);
+
+static inline ivm_status ivm_core_call1(ivm_vm *vm, ivm_value f, ivm_value a,
+                                        ivm_value *out)
+{
+    return ivm_core_call(vm, f, 1, &a, out);
+}
+static inline ivm_status ivm_core_call2(ivm_vm *vm, ivm_value f, ivm_value a,
+                                        ivm_value b, ivm_value *out)
+{
+    ivm_value args[2] = {a, b};
+    return ivm_core_call(vm, f, 2, args, out);
+}
+
+#endif

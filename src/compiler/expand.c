@@ -1,0 +1,676 @@
+/* Derived forms, destructuring and compile-time facts about globals
+ * (expand.h). The code the rewrites produce calls the core library by its
+ * ivm.core/ names, which no local can shadow (locals are never
+ * qualified), so (let [first 1] (doseq ...)) still works. */
+#include "compiler/expand.h"
+
+#include <stdarg.h>
+
+#include "ivm/platform.h"
+#include "values/map.h"
+#include "values/vector.h"
+
+#define ITEMS(buf, type) ((type *)(void *)(buf).data)
+#define COUNT(buf, type) ((uint32_t)((buf).len / sizeof(type)))
+
+void ivm_expander_init(ivm_expander *ex, ivm_vm *vm)
+{
+    *ex = (ivm_expander){.vm = vm, .h = &vm->heap, .def_name = IVM_NIL};
+}
+
+void ivm_expander_free(ivm_expander *ex)
+{
+    ivm_buf_free(&ex->error);
+    ivm_buf_free(&ex->defined);
+    ivm_buf_free(&ex->aliases);
+}
+
+static bool fail(ivm_expander *ex, const char *a, ivm_value v, const char *b)
+{
+    ex->error.len = 0;
+    ivm_buf_add_cstr(&ex->error, a);
+    if (v)
+        ivm_print(ex->h, &ex->error, v, true);
+    if (b)
+        ivm_buf_add_cstr(&ex->error, b);
+    return false;
+}
+
+/* ---- Building forms ---------------------------------------------------- */
+
+static ivm_value sym(ivm_expander *ex, const char *name) { return ivm_symbol_cstr(ex->h, name); }
+
+/* (a b c ...) from n values. */
+static ivm_value list(ivm_expander *ex, int n, ...)
+{
+    ivm_value items[16];
+    va_list ap;
+    va_start(ap, n);
+    for (int i = 0; i < n; i++)
+        items[i] = va_arg(ap, ivm_value);
+    va_end(ap);
+    ivm_value l = IVM_EMPTY_LIST;
+    for (int i = n; i-- > 0;)
+        l = ivm_cons_new(ex->h, items[i], l);
+    return l;
+}
+
+static ivm_value cons(ivm_expander *ex, ivm_value a, ivm_value l) { return ivm_cons_new(ex->h, a, l); }
+static ivm_value first(ivm_value l) { return ivm_as_cons(l)->first; }
+static ivm_value rest(ivm_value l) { return ivm_as_cons(l)->rest; }
+static uint32_t len(ivm_value l) { return (uint32_t)ivm_list_count(l); }
+static ivm_value second(ivm_value l) { return first(rest(l)); }
+
+/* (do forms...) */
+static ivm_value do_form(ivm_expander *ex, ivm_value forms) { return cons(ex, sym(ex, "do"), forms); }
+
+static bool sym_is(ivm_value v, const char *name)
+{
+    if (!ivm_is_kind(v, IVM_K_SYMBOL))
+        return false;
+    const ivm_str *s = ivm_as_str(v);
+    size_t n = ivm_cstr_len(name);
+    return s->len == n && memcmp(s->bytes, name, n) == 0;
+}
+
+static bool kw_is(ivm_value v, const char *name)
+{
+    if (!ivm_is_kind(v, IVM_K_KEYWORD))
+        return false;
+    const ivm_str *s = ivm_as_str(v);
+    size_t n = ivm_cstr_len(name);
+    return s->len == n && memcmp(s->bytes, name, n) == 0;
+}
+
+ivm_value ivm_expand_gensym(ivm_expander *ex)
+{
+    ivm_buf b = {0};
+    ivm_buf_add_cstr(&b, "g ");
+    ivm_buf_add_int(&b, ++ex->gensyms);
+    ivm_value s = ivm_symbol(ex->h, b.data, b.len);
+    ivm_buf_free(&b);
+    return s;
+}
+
+static ivm_value core(ivm_expander *ex, const char *name)
+{
+    ivm_buf b = {0};
+    ivm_buf_add_cstr(&b, "ivm.core/");
+    ivm_buf_add_cstr(&b, name);
+    ivm_value s = ivm_symbol(ex->h, b.data, b.len);
+    ivm_buf_free(&b);
+    return s;
+}
+
+/* ---- Collections ------------------------------------------------------- */
+
+/* Whether a quoted constant holds a vector, map or set anywhere, which
+ * .ivc constants cannot (so it is built at run time). Quoted data nests
+ * no deeper than the reader allows. */
+static bool holds_collection(ivm_value v)
+{
+    if (ivm_is_vector(v) || ivm_is_map(v) || ivm_is_set(v))
+        return true;
+    for (; ivm_is_cons(v); v = ivm_as_cons(v)->rest)
+        if (holds_collection(ivm_as_cons(v)->first))
+            return true;
+    return false;
+}
+
+static ivm_value build(ivm_expander *ex, ivm_value coll, bool quoted)
+{
+    const char *maker = ivm_is_vector(coll) ? "vector"
+                        : ivm_is_map(coll)  ? "hash-map"
+                        : ivm_is_set(coll)  ? "hash-set"
+                                            : "list";
+    ivm_value items = IVM_EMPTY_LIST;
+    ivm_value quote = sym(ex, "quote");
+    /* gather in order, then build the list back to front */
+    ivm_buf all = {0};
+    if (ivm_is_list(coll)) {
+        for (ivm_value l = coll; l != IVM_EMPTY_LIST; l = rest(l)) {
+            ivm_value x = first(l);
+            ivm_buf_add(&all, &x, sizeof x);
+        }
+    } else if (ivm_is_vector(coll)) {
+        for (uint64_t i = 0; i < ivm_vec_count(coll); i++) {
+            ivm_value x = ivm_vec_nth(coll, i);
+            ivm_buf_add(&all, &x, sizeof x);
+        }
+    } else {
+        ivm_map_iter it;
+        ivm_value k, v;
+        ivm_map_iter_init(&it, coll);
+        while (ivm_map_iter_next(&it, &k, &v)) {
+            ivm_buf_add(&all, &k, sizeof k);
+            if (ivm_is_map(coll))
+                ivm_buf_add(&all, &v, sizeof v);
+        }
+    }
+    for (uint32_t i = COUNT(all, ivm_value); i-- > 0;) {
+        ivm_value x = ITEMS(all, ivm_value)[i];
+        if (quoted)
+            x = holds_collection(x) ? build(ex, x, true) : list(ex, 2, quote, x);
+        items = cons(ex, x, items);
+    }
+    ivm_buf_free(&all);
+    return cons(ex, core(ex, maker), items);
+}
+
+ivm_value ivm_expand_collection(ivm_expander *ex, ivm_value coll) { return build(ex, coll, false); }
+ivm_value ivm_expand_quoted_collection(ivm_expander *ex, ivm_value coll) { return build(ex, coll, true); }
+
+bool ivm_expand_needs_building(ivm_value quoted) { return holds_collection(quoted); }
+
+/* ---- Destructuring ----------------------------------------------------- */
+
+static bool destructure_vector(ivm_expander *ex, ivm_value pattern, ivm_value value,
+                               ivm_value *pairs)
+{
+    ivm_buf out = {0};
+    uint64_t n = ivm_vec_count(pattern);
+    int64_t index = 0;
+    bool ok = true;
+    for (uint64_t i = 0; i < n && ok; i++) {
+        ivm_value p = ivm_vec_nth(pattern, i), init;
+        if (sym_is(p, "&") && i + 1 < n) {
+            p = ivm_vec_nth(pattern, ++i);
+            init = list(ex, 3, core(ex, "nthnext"), value, ivm_fixnum(index));
+        } else if (kw_is(p, "as") && i + 1 < n) {
+            p = ivm_vec_nth(pattern, ++i);
+            init = value;
+        } else if (sym_is(p, "&") || kw_is(p, "as")) {
+            ok = fail(ex, "", p, " must be followed by a binding in a vector pattern");
+            break;
+        } else {
+            init = list(ex, 4, core(ex, "nth"), value, ivm_fixnum(index++), IVM_NIL);
+        }
+        ivm_buf_add(&out, &p, sizeof p);
+        ivm_buf_add(&out, &init, sizeof init);
+    }
+    *pairs = IVM_EMPTY_LIST;
+    for (uint32_t i = COUNT(out, ivm_value); ok && i-- > 0;)
+        *pairs = cons(ex, ITEMS(out, ivm_value)[i], *pairs);
+    ivm_buf_free(&out);
+    return ok;
+}
+
+/* The default of a name in an :or map, as a third argument to get. */
+static ivm_value with_default(ivm_expander *ex, ivm_value get, ivm_value name, ivm_value defaults)
+{
+    ivm_value d;
+    if (defaults && ivm_map_get(ex->h, defaults, name, &d))
+        return ivm_cons_new(ex->h, first(get),
+                            list(ex, 3, second(get), first(rest(rest(get))), d));
+    return get;
+}
+
+static bool destructure_map(ivm_expander *ex, ivm_value pattern, ivm_value value,
+                            ivm_value *pairs)
+{
+    ivm_value defaults = 0;
+    ivm_map_get(ex->h, pattern, ivm_keyword(ex->h, "or", 2), &defaults);
+    if (defaults && !ivm_is_map(defaults))
+        return fail(ex, ":or must be followed by a map, not ", defaults, NULL);
+    *pairs = IVM_EMPTY_LIST;
+    ivm_map_iter it;
+    ivm_value k, v;
+    ivm_map_iter_init(&it, pattern);
+    while (ivm_map_iter_next(&it, &k, &v)) {
+        if (kw_is(k, "or"))
+            continue;
+        if (kw_is(k, "as")) {
+            *pairs = cons(ex, v, cons(ex, value, *pairs));
+            continue;
+        }
+        if (kw_is(k, "keys") || kw_is(k, "strs") || kw_is(k, "syms")) {
+            if (!ivm_is_vector(v))
+                return fail(ex, "", k, " must be followed by a vector of names");
+            for (uint64_t i = 0; i < ivm_vec_count(v); i++) {
+                ivm_value name = ivm_vec_nth(v, i);
+                if (!ivm_is_kind(name, IVM_K_SYMBOL))
+                    return fail(ex, "", k, " takes symbols");
+                const ivm_str *s = ivm_as_str(name);
+                ivm_value key = kw_is(k, "keys") ? ivm_keyword(ex->h, s->bytes, s->len)
+                                : kw_is(k, "strs") ? ivm_string(ex->h, s->bytes, s->len)
+                                                   : list(ex, 2, sym(ex, "quote"), name);
+                ivm_value get = list(ex, 3, core(ex, "get"), value, key);
+                *pairs = cons(ex, name, cons(ex, with_default(ex, get, name, defaults), *pairs));
+            }
+            continue;
+        }
+        /* {name :key}: k is the binding, v the key */
+        ivm_value get = list(ex, 3, core(ex, "get"), value, v);
+        if (ivm_is_kind(k, IVM_K_SYMBOL))
+            get = with_default(ex, get, k, defaults);
+        *pairs = cons(ex, k, cons(ex, get, *pairs));
+    }
+    return true;
+}
+
+bool ivm_expand_destructure(ivm_expander *ex, ivm_value pattern, ivm_value value,
+                            ivm_value *pairs)
+{
+    if (ivm_is_vector(pattern))
+        return destructure_vector(ex, pattern, value, pairs);
+    if (ivm_is_map(pattern))
+        return destructure_map(ex, pattern, value, pairs);
+    return fail(ex, "Unsupported binding form: ", pattern, NULL);
+}
+
+/* ---- Globals ----------------------------------------------------------- */
+
+static ivm_global_fact *fact(const ivm_expander *ex, ivm_value name)
+{
+    for (uint32_t i = COUNT(ex->defined, ivm_global_fact); i-- > 0;)
+        if (ITEMS(ex->defined, ivm_global_fact)[i].name == name)
+            return &ITEMS(ex->defined, ivm_global_fact)[i];
+    return NULL;
+}
+
+ivm_value ivm_expand_alias(ivm_expander *ex, ivm_value s)
+{
+    uint32_t ns_len = ivm_as_str(s)->aux;
+    if (!ns_len)
+        return s;
+    const ivm_str *str = ivm_as_str(s);
+    ivm_value alias = ivm_symbol(ex->h, str->bytes, ns_len), target = 0;
+    for (uint32_t i = 0; i + 1 < COUNT(ex->aliases, ivm_value); i += 2)
+        if (ITEMS(ex->aliases, ivm_value)[i] == alias)
+            target = ITEMS(ex->aliases, ivm_value)[i + 1];
+    if (!target && sym_is(alias, "str")) /* as if clojure.string were required :as str */
+        target = sym(ex, "clojure.string");
+    if (!target)
+        return s;
+    ivm_buf b = {0};
+    ivm_buf_add(&b, ivm_as_str(target)->bytes, ivm_as_str(target)->len);
+    ivm_buf_add(&b, str->bytes + ns_len, str->len - ns_len);
+    ivm_value full = ivm_symbol(ex->h, b.data, b.len);
+    ivm_buf_free(&b);
+    return full;
+}
+
+/* The arities of (fn name? [params] ...) or (fn name? ([params] ...) ...). */
+static bool fn_arities(ivm_value init, ivm_global_fact *f)
+{
+    if (!ivm_is_cons(init) || !(sym_is(first(init), "fn") || sym_is(first(init), "fn*")))
+        return false;
+    ivm_value l = rest(init);
+    if (l != IVM_EMPTY_LIST && ivm_is_kind(first(l), IVM_K_SYMBOL))
+        l = rest(l);
+    ivm_value arities = l != IVM_EMPTY_LIST && ivm_is_vector(first(l)) ? IVM_EMPTY_LIST : l;
+    f->fixed = 0;
+    f->variadic = -1;
+    for (ivm_value a = arities == IVM_EMPTY_LIST ? l : first(arities);;) {
+        ivm_value params = ivm_is_vector(a) ? a : ivm_is_cons(a) ? first(a) : IVM_NIL;
+        if (!ivm_is_vector(params))
+            return false;
+        uint64_t n = ivm_vec_count(params);
+        bool rest_arity = n >= 2 && sym_is(ivm_vec_nth(params, n - 2), "&");
+        if (rest_arity)
+            f->variadic = (int32_t)(n - 2);
+        else if (n < 32)
+            f->fixed |= 1u << n;
+        if (arities == IVM_EMPTY_LIST || (arities = rest(arities)) == IVM_EMPTY_LIST)
+            break;
+        a = first(arities);
+    }
+    return true;
+}
+
+void ivm_expand_define(ivm_expander *ex, ivm_value name, ivm_value init)
+{
+    ivm_global_fact f = {.name = name};
+    f.known_arities = fn_arities(init, &f);
+    ivm_global_fact *old = fact(ex, name);
+    if (old)
+        *old = f;
+    else
+        ivm_buf_add(&ex->defined, &f, sizeof f);
+}
+
+bool ivm_expand_defined(const ivm_expander *ex, ivm_value name) { return fact(ex, name) != NULL; }
+
+/* The native a global is bound to now, or NULL. */
+static const ivm_native_def *global_native(const ivm_expander *ex, ivm_value name)
+{
+    ivm_vm *vm = ex->vm;
+    uint32_t slot = ivm_global_slot(vm, name);
+    ivm_value v = vm->globals[slot].value;
+    return ivm_is_native(v) ? vm->natives[ivm_imm_payload(v)] : NULL;
+}
+
+bool ivm_expand_intrinsic(const ivm_expander *ex, ivm_value s)
+{
+    if (ivm_as_str(s)->aux) /* ivm.core/+ in expanded code always means + */
+        return true;
+    if (fact(ex, s))
+        return false;
+    const ivm_native_def *d = global_native(ex, s);
+    const ivm_str *str = ivm_as_str(s);
+    return d && ivm_cstr_len(d->name) == str->len && memcmp(d->name, str->bytes, str->len) == 0;
+}
+
+static bool arity_error(ivm_expander *ex, uint32_t n, ivm_value head)
+{
+    ex->error.len = 0;
+    ivm_buf_add_cstr(&ex->error, "Wrong number of args (");
+    ivm_buf_add_int(&ex->error, n);
+    ivm_buf_add_cstr(&ex->error, ") passed to: ");
+    ivm_print(ex->h, &ex->error, head, false);
+    return false;
+}
+
+bool ivm_expand_check_arity(ivm_expander *ex, ivm_value form)
+{
+    ivm_value head = first(form);
+    if (!ivm_is_kind(head, IVM_K_SYMBOL))
+        return true;
+    uint32_t n = len(form) - 1;
+    ivm_value name = ivm_expand_alias(ex, head);
+    ivm_global_fact *f = fact(ex, name);
+    if (f) {
+        bool fits = (n < 32 && (f->fixed >> n) & 1) || (f->variadic >= 0 && n >= (uint32_t)f->variadic);
+        return !f->known_arities || fits || arity_error(ex, n, head);
+    }
+    const ivm_native_def *d = global_native(ex, name);
+    if (d && (n < d->min_args || n > d->max_args))
+        return arity_error(ex, n, head);
+    return true;
+}
+
+/* ---- Derived forms ----------------------------------------------------- */
+
+static bool need(ivm_expander *ex, ivm_value form, uint32_t min, const char *what)
+{
+    if (len(form) >= min)
+        return true;
+    return fail(ex, what, 0, NULL);
+}
+
+/* (defn name doc? attrs? [params] body...) -> (def name (fn name ...)) */
+static int expand_defn(ivm_expander *ex, ivm_value form, ivm_value *out)
+{
+    if (!need(ex, form, 3, "defn needs a name and a parameter vector or arities"))
+        return -1;
+    ivm_value name = second(form), l = rest(rest(form));
+    if (!ivm_is_kind(name, IVM_K_SYMBOL))
+        return fail(ex, "First argument to defn must be a symbol", 0, NULL), -1;
+    if (l != IVM_EMPTY_LIST && ivm_is_kind(first(l), IVM_K_STRING))
+        l = rest(l);
+    if (l != IVM_EMPTY_LIST && ivm_is_map(first(l)))
+        l = rest(l);
+    ivm_value fn = cons(ex, sym(ex, "fn"), cons(ex, name, l));
+    *out = list(ex, 3, sym(ex, "def"), name, fn);
+    return 1;
+}
+
+static int expand_cond(ivm_expander *ex, ivm_value clauses, ivm_value *out)
+{
+    if (clauses == IVM_EMPTY_LIST) {
+        *out = IVM_NIL;
+        return 1;
+    }
+    if (rest(clauses) == IVM_EMPTY_LIST)
+        return fail(ex, "cond requires an even number of forms", 0, NULL), -1;
+    ivm_value otherwise;
+    if (expand_cond(ex, rest(rest(clauses)), &otherwise) < 0)
+        return -1;
+    *out = list(ex, 4, sym(ex, "if"), first(clauses), second(clauses), otherwise);
+    return 1;
+}
+
+/* (case x k e ... default?): constants compared with =, a list of
+ * constants matching any of them. */
+static int expand_case(ivm_expander *ex, ivm_value form, ivm_value *out)
+{
+    if (!need(ex, form, 2, "case needs an expression"))
+        return -1;
+    ivm_value g = ivm_expand_gensym(ex), quote = sym(ex, "quote"), eq = core(ex, "=");
+    ivm_value clauses = rest(rest(form));
+    ivm_buf items = {0};
+    for (ivm_value l = clauses; l != IVM_EMPTY_LIST; l = rest(l)) {
+        ivm_value x = first(l);
+        ivm_buf_add(&items, &x, sizeof x);
+    }
+    uint32_t n = COUNT(items, ivm_value);
+    ivm_value *it = ITEMS(items, ivm_value);
+    ivm_value body = n % 2 ? it[n - 1]
+                           : list(ex, 2, sym(ex, "throw"),
+                                  list(ex, 3, core(ex, "str"), ivm_string(ex->h, "No matching clause: ", 20), g));
+    for (uint32_t i = n - n % 2; i >= 2; i -= 2) {
+        ivm_value key = it[i - 2], test;
+        if (ivm_is_cons(key)) { /* (k1 k2 ...): any of them */
+            ivm_value alts = IVM_EMPTY_LIST;
+            for (ivm_value k = key; k != IVM_EMPTY_LIST; k = rest(k))
+                alts = cons(ex, list(ex, 3, eq, g, list(ex, 2, quote, first(k))), alts);
+            test = cons(ex, sym(ex, "or"), alts);
+        } else {
+            test = list(ex, 3, eq, g, list(ex, 2, quote, key));
+        }
+        body = list(ex, 4, sym(ex, "if"), test, it[i - 1], body);
+    }
+    ivm_buf_free(&items);
+    *out = list(ex, 3, sym(ex, "let"), ivm_vec_from(ex->h, (ivm_value[]){g, second(form)}, 2), body);
+    return 1;
+}
+
+/* (and a b ...) and (or a b ...), keeping each value once. */
+static int expand_and_or(ivm_expander *ex, ivm_value form, bool is_and, ivm_value *out)
+{
+    ivm_value args = rest(form);
+    if (args == IVM_EMPTY_LIST) {
+        *out = is_and ? IVM_TRUE : IVM_NIL;
+        return 1;
+    }
+    if (rest(args) == IVM_EMPTY_LIST) {
+        *out = first(args);
+        return 1;
+    }
+    ivm_value g = ivm_expand_gensym(ex);
+    ivm_value more = cons(ex, first(form), rest(args));
+    ivm_value test = is_and ? list(ex, 4, sym(ex, "if"), g, more, g)
+                            : list(ex, 4, sym(ex, "if"), g, g, more);
+    *out = list(ex, 3, sym(ex, "let"), ivm_vec_from(ex->h, (ivm_value[]){g, first(args)}, 2), test);
+    return 1;
+}
+
+/* (-> x (f a) g) is (g (f x a)); ->> puts x last. */
+static int expand_thread(ivm_expander *ex, ivm_value form, bool last, ivm_value *out)
+{
+    if (!need(ex, form, 2, "-> needs a value"))
+        return -1;
+    ivm_value x = second(form);
+    for (ivm_value l = rest(rest(form)); l != IVM_EMPTY_LIST; l = rest(l)) {
+        ivm_value step = first(l);
+        if (!ivm_is_cons(step)) {
+            x = list(ex, 2, step, x);
+            continue;
+        }
+        if (!last) {
+            x = cons(ex, first(step), cons(ex, x, rest(step)));
+            continue;
+        }
+        ivm_buf items = {0};
+        for (ivm_value s = step; s != IVM_EMPTY_LIST; s = rest(s)) {
+            ivm_value e = first(s);
+            ivm_buf_add(&items, &e, sizeof e);
+        }
+        ivm_value built = cons(ex, x, IVM_EMPTY_LIST);
+        for (uint32_t i = COUNT(items, ivm_value); i-- > 0;)
+            built = cons(ex, ITEMS(items, ivm_value)[i], built);
+        ivm_buf_free(&items);
+        x = built;
+    }
+    *out = x;
+    return 1;
+}
+
+static bool binding_pair(ivm_expander *ex, ivm_value form, const char *what, ivm_value *b, ivm_value *init)
+{
+    ivm_value v = len(form) >= 2 ? second(form) : IVM_NIL;
+    if (!ivm_is_vector(v) || ivm_vec_count(v) != 2)
+        return fail(ex, what, 0, " requires a vector of one binding");
+    *b = ivm_vec_nth(v, 0);
+    *init = ivm_vec_nth(v, 1);
+    return true;
+}
+
+/* (if-let [b init] then else?) and (when-let [b init] body...) */
+static int expand_if_let(ivm_expander *ex, ivm_value form, bool is_when, ivm_value *out)
+{
+    ivm_value b, init;
+    if (!binding_pair(ex, form, is_when ? "when-let" : "if-let", &b, &init))
+        return -1;
+    ivm_value g = ivm_expand_gensym(ex), body = rest(rest(form));
+    ivm_value then = is_when ? do_form(ex, body) : body != IVM_EMPTY_LIST ? first(body) : IVM_NIL;
+    ivm_value otherwise = !is_when && body != IVM_EMPTY_LIST && rest(body) != IVM_EMPTY_LIST
+                              ? second(body) : IVM_NIL;
+    ivm_value inner = list(ex, 3, sym(ex, "let"), ivm_vec_from(ex->h, (ivm_value[]){b, g}, 2), then);
+    *out = list(ex, 3, sym(ex, "let"), ivm_vec_from(ex->h, (ivm_value[]){g, init}, 2),
+                list(ex, 4, sym(ex, "if"), g, inner, otherwise));
+    return 1;
+}
+
+/* (dotimes [i n] body...) */
+static int expand_dotimes(ivm_expander *ex, ivm_value form, ivm_value *out)
+{
+    ivm_value i, n;
+    if (!binding_pair(ex, form, "dotimes", &i, &n))
+        return -1;
+    ivm_value g = ivm_expand_gensym(ex);
+    ivm_value step = list(ex, 2, sym(ex, "recur"), list(ex, 3, core(ex, "+"), i, ivm_fixnum(1)));
+    ivm_value body = do_form(ex, rest(rest(form)));
+    ivm_value loop = list(ex, 3, sym(ex, "loop"), ivm_vec_from(ex->h, (ivm_value[]){i, ivm_fixnum(0)}, 2),
+                          list(ex, 3, sym(ex, "if"), list(ex, 3, core(ex, "<"), i, g),
+                               list(ex, 3, sym(ex, "do"), body, step)));
+    *out = list(ex, 3, sym(ex, "let"), ivm_vec_from(ex->h, (ivm_value[]){g, n}, 2), loop);
+    return 1;
+}
+
+/* (doseq [x xs y ys :let [..] :when t] body...): nested loops over seqs. */
+static ivm_value doseq_from(ivm_expander *ex, ivm_value bindings, uint64_t i, ivm_value body)
+{
+    if (i >= ivm_vec_count(bindings))
+        return body;
+    ivm_value b = ivm_vec_nth(bindings, i), x = ivm_vec_nth(bindings, i + 1);
+    ivm_value inner = doseq_from(ex, bindings, i + 2, body);
+    if (kw_is(b, "let"))
+        return list(ex, 3, sym(ex, "let"), x, inner);
+    if (kw_is(b, "when"))
+        return list(ex, 3, sym(ex, "if"), x, inner);
+    ivm_value s = ivm_expand_gensym(ex);
+    ivm_value each = list(ex, 3, sym(ex, "let"),
+                          ivm_vec_from(ex->h, (ivm_value[]){b, list(ex, 2, core(ex, "first"), s)}, 2),
+                          inner);
+    ivm_value again = list(ex, 2, sym(ex, "recur"), list(ex, 2, core(ex, "next"), s));
+    return list(ex, 3, sym(ex, "loop"),
+                ivm_vec_from(ex->h, (ivm_value[]){s, list(ex, 2, core(ex, "seq"), x)}, 2),
+                list(ex, 3, sym(ex, "if"), s, list(ex, 3, sym(ex, "do"), each, again)));
+}
+
+static int expand_doseq(ivm_expander *ex, ivm_value form, ivm_value *out)
+{
+    ivm_value v = len(form) >= 2 ? second(form) : IVM_NIL;
+    if (!ivm_is_vector(v) || ivm_vec_count(v) % 2)
+        return fail(ex, "doseq requires a vector with an even number of forms", 0, NULL), -1;
+    *out = list(ex, 3, sym(ex, "do"), doseq_from(ex, v, 0, do_form(ex, rest(rest(form)))), IVM_NIL);
+    return 1;
+}
+
+/* (time expr): prints "Elapsed time: N msecs" with prn, as Clojure does. */
+static int expand_time(ivm_expander *ex, ivm_value form, ivm_value *out)
+{
+    if (!need(ex, form, 2, "time needs an expression"))
+        return -1;
+    ivm_value t = ivm_expand_gensym(ex), r = ivm_expand_gensym(ex);
+    ivm_value now = list(ex, 1, core(ex, "nano-time"));
+    ivm_value ms = list(ex, 3, core(ex, "/"), list(ex, 3, core(ex, "-"), now, t), ivm_float(ex->h, 1e6));
+    ivm_value say = list(ex, 2, core(ex, "prn"),
+                         list(ex, 4, core(ex, "str"), ivm_string(ex->h, "Elapsed time: ", 14), ms,
+                              ivm_string(ex->h, " msecs", 6)));
+    *out = list(ex, 4, sym(ex, "let"), ivm_vec_from(ex->h, (ivm_value[]){t, now, r, second(form)}, 4),
+                say, r);
+    return 1;
+}
+
+/* (ns name (:require [lib :as alias] ...)): records aliases of the built-in
+ * namespaces; requiring anything else is an error. */
+static int expand_ns(ivm_expander *ex, ivm_value form, ivm_value *out)
+{
+    static const char *const known[] = {"clojure.string", "clojure.set", "clojure.math", NULL};
+    for (ivm_value l = rest(rest(form)); l != IVM_EMPTY_LIST; l = rest(l)) {
+        ivm_value clause = first(l);
+        if (!ivm_is_cons(clause) || !kw_is(first(clause), "require"))
+            continue;
+        for (ivm_value r = rest(clause); r != IVM_EMPTY_LIST; r = rest(r)) {
+            ivm_value spec = first(r), lib = ivm_is_vector(spec) ? ivm_vec_nth(spec, 0) : spec;
+            if (ivm_is_cons(lib) && sym_is(first(lib), "quote"))
+                lib = second(lib);
+            bool ok = false;
+            for (int k = 0; known[k]; k++)
+                ok = ok || sym_is(lib, known[k]);
+            if (!ok)
+                return fail(ex, "Could not locate ", lib, " (ivm provides clojure.string, clojure.set and clojure.math)"), -1;
+            for (uint64_t i = 1; ivm_is_vector(spec) && i + 1 < ivm_vec_count(spec); i += 2)
+                if (kw_is(ivm_vec_nth(spec, i), "as")) {
+                    ivm_value pair[2] = {ivm_vec_nth(spec, i + 1), lib};
+                    ivm_buf_add(&ex->aliases, pair, sizeof pair);
+                }
+        }
+    }
+    *out = IVM_NIL;
+    return 1;
+}
+
+int ivm_expand(ivm_expander *ex, ivm_value form, ivm_value *out)
+{
+    ivm_value head = first(form), args = rest(form);
+    if (sym_is(head, "defn") || sym_is(head, "defn-"))
+        return expand_defn(ex, form, out);
+    if (sym_is(head, "when") || sym_is(head, "when-not")) {
+        if (!need(ex, form, 2, "when needs a test"))
+            return -1;
+        ivm_value body = do_form(ex, rest(args));
+        *out = sym_is(head, "when") ? list(ex, 3, sym(ex, "if"), first(args), body)
+                                    : list(ex, 4, sym(ex, "if"), first(args), IVM_NIL, body);
+        return 1;
+    }
+    if (sym_is(head, "if-not")) {
+        if (len(form) < 3 || len(form) > 4)
+            return fail(ex, "if-not takes a test, a then and an optional else", 0, NULL), -1;
+        ivm_value otherwise = len(form) == 4 ? first(rest(rest(args))) : IVM_NIL;
+        *out = list(ex, 4, sym(ex, "if"), first(args), otherwise, second(args));
+        return 1;
+    }
+    if (sym_is(head, "cond"))
+        return expand_cond(ex, args, out);
+    if (sym_is(head, "case"))
+        return expand_case(ex, form, out);
+    if (sym_is(head, "and") || sym_is(head, "or"))
+        return expand_and_or(ex, form, sym_is(head, "and"), out);
+    if (sym_is(head, "->") || sym_is(head, "->>"))
+        return expand_thread(ex, form, sym_is(head, "->>"), out);
+    if (sym_is(head, "if-let") || sym_is(head, "when-let"))
+        return expand_if_let(ex, form, sym_is(head, "when-let"), out);
+    if (sym_is(head, "dotimes"))
+        return expand_dotimes(ex, form, out);
+    if (sym_is(head, "doseq"))
+        return expand_doseq(ex, form, out);
+    if (sym_is(head, "time"))
+        return expand_time(ex, form, out);
+    if (sym_is(head, "ns"))
+        return expand_ns(ex, form, out);
+    if (sym_is(head, "comment")) {
+        *out = IVM_NIL;
+        return 1;
+    }
+    if (sym_is(head, "declare")) {
+        for (ivm_value l = args; l != IVM_EMPTY_LIST; l = rest(l))
+            if (ivm_is_kind(first(l), IVM_K_SYMBOL))
+                ivm_expand_define(ex, first(l), IVM_NIL);
+        *out = IVM_NIL;
+        return 1;
+    }
+    return 0;
+}
