@@ -116,7 +116,7 @@ Test(cli, usage_errors)
     t_ivm(&p, NULL, "asm", "a.ivs", "b.ivs", NULL);
     expect_usage_error(&p, "unexpected argument: b.ivs");
     t_ivm(&p, NULL, "asm", "-", NULL);
-    expect_usage_error(&p, "asm from standard input needs -o OUT");
+    expect_usage_error(&p, "reading standard input needs -o OUT");
     t_ivm(&p, NULL, "--help", "run", NULL);
     expect_usage_error(&p, "unknown option: --help");
 }
@@ -201,11 +201,14 @@ Test(cli, malformed_bytecode)
               "stderr: %s", p.err);
     cr_assert_eq(t_ivm(&p, NULL, "asm", bad, "-o", t_path(t_temp_dir(), "nv.ivc"), NULL), 65);
     cr_assert_eq(access(t_path(t_temp_dir(), "nv.ivc"), F_OK), -1, "asm wrote a file it refused");
-    /* neither bytecode nor assembly */
+    /* neither bytecode nor assembly: source, whatever the file is called */
     const char *txt = file_with("prog.clj", "(println 1)\n");
-    cr_assert_eq(t_ivm(&p, NULL, "run", txt, NULL), 65);
-    cr_assert_str_eq(p.err, t_fmt("ivm: %s: not bytecode (.ivc) or assembly (.ivs); this ivm "
-                                  "cannot compile source yet\n", txt));
+    cr_assert_eq(t_ivm(&p, NULL, "run", txt, NULL), 0, "%s", p.err);
+    cr_assert_str_eq(p.out, "1\n");
+    const char *unbalanced = file_with("bad.clj", "(println 1\n");
+    cr_assert_eq(t_ivm(&p, NULL, "run", unbalanced, NULL), 65);
+    cr_assert_str_eq(p.err, t_fmt("ivm: %s:2:1: EOF while reading, starting at line 1 col 1\n",
+                                  unbalanced));
     cr_assert_eq(t_ivm(&p, NULL, "disasm", example("hello.ivs"), NULL), 65);
     cr_assert_str_eq(p.err, t_fmt("ivm: %s: not an ivm bytecode file (bad magic number)\n",
                                   example("hello.ivs")));
@@ -265,11 +268,11 @@ Test(cli, command_line_args)
     t_proc p;
     cr_assert_eq(t_ivm(&p, NULL, "run", path, "a", "b c", "--heap", "-o", "", "\xc3\xa9", NULL), 0,
                  "%s", p.err);
-    cr_assert_str_eq(p.out, "(\"a\" \"b c\" \"--heap\" \"-o\" \"\" \"\xc3\xa9\")\n");
+    cr_assert_str_eq(p.out, "[\"a\" \"b c\" \"--heap\" \"-o\" \"\" \"\xc3\xa9\"]\n");
     cr_assert_eq(t_ivm(&p, NULL, "run", path, NULL), 0, "%s", p.err);
     cr_assert_str_eq(p.out, "nil\n");
     cr_assert_eq(t_ivm(&p, NULL, "--heap", "32M", "run", path, "x", NULL), 0, "%s", p.err);
-    cr_assert_str_eq(p.out, "(\"x\")\n");
+    cr_assert_str_eq(p.out, "[\"x\"]\n");
 }
 
 Test(cli, asm_then_run)

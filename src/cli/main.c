@@ -159,6 +159,23 @@ static bool is_bytecode(const uint8_t *data, size_t len)
     return len >= IVC_MAGIC_LEN && memcmp(data, IVC_MAGIC, IVC_MAGIC_LEN) == 0;
 }
 
+/* Text on standard input is assembly when it starts (after blanks and ;
+ * comments) with a directive such as .proto; source never does. */
+static bool looks_like_assembly(const char *text, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        if (text[i] == ';')
+            while (i < len && text[i] != '\n')
+                i++;
+        else if (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')
+            i++;
+        else
+            return text[i] == '.';
+    }
+    return false;
+}
+
 /* Assembles (.ivs) or compiles (anything else) text into .ivc bytes. */
 static int translate(ivm_vm *vm, const char *text, size_t len, const char *name,
                      bool assembly, ivm_buf *ivc)
@@ -192,7 +209,9 @@ static int read_program(ivm_vm *vm, const char *file, bool must_be_bytecode,
         say(file, ": not an ivm bytecode file (bad magic number)", NULL);
         status = EXIT_MALFORMED;
     } else {
-        status = translate(vm, (const char *)data, len, file, ends_with(file, ".ivs"), ivc);
+        bool assembly = ends_with(file, ".ivs") ||
+                        (same(file, "-") && looks_like_assembly((const char *)data, len));
+        status = translate(vm, (const char *)data, len, file, assembly, ivc);
     }
     ivm_platform_free(data);
     return status;
