@@ -16,6 +16,8 @@
 #include "bytecode/vm.h"
 #include "ivm/opcodes.h"
 #include "ivm/platform.h"
+#include "values/map.h"
+#include "values/vector.h"
 
 #if defined(__GNUC__) && !defined(IVM_SWITCH_DISPATCH)
 #define IVM_COMPUTED_GOTO 1
@@ -110,9 +112,34 @@ static ivm_status unbound_global(ivm_vm *vm, ivm_value name)
     return ivm_raise_value(vm, message);
 }
 
-static ivm_status not_callable(ivm_vm *vm, ivm_value v)
+/* Keywords, maps, sets and vectors are functions, as in Clojure:
+ * (:k m), (:k m default), (m k), (m k default), (#{..} x), ([..] i). */
+static ivm_status call_value(ivm_vm *vm, ivm_value fn, const ivm_value *args,
+                             uint32_t nargs, ivm_value *result)
 {
-    return ivm_raise_type(vm, "only functions can be called", v);
+    bool keyword = ivm_is_kind(fn, IVM_K_KEYWORD);
+    if (!keyword && !ivm_is_map(fn) && !ivm_is_set(fn) && !ivm_is_vector(fn))
+        return ivm_raise_type(vm, "only functions can be called", fn);
+    if (nargs < 1 || nargs > 2 || (ivm_is_vector(fn) && nargs != 1))
+        return ivm_raise_arity(vm, fn, nargs);
+    ivm_value coll = keyword ? args[0] : fn, key = keyword ? fn : args[0];
+    ivm_value missing = nargs == 2 ? args[1] : IVM_NIL;
+    if (ivm_is_vector(coll)) {
+        if (!ivm_is_int(key))
+            return ivm_raise_type(vm, "a vector's index must be an integer", key);
+        int64_t i = ivm_int_value(key);
+        if (i < 0 || (uint64_t)i >= ivm_vec_count(coll))
+            return ivm_raise(vm, "Index out of bounds");
+        *result = ivm_vec_nth(coll, (uint64_t)i);
+    } else if (ivm_is_map(coll)) {
+        if (!ivm_map_get(&vm->heap, coll, key, result))
+            *result = missing;
+    } else if (ivm_is_set(coll)) {
+        *result = ivm_set_contains(&vm->heap, coll, key) ? key : missing;
+    } else {
+        *result = missing;
+    }
+    return IVM_OK;
 }
 
 /* Records the frames above `stop` in the error's trace, innermost first,
@@ -431,7 +458,8 @@ static ivm_status run(ivm_vm *vm, uint32_t stop)
             CHECK(call_native(vm, fn, &R[A + 1], nargs, &R[A]));
             NEXT;
         }
-        CHECK(not_callable(vm, fn));
+        CHECK(call_value(vm, fn, &R[A + 1], nargs, &R[A]));
+        NEXT;
     }
     CASE(TAILCALL) {
         ivm_value fn = R[A];
@@ -451,9 +479,10 @@ static ivm_status run(ivm_vm *vm, uint32_t stop)
             REDUCE();
             NEXT;
         }
-        if (!ivm_is_native(fn))
-            CHECK(not_callable(vm, fn));
-        CHECK(call_native(vm, fn, &R[A + 1], nargs, &R[-1]));
+        if (ivm_is_native(fn))
+            CHECK(call_native(vm, fn, &R[A + 1], nargs, &R[-1]));
+        else
+            CHECK(call_value(vm, fn, &R[A + 1], nargs, &R[-1]));
         goto return_from_frame;
     }
     CASE(RET) {
@@ -522,8 +551,13 @@ ivm_status ivm_call(ivm_vm *vm, ivm_value fn, uint32_t nargs,
 {
     if (ivm_is_native(fn))
         return call_native(vm, fn, args, nargs, result);
+    if (ivm_is_kind(fn, IVM_K_MULTIFN)) {
+        ivm_status st = select_arity(vm, &fn, nargs);
+        if (st != IVM_OK)
+            return st;
+    }
     if (!ivm_is_kind(fn, IVM_K_CLOSURE))
-        return not_callable(vm, fn);
+        return call_value(vm, fn, args, nargs, result);
     if (vm->nested_calls >= IVM_MAX_NESTED_CALLS)
         return stack_overflow(vm);
     /* The new frame goes above the top frame's registers (a native that

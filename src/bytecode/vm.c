@@ -232,7 +232,16 @@ static void add_trace_line(ivm_vm *vm, ivm_buf *out, const ivm_trace_entry *t)
 void ivm_format_error(ivm_vm *vm, ivm_buf *out)
 {
     ivm_buf_add_cstr(out, "ivm: error: ");
-    ivm_print(&vm->heap, out, vm->error, !ivm_is_kind(vm->error, IVM_K_STRING));
+    ivm_value e = vm->error;
+    if (ivm_is_kind(e, IVM_K_EXCEPTION)) { /* ex-info: its message, then its data */
+        ivm_print(&vm->heap, out, ivm_as_exception(e)->message, false);
+        if (ivm_as_exception(e)->data != IVM_NIL) {
+            ivm_buf_add_char(out, ' ');
+            ivm_print(&vm->heap, out, ivm_as_exception(e)->data, true);
+        }
+    } else {
+        ivm_print(&vm->heap, out, e, !ivm_is_kind(e, IVM_K_STRING));
+    }
     for (uint32_t i = 0; i < vm->ntrace; i++)
         add_trace_line(vm, out, &vm->trace[i]);
     if (vm->trace_dropped) {

@@ -534,8 +534,9 @@ static bool read_token(ctx *c, ivm_value *v)
 
 /* ---- Strings ----------------------------------------------------------- */
 
-/* \uXXXX at `at` (the cursor after the u); a high surrogate must be
- * followed by \u and a low one, and the pair is one code point. */
+/* The \uXXXX escape whose backslash is at `at` (the cursor is past the
+ * u). A high surrogate must be followed by \u and a low one: the pair is
+ * one code point. */
 static bool read_unicode_escape(ctx *c, const char *at)
 {
     ivm_reader *r = c->r;
