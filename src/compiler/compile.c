@@ -28,6 +28,9 @@
 
 #define MAX_REGS 255
 #define MAX_CONSTS 65536
+/* Forms nest at most this deep: compiling recurses on the C stack (about
+ * 2 KiB a level), and the reader accepts any depth. */
+#define MAX_DEPTH 2000
 
 typedef struct local {
     ivm_value name; /* symbol */
@@ -74,6 +77,7 @@ typedef struct compiler {
     fn_state *fn;
     ivm_buf protos; /* ivm_value: finished prototypes, children first */
     ivm_source_pos at; /* the innermost position known */
+    uint32_t depth;    /* of compile_expr calls */
     ivm_value source;  /* file name string */
     ivm_expander ex;
 } compiler;
@@ -618,7 +622,10 @@ static bool compile_quote(compiler *c, ivm_value form, uint32_t dest, ctx x)
     if (list_len(form) != 2)
         return fail(c, "quote takes one form", 0, NULL);
     ivm_value q = nth_form(form, 1);
-    if (ivm_expand_needs_building(q)) /* built at run time */
+    int building = ivm_expand_needs_building(q);
+    if (building < 0)
+        return fail(c, "quoted form nested too deeply (more than 2000 levels)", 0, NULL);
+    if (building) /* built at run time */
         return compile_expr(c, ivm_expand_quoted_collection(&c->ex, q), dest, x);
     TRY(emit_load_const(c, q, dest));
     return finish(c, dest, x);
@@ -1177,8 +1184,14 @@ static bool compile_expr(compiler *c, ivm_value form, uint32_t dest, ctx x)
 {
     if (c->failed)
         return false;
-    if (ivm_is_cons(form))
-        return compile_list(c, form, dest, x);
+    if (ivm_is_cons(form)) {
+        if (c->depth >= MAX_DEPTH)
+            return fail(c, "form nested too deeply (more than 2000 levels)", 0, NULL);
+        c->depth++;
+        bool ok = compile_list(c, form, dest, x);
+        c->depth--;
+        return ok;
+    }
     if (ivm_is_kind(form, IVM_K_SYMBOL))
         return compile_symbol(c, form, dest, x);
     if (ivm_is_vector(form) || ivm_is_map(form) || ivm_is_set(form)) {

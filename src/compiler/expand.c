@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 
+#include "ivm/ivc.h"
 #include "ivm/platform.h"
 #include "values/map.h"
 #include "values/vector.h"
@@ -107,14 +108,25 @@ static ivm_value core(ivm_expander *ex, const char *name)
 /* Whether a quoted constant holds a vector, map or set anywhere, which
  * .ivc constants cannot (so it is built at run time). Quoted data nests
  * no deeper than the reader allows. */
-static bool holds_collection(ivm_value v)
+#define MAX_QUOTED_DEPTH 2000
+
+/* 1 if v must be built at run time (it holds a collection, or nests
+ * deeper than .ivc constants may), 0 if it can be a constant, -1 if it
+ * nests too deep to compile at all. */
+static int holds_collection(ivm_value v, unsigned depth)
 {
     if (ivm_is_vector(v) || ivm_is_map(v) || ivm_is_set(v))
-        return true;
-    for (; ivm_is_cons(v); v = ivm_as_cons(v)->rest)
-        if (holds_collection(ivm_as_cons(v)->first))
-            return true;
-    return false;
+        return 1;
+    if (depth > MAX_QUOTED_DEPTH)
+        return -1;
+    if (ivm_is_cons(v) && depth >= IVC_MAX_NESTING) /* still look for -1 */
+        return holds_collection(ivm_as_cons(v)->first, depth + 1) < 0 ? -1 : 1;
+    for (; ivm_is_cons(v); v = ivm_as_cons(v)->rest) {
+        int r = holds_collection(ivm_as_cons(v)->first, depth + 1);
+        if (r)
+            return r;
+    }
+    return 0;
 }
 
 static ivm_value build(ivm_expander *ex, ivm_value coll, bool quoted)
@@ -149,8 +161,8 @@ static ivm_value build(ivm_expander *ex, ivm_value coll, bool quoted)
     }
     for (uint32_t i = COUNT(all, ivm_value); i-- > 0;) {
         ivm_value x = ITEMS(all, ivm_value)[i];
-        if (quoted)
-            x = holds_collection(x) ? build(ex, x, true) : list(ex, 2, quote, x);
+        if (quoted) /* the caller checked the depth with ivm_expand_needs_building */
+            x = holds_collection(x, 0) ? build(ex, x, true) : list(ex, 2, quote, x);
         items = cons(ex, x, items);
     }
     ivm_buf_free(&all);
@@ -160,7 +172,7 @@ static ivm_value build(ivm_expander *ex, ivm_value coll, bool quoted)
 ivm_value ivm_expand_collection(ivm_expander *ex, ivm_value coll) { return build(ex, coll, false); }
 ivm_value ivm_expand_quoted_collection(ivm_expander *ex, ivm_value coll) { return build(ex, coll, true); }
 
-bool ivm_expand_needs_building(ivm_value quoted) { return holds_collection(quoted); }
+int ivm_expand_needs_building(ivm_value quoted) { return holds_collection(quoted, 0); }
 
 /* ---- Destructuring ----------------------------------------------------- */
 
@@ -405,18 +417,21 @@ static int expand_defn(ivm_expander *ex, ivm_value form, ivm_value *out)
     return 1;
 }
 
+/* (cond t1 e1 t2 e2 ...): nested ifs, built from the last clause out. */
 static int expand_cond(ivm_expander *ex, ivm_value clauses, ivm_value *out)
 {
-    if (clauses == IVM_EMPTY_LIST) {
-        *out = IVM_NIL;
-        return 1;
-    }
-    if (rest(clauses) == IVM_EMPTY_LIST)
+    if (len(clauses) % 2)
         return fail(ex, "cond requires an even number of forms", 0, NULL), -1;
-    ivm_value otherwise;
-    if (expand_cond(ex, rest(rest(clauses)), &otherwise) < 0)
-        return -1;
-    *out = list(ex, 4, sym(ex, "if"), first(clauses), second(clauses), otherwise);
+    ivm_buf items = {0};
+    for (ivm_value l = clauses; l != IVM_EMPTY_LIST; l = rest(l)) {
+        ivm_value x = first(l);
+        ivm_buf_add(&items, &x, sizeof x);
+    }
+    *out = IVM_NIL;
+    for (uint32_t i = COUNT(items, ivm_value); i >= 2; i -= 2)
+        *out = list(ex, 4, sym(ex, "if"), ITEMS(items, ivm_value)[i - 2],
+                    ITEMS(items, ivm_value)[i - 1], *out);
+    ivm_buf_free(&items);
     return 1;
 }
 

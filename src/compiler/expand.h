@@ -51,8 +51,9 @@ ivm_value ivm_expand_collection(ivm_expander *ex, ivm_value coll);
 /* '[a b] and friends: the same with every element quoted. */
 ivm_value ivm_expand_quoted_collection(ivm_expander *ex, ivm_value coll);
 /* Whether quoted data holds a vector, map or set (so it must be built
- * by ivm_expand_quoted_collection rather than be a constant). */
-bool ivm_expand_needs_building(ivm_value quoted);
+ * by ivm_expand_quoted_collection rather than be a constant): 1 or 0, or
+ * -1 when it nests too deep to compile. */
+int ivm_expand_needs_building(ivm_value quoted);
 
 /* ---- Globals ----------------------------------------------------------- */
 
