@@ -71,6 +71,20 @@ bool ivm_platform_read_file(const char *path, uint8_t **data, size_t *len,
 bool ivm_platform_write_file(const char *path, const void *data, size_t len,
                              const char **error);
 
+/* ---- Interactive input (the REPL) -------------------------------------- */
+
+/* Whether stdin (IVM_STDIN) or stdout/stderr is a terminal. */
+enum { IVM_STDIN = 0 };
+bool ivm_platform_is_terminal(int stream);
+/* Reads one line from stdin, without its newline, into a buffer from
+ * ivm_platform_malloc; NULL at end of input. On a terminal it offers line
+ * editing and history through libedit when that library can be loaded
+ * (it is loaded on first use, so programs that never read lines do not
+ * pay for it); otherwise it prints the prompt and reads plainly. */
+char *ivm_platform_read_line(const char *prompt);
+/* Adds a line to the editing history (nothing without libedit). */
+void ivm_platform_add_history(const char *line);
+
 /* ---- Numbers the core does not format or parse itself ------------------ */
 
 /* The shortest decimal digits that read back as exactly `d` (finite, > 0),

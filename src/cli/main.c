@@ -5,6 +5,7 @@
  * 70 internal error, 73 output file cannot be written, 130 interrupted. */
 #include "bytecode/asm.h"
 #include "bytecode/vm.h"
+#include "cli/repl.h"
 #include "compiler/compile.h"
 #include "compiler/core.h"
 #include "values/vector.h"
@@ -30,6 +31,8 @@ static const char usage_text[] =
     "       ivm [options] compile FILE [-o OUT] compile source into .ivc bytecode\n"
     "       ivm [options] asm FILE [-o OUT]    assemble .ivs text into .ivc bytecode\n"
     "       ivm [options] disasm FILE [-o OUT] print .ivc bytecode as .ivs text\n"
+    "       ivm [options] repl                 read, evaluate and print (plain `ivm`\n"
+    "                                          on a terminal does the same)\n"
     "       ivm --help | --version\n"
     "\n"
     "FILE may be - for standard input.\n"
@@ -134,17 +137,18 @@ static int parse_options(int argc, char **argv, options *o)
         } else if (a[0] == '-' && a[1] != '\0') {
             return usage_error("unknown option: ", a);
         } else if (!o->command) {
-            if (!same(a, "run") && !same(a, "asm") && !same(a, "disasm") && !same(a, "compile"))
+            if (!same(a, "run") && !same(a, "asm") && !same(a, "disasm") && !same(a, "compile") &&
+                !same(a, "repl"))
                 return usage_error("unknown command: ", a);
             o->command = a;
-        } else if (!o->file) {
+        } else if (!o->file && !same(o->command, "repl")) {
             o->file = a;
         } else {
             return usage_error("unexpected argument: ", a);
         }
     }
-    if (o->expr)
-        return 0;
+    if (o->expr || (o->command && same(o->command, "repl")))
+        return o->file ? usage_error("repl takes no file: ", o->file) : 0;
     if (!o->command)
         return usage_error("no command given", NULL);
     if (!o->file)
@@ -406,8 +410,11 @@ int main(int argc, char **argv)
         return 0;
     }
     options o;
-    int status = parse_options(argc, argv, &o);
-    if (status)
+    int status;
+    if (argc == 1 && ivm_platform_is_terminal(IVM_STDIN))
+        o = (options){.command = "repl", .heap_bytes = IVM_DEFAULT_HEAP_BYTES,
+                      .arena_mode = IVM_ARENA_HUGE};
+    else if ((status = parse_options(argc, argv, &o)) != 0)
         return status;
     ivm_vm vm;
     if (!ivm_vm_init(&vm, o.heap_bytes, o.arena_mode)) {
@@ -418,6 +425,8 @@ int main(int argc, char **argv)
     ivm_compiler_install(&vm);
     if (o.expr)
         status = eval_command(&vm, &o);
+    else if (same(o.command, "repl"))
+        status = ivm_repl(&vm);
     else if (same(o.command, "run"))
         status = run_command(&vm, &o);
     else if (same(o.command, "disasm"))

@@ -13,6 +13,7 @@
 
 #include "ivm/platform.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jemalloc/jemalloc.h>
@@ -453,6 +454,79 @@ _Noreturn void ivm_platform_assert_failed(const char *expr, const char *file,
         ivm_platform_write(IVM_STDERR, text,
                            (size_t)n < sizeof text ? (size_t)n : sizeof text - 1);
     abort();
+}
+
+/* ---- Interactive input ------------------------------------------------- */
+
+bool ivm_platform_is_terminal(int stream) { return isatty(stream) == 1; }
+
+/* libedit's readline and add_history, found on first use (or not). */
+static char *(*editline_readline)(const char *);
+static int (*editline_add_history)(const char *);
+
+static void load_editline(void)
+{
+    static bool tried;
+    if (tried)
+        return;
+    tried = true;
+    if (!isatty(0) || !isatty(1))
+        return;
+    void *lib = dlopen("libedit.so.2", RTLD_NOW | RTLD_LOCAL);
+    if (!lib)
+        return;
+    editline_readline = (char *(*)(const char *))dlsym(lib, "readline");
+    editline_add_history = (int (*)(const char *))dlsym(lib, "add_history");
+    if (!editline_readline)
+        editline_add_history = NULL;
+}
+
+char *ivm_platform_read_line(const char *prompt)
+{
+    load_editline();
+    if (editline_readline) {
+        char *line = editline_readline(prompt); /* libc malloc, not ours */
+        if (!line)
+            return NULL;
+        char *copy = ivm_platform_malloc(strlen(line) + 1);
+        if (copy)
+            memcpy(copy, line, strlen(line) + 1);
+        free(line);
+        return copy;
+    }
+    ivm_platform_write(IVM_STDOUT, prompt, strlen(prompt));
+    size_t len = 0, cap = 128;
+    char *buf = ivm_platform_malloc(cap);
+    for (;;) {
+        char c;
+        ssize_t n = read(0, &c, 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || c == '\n') {
+            if (n <= 0 && len == 0) {
+                ivm_platform_free(buf);
+                return NULL;
+            }
+            buf[len] = '\0';
+            return buf;
+        }
+        if (len + 2 > cap) {
+            cap *= 2;
+            char *bigger = ivm_platform_realloc(buf, cap);
+            if (!bigger) {
+                ivm_platform_free(buf);
+                return NULL;
+            }
+            buf = bigger;
+        }
+        buf[len++] = c;
+    }
+}
+
+void ivm_platform_add_history(const char *line)
+{
+    if (editline_add_history)
+        editline_add_history(line);
 }
 
 /* ---- Threads ----------------------------------------------------------- */
