@@ -19,6 +19,7 @@
 #include "compiler/compile.h"
 
 #include "compiler/expand.h"
+#include "compiler/prelude.h"
 #include "compiler/reader.h"
 #include "ivm/ivc.h"
 #include "ivm/opcodes.h"
@@ -1307,6 +1308,23 @@ static const char *const expander_calls[] = {
     "<", "first", "next", "seq", "nano-time", "prn",
 };
 
+/* Compiles and runs the prelude; a failure is a bug in ivm itself. */
+static void run_prelude(ivm_vm *vm)
+{
+    ivm_buf ivc = {0}, err = {0};
+    const ivm_module *m;
+    ivm_load_error le;
+    ivm_value result;
+    if (!ivm_compile(vm, ivm_prelude, sizeof ivm_prelude - 1, "prelude", &ivc, &err) ||
+        !ivm_load(vm, (const uint8_t *)ivc.data, ivc.len, &m, &le) ||
+        ivm_call(vm, ivm_module_entry(vm, m), 0, NULL, &result) != IVM_OK) {
+        ivm_platform_write(IVM_STDERR, "ivm: internal error: the prelude failed\n", 40);
+        ivm_platform_exit(70);
+    }
+    ivm_buf_free(&ivc);
+    ivm_buf_free(&err);
+}
+
 void ivm_compiler_install(ivm_vm *vm)
 {
     ivm_vm_add_natives(vm, compiler_natives, sizeof compiler_natives / sizeof compiler_natives[0]);
@@ -1319,4 +1337,5 @@ void ivm_compiler_install(ivm_vm *vm)
         ivm_global_set(vm, name.data, vm->globals[from].value);
     }
     ivm_buf_free(&name);
+    run_prelude(vm);
 }

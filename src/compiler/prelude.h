@@ -1,0 +1,24 @@
+/* The part of the core library written in ivm's own language: the
+ * functions that make functions (comp, partial, constantly, ...), which
+ * natives cannot, since only compiled code makes closures. Compiled into
+ * every VM by ivm_compiler_install. */
+#ifndef IVM_PRELUDE_H
+#define IVM_PRELUDE_H
+
+static const char ivm_prelude[] =
+    "(defn comp\n"
+    "  ([] identity)\n"
+    "  ([f] f)\n"
+    "  ([f g] (fn [& args] (f (apply g args))))\n"
+    "  ([f g & fs] (reduce comp (comp f g) fs)))\n"
+    "(defn partial\n"
+    "  ([f] f)\n"
+    "  ([f & args] (fn [& more] (apply f (concat args more)))))\n"
+    "(defn constantly [x] (fn [& _] x))\n"
+    "(defn complement [f] (fn [& args] (not (apply f args))))\n"
+    "(defn juxt [& fs] (fn [& args] (mapv (fn [f] (apply f args)) fs)))\n"
+    "(defn fnil [f default] (fn [x & more] (apply f (if (nil? x) default x) more)))\n"
+    "(defn every-pred [& ps] (fn [& args] (every? (fn [p] (every? p args)) ps)))\n"
+    "(defn some-fn [& ps] (fn [& args] (some (fn [p] (some p args)) ps)))\n";
+
+#endif
