@@ -236,14 +236,7 @@ static bool finish(compiler *c, uint32_t dest, ctx x)
 
 /* ---- Names ------------------------------------------------------------- */
 
-static bool sym_is(ivm_value v, const char *name)
-{
-    if (!ivm_is_kind(v, IVM_K_SYMBOL))
-        return false;
-    const ivm_str *s = ivm_as_str(v);
-    size_t n = ivm_cstr_len(name);
-    return s->len == n && memcmp(s->bytes, name, n) == 0;
-}
+static bool sym_is(ivm_value v, const char *name) { return ivm_is_named(v, IVM_K_SYMBOL, name); }
 
 /* A built-in's name as written by a program (+) or by the expander
  * (ivm.core/+). */

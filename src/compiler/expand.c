@@ -65,23 +65,9 @@ static ivm_value second(ivm_value l) { return first(rest(l)); }
 /* (do forms...) */
 static ivm_value do_form(ivm_expander *ex, ivm_value forms) { return cons(ex, sym(ex, "do"), forms); }
 
-static bool sym_is(ivm_value v, const char *name)
-{
-    if (!ivm_is_kind(v, IVM_K_SYMBOL))
-        return false;
-    const ivm_str *s = ivm_as_str(v);
-    size_t n = ivm_cstr_len(name);
-    return s->len == n && memcmp(s->bytes, name, n) == 0;
-}
+static bool sym_is(ivm_value v, const char *name) { return ivm_is_named(v, IVM_K_SYMBOL, name); }
 
-static bool kw_is(ivm_value v, const char *name)
-{
-    if (!ivm_is_kind(v, IVM_K_KEYWORD))
-        return false;
-    const ivm_str *s = ivm_as_str(v);
-    size_t n = ivm_cstr_len(name);
-    return s->len == n && memcmp(s->bytes, name, n) == 0;
-}
+static bool kw_is(ivm_value v, const char *name) { return ivm_is_named(v, IVM_K_KEYWORD, name); }
 
 ivm_value ivm_expand_gensym(ivm_expander *ex)
 {

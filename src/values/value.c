@@ -136,8 +136,7 @@ static uint32_t mix_coll_hash(uint32_t hash, uint32_t count)
     return fmix(mix_h1(0, mix_k1(hash)), count);
 }
 
-/* Decodes one code point from valid UTF-8 at *p, advancing it. */
-static uint32_t utf8_next(const uint8_t **p)
+uint32_t ivm_utf8_next(const uint8_t **p)
 {
     const uint8_t *s = *p;
     uint32_t c = s[0];
@@ -158,7 +157,7 @@ static bool utf16_next(utf16_cursor *c, uint32_t *unit)
 {
     if (c->low) { *unit = c->low; c->low = 0; return true; }
     if (c->p >= c->end) return false;
-    uint32_t cp = utf8_next(&c->p);
+    uint32_t cp = ivm_utf8_next(&c->p);
     if (cp < 0x10000) { *unit = cp; return true; }
     cp -= 0x10000;
     *unit = 0xd800 + (cp >> 10);

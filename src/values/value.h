@@ -319,6 +319,17 @@ static inline size_t ivm_cstr_len(const char *s)
         n++;
     return n;
 }
+/* Whether v is the symbol or keyword (kind) spelled `name`. */
+static inline bool ivm_is_named(ivm_value v, unsigned kind, const char *name)
+{
+    if (!ivm_is_kind(v, kind))
+        return false;
+    const ivm_str *s = (const ivm_str *)(uintptr_t)v;
+    size_t n = ivm_cstr_len(name);
+    return s->len == n && memcmp(s->bytes, name, n) == 0;
+}
+/* Decodes one code point from valid UTF-8 at *p, advancing it. */
+uint32_t ivm_utf8_next(const uint8_t **p);
 static inline ivm_value ivm_symbol_cstr(ivm_heap *h, const char *name)
 {
     return ivm_symbol(h, name, ivm_cstr_len(name));
