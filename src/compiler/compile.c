@@ -79,6 +79,7 @@ typedef struct compiler {
     ivm_buf protos; /* ivm_value: finished prototypes, children first */
     ivm_source_pos at; /* the innermost position known */
     uint32_t depth;    /* of compile_expr calls */
+    uint32_t loads;    /* of (load ...) being compiled */
     ivm_value source;  /* file name string */
     ivm_expander ex;
 } compiler;
@@ -1140,6 +1141,8 @@ static bool compile_try(compiler *c, ivm_value form, uint32_t dest, ctx x)
 
 /* ---- Dispatch ---------------------------------------------------------- */
 
+static bool compile_load(compiler *c, ivm_value form, uint32_t dest, ctx x);
+
 static bool compile_list(compiler *c, ivm_value form, uint32_t dest, ctx x)
 {
     locate(c, form, IVM_POS_OPEN);
@@ -1163,6 +1166,8 @@ static bool compile_list(compiler *c, ivm_value form, uint32_t dest, ctx x)
         if (sym_is(head, "quote")) return compile_quote(c, form, dest, x);
         if (sym_is(head, "try")) return compile_try(c, form, dest, x);
         if (sym_is(head, "throw")) return compile_throw(c, form);
+        if (sym_is(head, "load") && !ivm_expand_defined(&c->ex, head))
+            return compile_load(c, form, dest, x);
         if (sym_is(head, "catch") || sym_is(head, "finally"))
             return fail(c, "", head, " outside try");
         if (comparison(c, form) >= 0)
@@ -1198,26 +1203,78 @@ static bool compile_expr(compiler *c, ivm_value form, uint32_t dest, ctx x)
 
 /* ---- Files ------------------------------------------------------------- */
 
-static bool compile_forms(compiler *c, const char *text, size_t len)
+/* Reads and compiles every form of a text, in order, into dest. */
+static bool compile_text(compiler *c, const char *text, size_t len, uint32_t dest)
 {
     ivm_reader r;
     ivm_reader_init(&r, c->h, text, len, c->file, &c->positions);
+    for (;;) {
+        ivm_value form;
+        ivm_source_pos where;
+        int got = ivm_read(&r, &form, &where, c->err);
+        if (got <= 0) {
+            if (got < 0)
+                c->failed = true;
+            return got == 0;
+        }
+        c->at = where;
+        TRY(compile_expr(c, form, dest, VALUE));
+    }
+}
+
+/* (load "path"): the file, found relative to the one being compiled, is
+ * compiled in place, so what it defines is known to the forms after it
+ * and `ivm compile` makes one self-contained file. */
+static bool compile_load(compiler *c, ivm_value form, uint32_t dest, ctx x)
+{
+    ivm_value path = list_len(form) == 2 ? nth_form(form, 1) : IVM_NIL;
+    if (!ivm_is_kind(path, IVM_K_STRING))
+        return fail(c, "load takes one literal path string", 0, NULL);
+    if (c->loads >= 32)
+        return fail(c, "load nested more than 32 deep (a file loading itself?)", 0, NULL);
+    ivm_buf full = {0};
+    const ivm_str *p = ivm_as_str(path);
+    size_t dir = ivm_cstr_len(c->file);
+    while (dir > 0 && c->file[dir - 1] != '/')
+        dir--;
+    if (p->len == 0 || p->bytes[0] != '/')
+        ivm_buf_add(&full, c->file, dir);
+    ivm_buf_add(&full, p->bytes, p->len);
+    uint8_t *text;
+    size_t len;
+    const char *why;
+    if (!ivm_platform_read_file(full.data, &text, &len, &why)) {
+        fail(c, "cannot load ", ivm_string(c->h, full.data, full.len), NULL);
+        ivm_buf_add_cstr(c->err, ": ");
+        ivm_buf_add_cstr(c->err, why);
+        ivm_buf_free(&full);
+        return false;
+    }
+    const char *outer_file = c->file;
+    ivm_value outer_source = c->source;
+    ivm_source_pos outer_at = c->at;
+    c->file = full.data;
+    c->source = ivm_string(c->h, full.data, full.len);
+    c->loads++;
+    emit_abc(c, IVM_OP_LOADNIL, dest, 0, 0);
+    bool ok = compile_text(c, (const char *)text, len, dest);
+    c->loads--;
+    c->file = outer_file; /* errors were written out already, naming full */
+    c->source = outer_source;
+    c->at = outer_at;
+    ivm_platform_free(text);
+    ivm_buf_free(&full);
+    return ok && finish(c, dest, x);
+}
+
+static bool compile_forms(compiler *c, const char *text, size_t len)
+{
     fn_state entry = {.name = ivm_string(c->h, "main", 4)};
     c->fn = &entry;
     uint32_t dest;
     bool ok = alloc_reg(c, &dest);
     emit_abc(c, IVM_OP_LOADNIL, dest, 0, 0);
-    for (;;) {
-        ivm_value form;
-        ivm_source_pos where;
-        int got = ok ? ivm_read(&r, &form, &where, c->err) : -1;
-        if (got <= 0) {
-            ok = ok && got == 0;
-            break;
-        }
-        c->at = where;
-        ok = compile_expr(c, form, dest, VALUE);
-    }
+    ok = ok && compile_text(c, text, len, dest);
     if (ok) {
         emit_abc(c, IVM_OP_RET, dest, 0, 0);
         make_proto(c, &entry);
@@ -1287,7 +1344,18 @@ NATIVE(n_ex_cause)
     return IVM_OK;
 }
 
+/* (exit n): ends the program with status n, its output written out. */
+NATIVE(n_exit)
+{
+    (void)nargs, (void)result;
+    if (!ivm_is_int(args[0]) || ivm_int_value(args[0]) < 0 || ivm_int_value(args[0]) > 255)
+        return ivm_raise_type(vm, "exit takes a status from 0 to 255", args[0]);
+    ivm_vm_flush(vm);
+    ivm_platform_exit((int)ivm_int_value(args[0]));
+}
+
 static const ivm_native_def compiler_natives[] = {
+    {"exit", n_exit, 1, 1},
     {"ex-info", n_ex_info, 2, 3},
     {"ex-message", n_ex_message, 1, 1},
     {"ex-data", n_ex_data, 1, 1},
