@@ -948,6 +948,12 @@ static void fn_free(fn_state *f)
     ivm_buf_free(&f->locals);
 }
 
+static void copy_out(void *to, const ivm_buf *b)
+{
+    if (b->len) /* an empty buffer has no data pointer */
+        memcpy(to, b->data, b->len);
+}
+
 /* Makes the finished function's prototype and records it. */
 static ivm_value make_proto(compiler *c, fn_state *f)
 {
@@ -959,10 +965,10 @@ static ivm_value make_proto(compiler *c, fn_state *f)
     p->nparams = f->nparams;
     p->flags = f->variadic ? IVM_PROTO_VARIADIC : 0;
     p->nregs = (uint8_t)(f->max_reg ? f->max_reg : 1);
-    memcpy(ivm_proto_consts(p), f->consts.data, f->consts.len);
-    memcpy(ivm_proto_code(p), f->code.data, f->code.len);
-    memcpy(ivm_proto_lines(p), f->lines.data, f->lines.len);
-    memcpy(ivm_proto_caps(p), f->caps.data, f->caps.len);
+    copy_out(ivm_proto_consts(p), &f->consts);
+    copy_out(ivm_proto_code(p), &f->code);
+    copy_out(ivm_proto_lines(p), &f->lines);
+    copy_out(ivm_proto_caps(p), &f->caps);
     push(&c->protos, &v, sizeof v);
     return v;
 }
@@ -1153,7 +1159,8 @@ static bool compile_list(compiler *c, ivm_value form, uint32_t dest, ctx x)
         if (e < 0)
             return fail(c, c->ex.error.data, 0, NULL);
         if (e > 0) {
-            ivm_positions_put(&c->positions, expanded, IVM_POS_OPEN, c->at);
+            if (ivm_is_obj(expanded)) /* errors in it point at the original */
+                ivm_positions_put(&c->positions, expanded, IVM_POS_OPEN, c->at);
             return compile_expr(c, expanded, dest, x);
         }
         if (sym_is(head, "if")) return compile_if(c, form, dest, x);
