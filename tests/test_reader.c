@@ -401,10 +401,19 @@ Test(reader, metadata_is_read_and_dropped)
     expect_error("[^:a]", "t.iv:1:5: unmatched delimiter: ]");
 }
 
+/* #(...) reads as the fn Clojure makes of it: %N are the parameters (% is
+ * %1, bound by a let), %& the rest; nesting is an error, as in Clojure. */
+Test(reader, anonymous_function_literals)
+{
+    expect("#(+ % 1)", "(fn* [%1] (let [% %1] (+ % 1)))");
+    expect("[1 #(x)]", "[1 (fn* [] (x))]");
+    expect("#(f %2 [%1 {:k %3}] %&)", "(fn* [%1 %2 %3 & %&] (f %2 [%1 {:k %3}] %&))");
+    expect_error("#(a #(b))", "t.iv:1:5: Nested #()s are not allowed");
+    expect_error("#(a", "t.iv:1:4: EOF while reading, starting at line 1 col 1");
+}
+
 Test(reader, unsupported_dispatch_forms)
 {
-    expect_error("#(+ % 1)", "t.iv:1:1: anonymous function literals #() are not supported yet");
-    expect_error("[1 #(x)]", "t.iv:1:4: anonymous function literals #() are not supported yet");
     expect_error("#\"a+\"", "t.iv:1:1: regex literals are not supported yet");
     expect_error("`x", "t.iv:1:1: syntax quote is not supported yet");
     expect_error("(a ~x)", "t.iv:1:4: syntax quote is not supported yet");

@@ -3,6 +3,7 @@
  * of source positions it fills. Owns the language's syntax: tokens,
  * numbers, strings, characters, names, dispatch forms and their errors. */
 #include "compiler/reader.h"
+#include "values/walk.h"
 
 #include <math.h> /* INFINITY and NAN: constants, no libm call */
 
@@ -212,6 +213,7 @@ typedef enum frame_kind {
     F_VECTOR,
     F_MAP,
     F_SET,
+    F_FN,      /* #( ... ): an anonymous function literal */
     F_QUOTE,   /* 'x */
     F_DEREF,   /* @x */
     F_DISCARD, /* #_x */
@@ -672,11 +674,11 @@ static bool read_char(ctx *c, ivm_value *v)
 
 /* ---- Collections ------------------------------------------------------- */
 
-static bool is_collection(frame_kind k) { return k <= F_SET; }
+static bool is_collection(frame_kind k) { return k <= F_FN; }
 
 static char closer_of(frame_kind k)
 {
-    return k == F_LIST ? ')' : k == F_VECTOR ? ']' : is_collection(k) ? '}' : 0;
+    return k == F_LIST || k == F_FN ? ')' : k == F_VECTOR ? ']' : is_collection(k) ? '}' : 0;
 }
 
 /* Opens a collection or a prefix of `skip` bytes. */
@@ -706,6 +708,78 @@ static ivm_value build_vector(ctx *c, const frame *f)
         record(c, v, (uint32_t)i, item_pos(c, f->base + i));
     record(c, v, IVM_POS_OPEN, f->pos);
     return v;
+}
+
+/* The highest %N an anonymous function literal's body uses (% is %1),
+ * and whether it uses % and %&. Walks nested collections iteratively. */
+static void scan_args(ivm_value body, unsigned *max, bool *bare, bool *rest)
+{
+    ivm_worklist w;
+    ivm_worklist_init(&w);
+    ivm_worklist_push(&w, body);
+    while (w.len) {
+        ivm_value v = ivm_worklist_pop(&w);
+        if (ivm_walk_kind_of(v) != IVM_WALK_LEAF) {
+            ivm_cursor cur;
+            ivm_value x, y;
+            ivm_cursor_init(&cur, v);
+            while (ivm_cursor_next(&cur, &x, &y)) {
+                ivm_worklist_push(&w, x);
+                if (cur.kind == IVM_WALK_MAP)
+                    ivm_worklist_push(&w, y);
+            }
+            continue;
+        }
+        if (!ivm_is_kind(v, IVM_K_SYMBOL) || ivm_as_str(v)->bytes[0] != '%')
+            continue;
+        const ivm_str *s = ivm_as_str(v);
+        if (s->len == 1) {
+            *bare = true;
+            if (*max < 1)
+                *max = 1;
+        } else if (s->len == 2 && s->bytes[1] == '&') {
+            *rest = true;
+        } else if (s->len == 2 && s->bytes[1] >= '1' && s->bytes[1] <= '9') {
+            if (*max < (unsigned)(s->bytes[1] - '0'))
+                *max = (unsigned)(s->bytes[1] - '0');
+        }
+    }
+    ivm_worklist_free(&w);
+}
+
+/* #(f % %2 %&) is (fn* [%1 %2 & %&] (let [% %1] (f % %2 %&))), the let
+ * only when % itself is used. */
+static ivm_value build_fn_literal(ctx *c, const frame *f)
+{
+    ivm_heap *h = c->r->heap;
+    ivm_value body = build_list(c, f);
+    unsigned max = 0;
+    bool bare = false, rest = false;
+    scan_args(body, &max, &bare, &rest);
+    ivm_value params[12];
+    size_t n = 0;
+    char name[3] = {'%', '1', 0};
+    for (unsigned i = 1; i <= max; i++) {
+        name[1] = (char)('0' + i);
+        params[n++] = ivm_symbol(h, name, 2);
+    }
+    if (rest) {
+        params[n++] = ivm_symbol(h, "&", 1);
+        params[n++] = ivm_symbol(h, "%&", 2);
+    }
+    if (bare) {
+        ivm_value binding[2] = {ivm_symbol(h, "%", 1), params[0]};
+        ivm_value let = ivm_cons_new(h, ivm_symbol(h, "let", 3),
+                                     ivm_cons_new(h, ivm_vec_from(h, binding, 2),
+                                                  ivm_cons_new(h, body, IVM_EMPTY_LIST)));
+        record(c, let, IVM_POS_OPEN, f->pos);
+        body = let;
+    }
+    ivm_value fn = ivm_cons_new(h, ivm_symbol(h, "fn*", 3),
+                                ivm_cons_new(h, ivm_vec_from(h, params, n),
+                                             ivm_cons_new(h, body, IVM_EMPTY_LIST)));
+    record(c, fn, IVM_POS_OPEN, f->pos);
+    return fn;
 }
 
 /* Transients built by the reader belong to no process. */
@@ -760,6 +834,8 @@ static bool close_frame(ctx *c, ivm_value *v, ivm_source_pos *pos)
     bool ok = true;
     if (f.kind == F_LIST)
         *v = build_list(c, &f);
+    else if (f.kind == F_FN)
+        *v = build_fn_literal(c, &f);
     else if (f.kind == F_VECTOR)
         *v = build_vector(c, &f);
     else
@@ -845,7 +921,11 @@ static int read_dispatch(ctx *c, ivm_value *v, ivm_source_pos pos)
     case '^': return open_frame(c, F_META, pos, 2);
     case '!': skip_line(r); return R_NONE;
     case '#': return outcome(read_symbolic_value(c, v));
-    case '(': return outcome(fail(c, at, "anonymous function literals #() are not supported yet"));
+    case '(':
+        for (size_t i = 0; i < c->frames.len; i++)
+            if (((frame *)(void *)(c->frames.items + i * c->frames.size))->kind == F_FN)
+                return outcome(fail(c, at, "Nested #()s are not allowed"));
+        return open_frame(c, F_FN, pos, 2);
     case '"': return outcome(fail(c, at, "regex literals are not supported yet"));
     case '?': return outcome(fail(c, at, "reader conditionals are not supported yet"));
     default: /* named with the character after '#' when it is visible */
