@@ -18,6 +18,7 @@
  * allocation not collecting (the collector issue must root them). */
 #include "compiler/compile.h"
 
+#include "compiler/core_math.h"
 #include "compiler/expand.h"
 #include "compiler/prelude.h"
 #include "compiler/reader.h"
@@ -599,8 +600,6 @@ static bool compile_def(compiler *c, ivm_value form, uint32_t dest, ctx x)
     if (n < 2 || n > 4 || !ivm_is_kind(name, IVM_K_SYMBOL))
         return fail(c, "def needs a symbol and at most a docstring and a value", 0, NULL);
     ivm_value init = n == 2 ? IVM_NIL : nth_form(form, n - 1);
-    if (ivm_as_str(name)->aux)
-        return fail(c, "Can't def a qualified name: ", name, NULL);
     ivm_expand_define(&c->ex, name, init);
     c->ex.def_name = ivm_string(c->h, ivm_as_str(name)->bytes, ivm_as_str(name)->len);
     bool ok = compile_expr(c, init, dest, VALUE);
@@ -1351,6 +1350,30 @@ NATIVE(n_ex_cause)
     return IVM_OK;
 }
 
+/* What map destructuring looks into: a seq of keyword arguments becomes a
+ * map (a seq holding one map is that map), anything else stays as it is. */
+NATIVE(n_destructure_map)
+{
+    (void)nargs;
+    ivm_value v = args[0];
+    if (!ivm_is_cons(v)) {
+        *result = v;
+        return IVM_OK;
+    }
+    if (ivm_list_count(v) == 1 && ivm_is_map(ivm_as_cons(v)->first)) {
+        *result = ivm_as_cons(v)->first;
+        return IVM_OK;
+    }
+    if (ivm_list_count(v) % 2)
+        return ivm_raise_type(vm, "keyword arguments must come in pairs", v);
+    ivm_value m = ivm_map_empty(&vm->heap);
+    for (; v != IVM_EMPTY_LIST; v = ivm_as_cons(ivm_as_cons(v)->rest)->rest)
+        m = ivm_map_assoc(&vm->heap, m, ivm_as_cons(v)->first,
+                          ivm_as_cons(ivm_as_cons(v)->rest)->first);
+    *result = m;
+    return IVM_OK;
+}
+
 /* (exit n): ends the program with status n, its output written out. */
 NATIVE(n_exit)
 {
@@ -1363,6 +1386,7 @@ NATIVE(n_exit)
 
 static const ivm_native_def compiler_natives[] = {
     {"exit", n_exit, 1, 1},
+    {"ivm.core/destructure-map", n_destructure_map, 1, 1},
     {"ex-info", n_ex_info, 2, 3},
     {"ex-message", n_ex_message, 1, 1},
     {"ex-data", n_ex_data, 1, 1},
@@ -1405,5 +1429,6 @@ void ivm_compiler_install(ivm_vm *vm)
         ivm_global_set(vm, name.data, vm->globals[from].value);
     }
     ivm_buf_free(&name);
+    ivm_core_math_install(vm);
     run_prelude(vm);
 }

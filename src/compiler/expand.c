@@ -203,6 +203,52 @@ static ivm_value with_default(ivm_expander *ex, ivm_value get, ivm_value name, i
     return get;
 }
 
+/* :keys, :strs, :syms, or :ns/keys and :ns/syms: the kind and the
+ * namespace (a string of ns_len bytes) their names get. */
+static bool keys_directive(ivm_value k, char *kind, const uint8_t **ns, uint32_t *ns_len)
+{
+    if (!ivm_is_kind(k, IVM_K_KEYWORD))
+        return false;
+    const ivm_str *s = ivm_as_str(k);
+    const uint8_t *name = s->aux ? s->bytes + s->aux + 1 : s->bytes;
+    size_t len = s->aux ? s->len - s->aux - 1 : s->len;
+    if (len != 4 || (memcmp(name, "keys", 4) && memcmp(name, "strs", 4) && memcmp(name, "syms", 4)))
+        return false;
+    *kind = (char)name[1]; /* e, t or y */
+    *ns = s->bytes;
+    *ns_len = s->aux;
+    return *kind != 't' || !s->aux;
+}
+
+/* The key one name of a :keys-like vector looks up, and the local it binds. */
+static bool keys_entry(ivm_expander *ex, ivm_value entry, char kind, const uint8_t *ns,
+                       uint32_t ns_len, ivm_value *key, ivm_value *local)
+{
+    if (!ivm_is_kind(entry, IVM_K_SYMBOL) && !(kind == 'e' && ivm_is_kind(entry, IVM_K_KEYWORD)))
+        return fail(ex, "", entry, " cannot be bound by :keys, :strs or :syms");
+    const ivm_str *s = ivm_as_str(entry);
+    const uint8_t *name = s->aux ? s->bytes + s->aux + 1 : s->bytes;
+    size_t name_len = s->aux ? s->len - s->aux - 1 : s->len;
+    *local = ivm_symbol(ex->h, name, name_len);
+    ivm_buf full = {0};
+    if (s->aux) /* the entry's own namespace */
+        ivm_buf_add(&full, s->bytes, s->len);
+    else if (ns_len) { /* the directive's */
+        ivm_buf_add(&full, ns, ns_len);
+        ivm_buf_add_char(&full, '/');
+        ivm_buf_add(&full, name, name_len);
+    } else {
+        ivm_buf_add(&full, name, name_len);
+    }
+    *key = kind == 'e'   ? ivm_keyword(ex->h, full.data, full.len)
+           : kind == 't' ? ivm_string(ex->h, full.data, full.len)
+                         : list(ex, 2, sym(ex, "quote"), ivm_symbol(ex->h, full.data, full.len));
+    ivm_buf_free(&full);
+    return true;
+}
+
+/* {:keys [a b] :or {b 2} :as m, x :x}: the value is first made a map
+ * (keyword arguments arrive as a seq), then each name gets its key. */
 static bool destructure_map(ivm_expander *ex, ivm_value pattern, ivm_value value,
                             ivm_value *pairs)
 {
@@ -210,40 +256,50 @@ static bool destructure_map(ivm_expander *ex, ivm_value pattern, ivm_value value
     ivm_map_get(ex->h, pattern, ivm_keyword(ex->h, "or", 2), &defaults);
     if (defaults && !ivm_is_map(defaults))
         return fail(ex, ":or must be followed by a map, not ", defaults, NULL);
-    *pairs = IVM_EMPTY_LIST;
+    ivm_buf out = {0};
+    ivm_value m = ivm_expand_gensym(ex), init = list(ex, 2, core(ex, "destructure-map"), value);
+    ivm_buf_add(&out, &m, sizeof m);
+    ivm_buf_add(&out, &init, sizeof init);
     ivm_map_iter it;
     ivm_value k, v;
+    bool ok = true;
     ivm_map_iter_init(&it, pattern);
-    while (ivm_map_iter_next(&it, &k, &v)) {
+    while (ok && ivm_map_iter_next(&it, &k, &v)) {
+        char kind;
+        const uint8_t *ns;
+        uint32_t ns_len;
         if (kw_is(k, "or"))
             continue;
         if (kw_is(k, "as")) {
-            *pairs = cons(ex, v, cons(ex, value, *pairs));
-            continue;
-        }
-        if (kw_is(k, "keys") || kw_is(k, "strs") || kw_is(k, "syms")) {
-            if (!ivm_is_vector(v))
-                return fail(ex, "", k, " must be followed by a vector of names");
-            for (uint64_t i = 0; i < ivm_vec_count(v); i++) {
-                ivm_value name = ivm_vec_nth(v, i);
-                if (!ivm_is_kind(name, IVM_K_SYMBOL))
-                    return fail(ex, "", k, " takes symbols");
-                const ivm_str *s = ivm_as_str(name);
-                ivm_value key = kw_is(k, "keys") ? ivm_keyword(ex->h, s->bytes, s->len)
-                                : kw_is(k, "strs") ? ivm_string(ex->h, s->bytes, s->len)
-                                                   : list(ex, 2, sym(ex, "quote"), name);
-                ivm_value get = list(ex, 3, core(ex, "get"), value, key);
-                *pairs = cons(ex, name, cons(ex, with_default(ex, get, name, defaults), *pairs));
+            ivm_buf_add(&out, &v, sizeof v);
+            ivm_buf_add(&out, &value, sizeof value);
+        } else if (keys_directive(k, &kind, &ns, &ns_len)) {
+            if (!ivm_is_vector(v)) {
+                ok = fail(ex, "", k, " must be followed by a vector of names");
+                break;
             }
-            continue;
+            for (uint64_t i = 0; ok && i < ivm_vec_count(v); i++) {
+                ivm_value key, local;
+                ok = keys_entry(ex, ivm_vec_nth(v, i), kind, ns, ns_len, &key, &local);
+                if (!ok)
+                    break;
+                ivm_value get = with_default(ex, list(ex, 3, core(ex, "get"), m, key), local, defaults);
+                ivm_buf_add(&out, &local, sizeof local);
+                ivm_buf_add(&out, &get, sizeof get);
+            }
+        } else { /* {name :key}: k is the binding, v the key */
+            ivm_value get = list(ex, 3, core(ex, "get"), m, v);
+            if (ivm_is_kind(k, IVM_K_SYMBOL))
+                get = with_default(ex, get, k, defaults);
+            ivm_buf_add(&out, &k, sizeof k);
+            ivm_buf_add(&out, &get, sizeof get);
         }
-        /* {name :key}: k is the binding, v the key */
-        ivm_value get = list(ex, 3, core(ex, "get"), value, v);
-        if (ivm_is_kind(k, IVM_K_SYMBOL))
-            get = with_default(ex, get, k, defaults);
-        *pairs = cons(ex, k, cons(ex, get, *pairs));
     }
-    return true;
+    *pairs = IVM_EMPTY_LIST;
+    for (uint32_t i = COUNT(out, ivm_value); ok && i-- > 0;)
+        *pairs = cons(ex, ITEMS(out, ivm_value)[i], *pairs);
+    ivm_buf_free(&out);
+    return ok;
 }
 
 bool ivm_expand_destructure(ivm_expander *ex, ivm_value pattern, ivm_value value,

@@ -19,6 +19,18 @@ static const char ivm_prelude[] =
     "(defn juxt [& fs] (fn [& args] (mapv (fn [f] (apply f args)) fs)))\n"
     "(defn fnil [f default] (fn [x & more] (apply f (if (nil? x) default x) more)))\n"
     "(defn every-pred [& ps] (fn [& args] (every? (fn [p] (every? p args)) ps)))\n"
-    "(defn some-fn [& ps] (fn [& args] (some (fn [p] (some p args)) ps)))\n";
+    "(defn some-fn [& ps] (fn [& args] (some (fn [p] (some p args)) ps)))\n"
+    ";; clojure.set\n"
+    "(defn clojure.set/union ([] #{}) ([a] a) ([a b & more] (reduce into (into a b) more)))\n"
+    "(defn clojure.set/intersection\n"
+    "  ([a] a)\n"
+    "  ([a b & more] (reduce (fn [acc s] (set (filter s acc))) (set (filter b a)) more)))\n"
+    "(defn clojure.set/difference\n"
+    "  ([a] a)\n"
+    "  ([a b & more] (reduce (fn [acc s] (set (remove s acc))) (set (remove b a)) more)))\n"
+    "(defn clojure.set/subset? [a b] (every? b a))\n"
+    "(defn clojure.set/superset? [a b] (every? a b))\n"
+    "(defn clojure.set/select [pred s] (set (filter pred s)))\n"
+    "(defn clojure.set/map-invert [m] (into {} (map (fn [[k v]] [v k]) m)))\n";
 
 #endif

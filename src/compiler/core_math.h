@@ -1,0 +1,10 @@
+/* clojure.math (core_math.c). */
+#ifndef IVM_CORE_MATH_H
+#define IVM_CORE_MATH_H
+
+#include "bytecode/vm.h"
+
+/* Binds clojure.math/sqrt, pow, floor, ... and PI and E. */
+void ivm_core_math_install(ivm_vm *vm);
+
+#endif
