@@ -1317,8 +1317,8 @@ bool ivm_compile(ivm_vm *vm, const char *text, size_t len, const char *filename,
 /* (ex-info msg data) and (ex-info msg data cause) */
 NATIVE(n_ex_info)
 {
-    if (!ivm_is_kind(args[0], IVM_K_STRING))
-        return ivm_raise_type(vm, "ex-info's message must be a string", args[0]);
+    if (args[0] != IVM_NIL && !ivm_is_kind(args[0], IVM_K_STRING))
+        return ivm_raise_type(vm, "ex-info's message must be a string or nil", args[0]);
     if (args[1] != IVM_NIL && !ivm_is_map(args[1]))
         return ivm_raise_type(vm, "ex-info's data must be a map", args[1]);
     *result = ivm_exception_new(&vm->heap, args[0], args[1], nargs > 2 ? args[2] : IVM_NIL);
