@@ -1397,7 +1397,8 @@ static const ivm_native_def compiler_natives[] = {
  * local can shadow them. */
 static const char *const expander_calls[] = {
     "vector", "hash-map", "hash-set", "list", "nth", "nthnext", "get", "=", "str", "+", "-", "/",
-    "<", "first", "next", "seq", "nano-time", "prn",
+    "<", "first", "next", "seq", "nano-time", "prn", "conj!", "transient", "persistent!",
+    "apply",
 };
 
 /* Compiles and runs the prelude; a failure is a bug in ivm itself. */

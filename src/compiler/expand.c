@@ -635,6 +635,24 @@ static int expand_doseq(ivm_expander *ex, ivm_value form, ivm_value *out)
     return 1;
 }
 
+/* (for [x xs :let [..] :when t] body): eager, as everything in ivm is: a
+ * doseq that conj!es each body's value onto a transient vector, made a
+ * list at the end (Clojure's for prints as a list). */
+static int expand_for(ivm_expander *ex, ivm_value form, ivm_value *out)
+{
+    ivm_value v = len(form) == 3 ? second(form) : IVM_NIL;
+    if (!ivm_is_vector(v) || ivm_vec_count(v) % 2)
+        return fail(ex, "for requires a vector with an even number of forms and one body", 0, NULL), -1;
+    ivm_value acc = ivm_expand_gensym(ex);
+    ivm_value body = list(ex, 3, core(ex, "conj!"), acc, first(rest(rest(form))));
+    ivm_value loops = doseq_from(ex, v, 0, body);
+    ivm_value start = list(ex, 2, core(ex, "transient"), ivm_vec_empty(ex->h));
+    ivm_value result = list(ex, 3, core(ex, "apply"), core(ex, "list"),
+                            list(ex, 2, core(ex, "persistent!"), acc));
+    *out = list(ex, 4, sym(ex, "let"), ivm_vec_from(ex->h, (ivm_value[]){acc, start}, 2), loops, result);
+    return 1;
+}
+
 /* (time expr): prints "Elapsed time: N msecs" with prn, as Clojure does. */
 static int expand_time(ivm_expander *ex, ivm_value form, ivm_value *out)
 {
@@ -716,6 +734,8 @@ int ivm_expand(ivm_expander *ex, ivm_value form, ivm_value *out)
         return expand_doseq(ex, form, out);
     if (sym_is(head, "time"))
         return expand_time(ex, form, out);
+    if (sym_is(head, "for"))
+        return expand_for(ex, form, out);
     if (sym_is(head, "ns"))
         return expand_ns(ex, form, out);
     if (sym_is(head, "comment")) {
