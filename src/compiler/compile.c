@@ -1398,7 +1398,7 @@ static const ivm_native_def compiler_natives[] = {
 static const char *const expander_calls[] = {
     "vector", "hash-map", "hash-set", "list", "nth", "nthnext", "get", "=", "str", "+", "-", "/",
     "<", "first", "next", "seq", "nano-time", "prn", "conj!", "transient", "persistent!",
-    "apply",
+    "apply", "nil?", "ex-info",
 };
 
 /* Compiles and runs the prelude; a failure is a bug in ivm itself. */

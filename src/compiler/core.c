@@ -105,21 +105,6 @@ void ivm_core_add_str(ivm_vm *vm, ivm_buf *b, ivm_value v)
                   !(ivm_core_is_string(v) || ivm_type_of(v) == IVM_T_CHAR));
 }
 
-uint32_t ivm_core_utf8_next(const uint8_t **p)
-{
-    const uint8_t *s = *p;
-    uint32_t c = s[0];
-    if (c < 0x80) { *p = s + 1; return c; }
-    if (c < 0xe0) { *p = s + 2; return ((c & 0x1f) << 6) | (s[1] & 0x3f); }
-    if (c < 0xf0) {
-        *p = s + 3;
-        return ((c & 0x0f) << 12) | ((uint32_t)(s[1] & 0x3f) << 6) | (s[2] & 0x3f);
-    }
-    *p = s + 4;
-    return ((c & 0x07) << 18) | ((uint32_t)(s[1] & 0x3f) << 12) |
-           ((uint32_t)(s[2] & 0x3f) << 6) | (s[3] & 0x3f);
-}
-
 size_t ivm_core_cp_offset(const ivm_str *s, uint64_t index)
 {
     if (s->aux == s->len) /* ASCII */
@@ -176,7 +161,7 @@ bool ivm_core_iter_next(ivm_heap *h, ivm_core_iter *it, ivm_value *x)
     case IT_STRING:
         if (it->p >= it->end)
             return false;
-        *x = ivm_char(ivm_core_utf8_next(&it->p));
+        *x = ivm_char(ivm_utf8_next(&it->p));
         return true;
     case IT_BYTES:
         if (it->p >= it->end)
@@ -276,7 +261,7 @@ bool ivm_core_get(ivm_vm *vm, ivm_value coll, ivm_value k, ivm_value *out)
         if ((uint64_t)i >= s->aux)
             return false;
         const uint8_t *p = s->bytes + ivm_core_cp_offset(s, (uint64_t)i);
-        *out = ivm_char(ivm_core_utf8_next(&p));
+        *out = ivm_char(ivm_utf8_next(&p));
         return true;
     }
     if (ivm_is_kind(coll, IVM_K_BYTES)) {
@@ -490,7 +475,7 @@ static bool u16_next(u16 *c, uint32_t *unit)
 {
     if (c->low) { *unit = c->low; c->low = 0; return true; }
     if (c->p >= c->end) return false;
-    uint32_t cp = ivm_core_utf8_next(&c->p);
+    uint32_t cp = ivm_utf8_next(&c->p);
     if (cp < 0x10000) { *unit = cp; return true; }
     cp -= 0x10000;
     *unit = 0xd800 + (cp >> 10);

@@ -16,10 +16,12 @@
     static ivm_status name(ivm_vm *vm, const ivm_value *args, uint32_t nargs, \
                            ivm_value *result)
 #define ANY UINT32_MAX
+/* Returns a failed status unchanged (IVM_ERROR or IVM_INTERRUPTED). */
 #define CHECK(expr)                                                            \
     do {                                                                       \
-        if ((expr) != IVM_OK)                                                  \
-            return IVM_ERROR;                                                  \
+        ivm_status check_status_ = (expr);                                     \
+        if (check_status_ != IVM_OK)                                           \
+            return check_status_;                                              \
     } while (0)
 
 /* ---- Native tables, one per file --------------------------------------- */
@@ -51,10 +53,8 @@ ivm_status ivm_core_raise_buf(ivm_vm *vm, ivm_buf *b);
 
 static inline bool ivm_core_is_string(ivm_value v) { return ivm_is_kind(v, IVM_K_STRING); }
 static inline bool ivm_core_is_number(ivm_value v) { return ivm_is_int(v) || ivm_is_float(v); }
-static inline bool ivm_core_is_fn(ivm_value v)
-{
-    return ivm_is_native(v) || ivm_is_kind(v, IVM_K_CLOSURE);
-}
+/* Natives, closures and multi-arity functions. */
+static inline bool ivm_core_is_fn(ivm_value v) { return ivm_type_of(v) == IVM_T_FUNCTION; }
 static inline bool ivm_core_is_transient(ivm_value v)
 {
     return ivm_is_transient_vector(v) || ivm_is_transient_map(v) || ivm_is_transient_set(v);
@@ -72,8 +72,6 @@ ivm_value ivm_core_buf_string(ivm_vm *vm, ivm_buf *b);
 /* Appends v as str does: nil as nothing, strings and characters as their
  * text, floats as Java's toString, everything else as pr. */
 void ivm_core_add_str(ivm_vm *vm, ivm_buf *b, ivm_value v);
-/* Decodes one code point of valid UTF-8 at *p, advancing it. */
-uint32_t ivm_core_utf8_next(const uint8_t **p);
 /* The byte offset of code point `index` (<= its count) of a string. */
 size_t ivm_core_cp_offset(const ivm_str *s, uint64_t index);
 

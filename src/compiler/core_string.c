@@ -102,13 +102,12 @@ NATIVE(n_subs)
         ivm_buf_add_int(&b, s->aux);
         return ivm_core_raise_buf(vm, &b);
     }
-    size_t from = ivm_core_cp_offset(s, (uint64_t)start);
-    size_t to = from + ivm_core_cp_offset(s, (uint64_t)end) - ivm_core_cp_offset(s, (uint64_t)start);
-    *result = substring(vm, s, from, to);
+    *result = substring(vm, s, ivm_core_cp_offset(s, (uint64_t)start),
+                        ivm_core_cp_offset(s, (uint64_t)end));
     return IVM_OK;
 }
 
-static bool is_named(ivm_value v)
+static bool is_keyword_or_symbol(ivm_value v)
 {
     return ivm_is_kind(v, IVM_K_KEYWORD) || ivm_is_kind(v, IVM_K_SYMBOL);
 }
@@ -121,7 +120,7 @@ NATIVE(n_name)
         *result = v;
         return IVM_OK;
     }
-    if (!is_named(v))
+    if (!is_keyword_or_symbol(v))
         return ivm_core_raise_with(vm, "Doesn't support name: ", v);
     const ivm_str *s = ivm_as_str(v);
     size_t start = s->aux ? s->aux + 1 : 0;
@@ -133,7 +132,7 @@ NATIVE(n_namespace)
 {
     (void)nargs;
     ivm_value v = args[0];
-    if (!is_named(v))
+    if (!is_keyword_or_symbol(v))
         return ivm_core_raise_with(vm, "Doesn't support namespace: ", v);
     const ivm_str *s = ivm_as_str(v);
     *result = s->aux ? substring(vm, s, 0, s->aux) : IVM_NIL;
@@ -305,7 +304,7 @@ static ivm_status trim(ivm_vm *vm, ivm_value v, int sides, const char *fn, ivm_v
     if (sides & TRIM_LEFT)
         while (from < to) {
             const uint8_t *p = s->bytes + from;
-            if (!is_space(ivm_core_utf8_next(&p)))
+            if (!is_space(ivm_utf8_next(&p)))
                 break;
             from = (size_t)(p - s->bytes);
         }
@@ -315,7 +314,7 @@ static ivm_status trim(ivm_vm *vm, ivm_value v, int sides, const char *fn, ivm_v
             while ((s->bytes[at] & 0xc0) == 0x80)
                 at--;
             const uint8_t *p = s->bytes + at;
-            if (!is_space(ivm_core_utf8_next(&p)))
+            if (!is_space(ivm_utf8_next(&p)))
                 break;
             to = at;
         }
@@ -373,7 +372,7 @@ static void map_case(ivm_buf *b, const ivm_str *s, size_t from, size_t to, bool 
 {
     const uint8_t *p = s->bytes + from, *end = s->bytes + to;
     while (p < end) {
-        uint32_t c = ivm_core_utf8_next(&p);
+        uint32_t c = ivm_utf8_next(&p);
         ivm_buf_add_utf8(b, upper ? to_upper(c) : to_lower(c));
     }
 }
@@ -434,7 +433,7 @@ NATIVE(n_blank_p)
     const uint8_t *p = s->bytes, *end = s->bytes + s->len;
     bool blank = true;
     while (p < end && blank)
-        blank = is_space(ivm_core_utf8_next(&p));
+        blank = is_space(ivm_utf8_next(&p));
     *result = ivm_bool(blank);
     return IVM_OK;
 }
@@ -591,7 +590,7 @@ NATIVE(n_spit)
         return ivm_raise(vm, "spit expects options as keyword value pairs");
     bool append = false;
     for (uint32_t i = 2; i < nargs; i += 2)
-        if (ivm_equal(args[i], ivm_keyword(&vm->heap, "append", 6)))
+        if (ivm_is_named(args[i], IVM_K_KEYWORD, "append"))
             append = ivm_truthy(args[i + 1]);
     ivm_buf b = {0};
     const char *error = NULL;

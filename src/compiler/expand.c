@@ -635,6 +635,105 @@ static int expand_doseq(ivm_expander *ex, ivm_value form, ivm_value *out)
     return 1;
 }
 
+/* (if-some [b init] then else?) and (when-some [b init] body...): as if-let
+ * and when-let, testing for nil rather than for truth. */
+static int expand_if_some(ivm_expander *ex, ivm_value form, bool is_when, ivm_value *out)
+{
+    ivm_value b, init;
+    if (!binding_pair(ex, form, is_when ? "when-some" : "if-some", &b, &init))
+        return -1;
+    ivm_value g = ivm_expand_gensym(ex), body = rest(rest(form));
+    ivm_value then = is_when ? do_form(ex, body) : body != IVM_EMPTY_LIST ? first(body) : IVM_NIL;
+    ivm_value otherwise = !is_when && body != IVM_EMPTY_LIST && rest(body) != IVM_EMPTY_LIST
+                              ? second(body) : IVM_NIL;
+    ivm_value inner = list(ex, 3, sym(ex, "let"), ivm_vec_from(ex->h, (ivm_value[]){b, g}, 2), then);
+    *out = list(ex, 3, sym(ex, "let"), ivm_vec_from(ex->h, (ivm_value[]){g, init}, 2),
+                list(ex, 4, sym(ex, "if"), list(ex, 2, core(ex, "nil?"), g), otherwise, inner));
+    return 1;
+}
+
+/* (as-> x name step...): each step sees the previous value as name. */
+static int expand_as(ivm_expander *ex, ivm_value form, ivm_value *out)
+{
+    if (!need(ex, form, 3, "as-> needs a value and a name"))
+        return -1;
+    ivm_value name = first(rest(rest(form)));
+    ivm_buf b = {0};
+    ivm_value x = second(form);
+    ivm_buf_add(&b, &name, sizeof name);
+    ivm_buf_add(&b, &x, sizeof x);
+    for (ivm_value l = rest(rest(rest(form))); l != IVM_EMPTY_LIST; l = rest(l)) {
+        ivm_value step = first(l);
+        ivm_buf_add(&b, &name, sizeof name);
+        ivm_buf_add(&b, &step, sizeof step);
+    }
+    ivm_value v = ivm_vec_from(ex->h, ITEMS(b, ivm_value), COUNT(b, ivm_value));
+    ivm_buf_free(&b);
+    *out = list(ex, 3, sym(ex, "let"), v, name);
+    return 1;
+}
+
+/* (some-> x f g) and (some->> x f g): thread while the value is not nil. */
+static int expand_some_thread(ivm_expander *ex, ivm_value form, bool last, ivm_value *out)
+{
+    if (!need(ex, form, 2, "some-> needs a value"))
+        return -1;
+    ivm_value x = second(form);
+    ivm_value g = ivm_expand_gensym(ex);
+    ivm_value threader = sym(ex, last ? "->>" : "->");
+    ivm_value steps = rest(rest(form));
+    /* built from the last step back: (let [g x] (if (nil? g) nil (some-> (-> g step1) step2...))) */
+    if (steps == IVM_EMPTY_LIST) {
+        *out = x;
+        return 1;
+    }
+    ivm_value next = list(ex, 3, threader, g, first(steps));
+    ivm_value more = cons(ex, first(form), cons(ex, next, rest(steps)));
+    *out = list(ex, 3, sym(ex, "let"), ivm_vec_from(ex->h, (ivm_value[]){g, x}, 2),
+                list(ex, 4, sym(ex, "if"), list(ex, 2, core(ex, "nil?"), g), IVM_NIL, more));
+    return 1;
+}
+
+/* (cond-> x test step ...) and cond->>: apply each step whose test holds. */
+static int expand_cond_thread(ivm_expander *ex, ivm_value form, bool last, ivm_value *out)
+{
+    if (!need(ex, form, 2, "cond-> needs a value") || len(form) % 2)
+        return fail(ex, "cond-> needs a value and pairs of tests and steps", 0, NULL), -1;
+    ivm_value g = ivm_expand_gensym(ex), threader = sym(ex, last ? "->>" : "->");
+    ivm_buf b = {0};
+    ivm_value x = second(form);
+    ivm_buf_add(&b, &g, sizeof g);
+    ivm_buf_add(&b, &x, sizeof x);
+    for (ivm_value l = rest(rest(form)); l != IVM_EMPTY_LIST; l = rest(rest(l))) {
+        ivm_value step = list(ex, 4, sym(ex, "if"), first(l), list(ex, 3, threader, g, second(l)), g);
+        ivm_buf_add(&b, &g, sizeof g);
+        ivm_buf_add(&b, &step, sizeof step);
+    }
+    ivm_value v = ivm_vec_from(ex->h, ITEMS(b, ivm_value), COUNT(b, ivm_value));
+    ivm_buf_free(&b);
+    *out = list(ex, 3, sym(ex, "let"), v, g);
+    return 1;
+}
+
+/* (assert x) and (assert x message) */
+static int expand_assert(ivm_expander *ex, ivm_value form, ivm_value *out)
+{
+    if (len(form) < 2 || len(form) > 3)
+        return fail(ex, "assert takes a test and an optional message", 0, NULL), -1;
+    ivm_buf text = {0};
+    ivm_buf_add_cstr(&text, "Assert failed: ");
+    if (len(form) == 3) {
+        ivm_print(ex->h, &text, first(rest(rest(form))), false);
+        ivm_buf_add_char(&text, '\n');
+    }
+    ivm_print(ex->h, &text, second(form), true);
+    ivm_value message = ivm_string(ex->h, text.data, text.len);
+    ivm_buf_free(&text);
+    *out = list(ex, 4, sym(ex, "if"), second(form), IVM_NIL,
+                list(ex, 2, sym(ex, "throw"), list(ex, 3, core(ex, "ex-info"), message, ivm_map_empty(ex->h))));
+    return 1;
+}
+
 /* (for [x xs :let [..] :when t] body): eager, as everything in ivm is: a
  * doseq that conj!es each body's value onto a transient vector, made a
  * list at the end (Clojure's for prints as a list). */
@@ -736,6 +835,16 @@ int ivm_expand(ivm_expander *ex, ivm_value form, ivm_value *out)
         return expand_time(ex, form, out);
     if (sym_is(head, "for"))
         return expand_for(ex, form, out);
+    if (sym_is(head, "if-some") || sym_is(head, "when-some"))
+        return expand_if_some(ex, form, sym_is(head, "when-some"), out);
+    if (sym_is(head, "as->"))
+        return expand_as(ex, form, out);
+    if (sym_is(head, "some->") || sym_is(head, "some->>"))
+        return expand_some_thread(ex, form, sym_is(head, "some->>"), out);
+    if (sym_is(head, "cond->") || sym_is(head, "cond->>"))
+        return expand_cond_thread(ex, form, sym_is(head, "cond->>"), out);
+    if (sym_is(head, "assert"))
+        return expand_assert(ex, form, out);
     if (sym_is(head, "ns"))
         return expand_ns(ex, form, out);
     if (sym_is(head, "comment")) {
