@@ -1,7 +1,9 @@
-/* Hash maps and sets: CHAMP tries, their transients, iteration, the
- * structural half of equality and an invariant checker. map.h describes the
- * layouts and the invariants this file keeps.
+/* Maps and sets: array maps, CHAMP tries, their transients, iteration in
+ * Clojure's order, the structural half of equality and an invariant
+ * checker. map.h describes the layouts and the invariants this file keeps.
  *
+ * An array map is changed by copying it whole (persistent) or in place
+ * (a transient's own copy); the 9th key hands its entries to a trie.
  * Every change (assoc, dissoc, conj, disj, merge) runs through one recursive
  * descent, node_assoc or node_dissoc, whose depth is at most the 7 trie
  * levels plus a collision node. With edit 0 it copies the path it changes
@@ -36,16 +38,25 @@ typedef struct transient {
     ivm_value root;
 } transient;
 
+typedef struct amap {
+    ivm_header h; /* small field: entry width, 2 */
+    uint64_t edit;
+    uint64_t count;
+    ivm_value slots[]; /* count entries in order, then nil */
+} amap;
+
 #define LAST_SHIFT 30 /* shift of the 7th level; keys below it collide */
 
 static inline node *as_node(ivm_value v) { return (node *)(uintptr_t)v; }
 static inline coll *as_coll(ivm_value v) { return (coll *)(uintptr_t)v; }
 static inline transient *as_transient(ivm_value v) { return (transient *)(uintptr_t)v; }
+static inline amap *as_amap(ivm_value v) { return (amap *)(uintptr_t)v; }
 static inline ivm_value value_of(const void *p) { return (ivm_value)(uintptr_t)p; }
 
 static inline unsigned kind_of(ivm_header h) { return (unsigned)(h & 0xff); }
 static inline unsigned width_of(ivm_value v) { return ivm_header_small(*ivm_obj_header(v)); }
 static inline bool is_coll(ivm_value v) { return ivm_obj_kind(v) == IVM_K_MAP_COLLISION; }
+static inline bool is_amap(ivm_value v) { return ivm_obj_kind(v) == IVM_K_ARRAY_MAP; }
 static inline bool is_root(const node *n) { return kind_of(n->h) != IVM_K_MAP_NODE; }
 static inline bool is_map_or_set(ivm_value v) { return ivm_is_map(v) || ivm_is_set(v); }
 
@@ -63,6 +74,16 @@ static inline unsigned capacity(const node *n)
 static inline unsigned coll_len(const coll *c)
 {
     return ivm_header_words(c->h) - (unsigned)(sizeof(coll) / 8);
+}
+/* Entries allocated, used or not. */
+static inline unsigned amap_capacity(const amap *a)
+{
+    return (ivm_header_words(a->h) - (unsigned)(sizeof(amap) / 8)) / 2;
+}
+/* Entries of a map or set value (an array map or a root node). */
+static inline uint64_t entries_of(ivm_value m)
+{
+    return is_amap(m) ? as_amap(m)->count : *root_count(as_node(m));
 }
 
 /* __builtin_popcount would call libgcc, which the core may not use. */
@@ -115,6 +136,15 @@ static inline void put_entry(ivm_value *e, unsigned w, ivm_value k, ivm_value v)
         e[1] = v;
 }
 
+/* The slot index of k in a, or -1. */
+static int amap_find(const amap *a, ivm_value k)
+{
+    for (unsigned i = 0; i < 2 * a->count; i += 2)
+        if (keys_equal(a->slots[i], k))
+            return (int)i;
+    return -1;
+}
+
 /* The slot index of k in c, or -1. */
 static int coll_find(const coll *c, ivm_value k, unsigned w)
 {
@@ -140,11 +170,12 @@ typedef struct change {
     ivm_value rest_key, rest_val;
 } change;
 
+/* The hash is left for root_assoc and root_dissoc to fill in: an array
+ * map needs none. */
 static change change_of(ivm_heap *h, uint64_t edit, ivm_value root, ivm_value k,
                         ivm_value v)
 {
-    return (change){.h = h, .edit = edit, .width = width_of(root),
-                    .key = k, .val = v, .hash = key_hash(h, k)};
+    return (change){.h = h, .edit = edit, .width = width_of(root), .key = k, .val = v};
 }
 
 static bool editable(const change *c, uint64_t edit) { return c->edit != 0 && edit == c->edit; }
@@ -378,8 +409,14 @@ static ivm_value coll_dissoc(change *c, coll *n)
         return 0;
     }
     coll *m = coll_alloc(c, len - w);
-    memcpy(m->slots, n->slots, 8 * (size_t)i);
-    memcpy(m->slots + i, n->slots + i + w, 8 * (size_t)(len - i - w));
+    if (c->edit) { /* as Clojure's transients: the last entry fills the gap */
+        memcpy(m->slots, n->slots, 8 * (size_t)(len - w));
+        if (i != len - w)
+            memcpy(m->slots + i, n->slots + len - w, 8 * (size_t)w);
+    } else {
+        memcpy(m->slots, n->slots, 8 * (size_t)i);
+        memcpy(m->slots + i, n->slots + i + w, 8 * (size_t)(len - i - w));
+    }
     return value_of(m);
 }
 
@@ -422,6 +459,7 @@ static ivm_value sub_dissoc(change *c, ivm_value sub, unsigned shift)
 /* The root after the change, its count updated (a root never returns 0). */
 static node *root_assoc(change *c, node *root)
 {
+    c->hash = key_hash(c->h, c->key);
     uint64_t count = *root_count(root);
     node *r = as_node(node_assoc(c, root, 0));
     if (c->resized)
@@ -431,6 +469,7 @@ static node *root_assoc(change *c, node *root)
 
 static node *root_dissoc(change *c, node *root)
 {
+    c->hash = key_hash(c->h, c->key);
     uint64_t count = *root_count(root);
     node *r = as_node(node_dissoc(c, root, 0));
     if (c->resized)
@@ -447,9 +486,121 @@ static ivm_value empty_root(ivm_heap *h, unsigned kind, unsigned width)
     return value_of(n);
 }
 
+/* ---- Array maps -------------------------------------------------------- */
+
+/* An array map of `count` entries, for the caller to fill in, with room
+ * for `cap`. */
+static amap *amap_alloc(const change *c, unsigned count, unsigned cap)
+{
+    amap *a = ivm_heap_alloc(c->h, IVM_K_ARRAY_MAP, 2, sizeof(amap) + 16 * (size_t)cap);
+    a->edit = c->edit;
+    a->count = count;
+    memset(a->slots + 2 * count, 0, 16 * (size_t)(cap - count));
+    return a;
+}
+
+/* a itself when the change may write it and it has room for `need`
+ * entries, else a copy of it with that room: exactly `need` for a
+ * persistent change, more to grow into for a transient (as room_for). */
+static amap *amap_writable(const change *c, amap *a, unsigned need)
+{
+    if (editable(c, a->edit) && need <= amap_capacity(a))
+        return a;
+    unsigned cap = need;
+    if (c->edit) {
+        cap = need + need / 2 + 2;
+        cap = cap < IVM_ARRAY_MAP_MAX ? cap : IVM_ARRAY_MAP_MAX;
+    }
+    amap *m = amap_alloc(c, (unsigned)a->count, cap);
+    memcpy(m->slots, a->slots, 16 * (size_t)a->count);
+    return m;
+}
+
+/* The 9th key: a's entries, in its order, then the change's key go into a
+ * trie built under the change's edit (in place for a transient, by path
+ * copying for a persistent assoc). */
+static node *amap_promote(change *c, const amap *a)
+{
+    node *root = node_alloc(c, IVM_K_MAP_ROOT, 0, 0);
+    root->datamap = root->nodemap = 0;
+    *root_count(root) = 0;
+    for (unsigned i = 0; i < 2 * a->count; i += 2) {
+        change e = *c;
+        e.key = a->slots[i];
+        e.val = a->slots[i + 1];
+        e.keep_old = false;
+        e.resized = false;
+        root = root_assoc(&e, root);
+    }
+    c->resized = false;
+    return root_assoc(c, root);
+}
+
+/* As node_assoc, for a whole array map: the map after the change, which
+ * may be a trie's root. */
+static ivm_value amap_assoc(change *c, amap *a)
+{
+    int found = amap_find(a, c->key);
+    if (found >= 0) {
+        unsigned i = (unsigned)found;
+        if (c->keep_old || a->slots[i + 1] == c->val)
+            return value_of(a);
+        amap *m = amap_writable(c, a, (unsigned)a->count);
+        m->slots[i + 1] = c->val;
+        return value_of(m);
+    }
+    if (a->count == IVM_ARRAY_MAP_MAX)
+        return value_of(amap_promote(c, a));
+    c->resized = true;
+    amap *m = amap_writable(c, a, (unsigned)a->count + 1);
+    m->slots[2 * m->count] = c->key;
+    m->slots[2 * m->count + 1] = c->val;
+    m->count++;
+    return value_of(m);
+}
+
+/* A persistent dissoc keeps the order of the rest; a transient's, like
+ * Clojure's TransientArrayMap, moves the last entry into the gap. */
+static ivm_value amap_dissoc(change *c, amap *a)
+{
+    int found = amap_find(a, c->key);
+    if (found < 0)
+        return value_of(a);
+    unsigned i = (unsigned)found, n = (unsigned)a->count;
+    c->resized = true;
+    if (c->edit) {
+        amap *m = amap_writable(c, a, n);
+        m->slots[i] = m->slots[2 * n - 2];
+        m->slots[i + 1] = m->slots[2 * n - 1];
+        m->slots[2 * n - 2] = m->slots[2 * n - 1] = IVM_NIL;
+        m->count--;
+        return value_of(m);
+    }
+    amap *m = amap_alloc(c, n - 1, n - 1);
+    memcpy(m->slots, a->slots, 8 * (size_t)i);
+    memcpy(m->slots + i, a->slots + i + 2, 8 * (size_t)(2 * n - i - 2));
+    return value_of(m);
+}
+
+/* ---- Any map or set ---------------------------------------------------- */
+
+static ivm_value any_assoc(change *c, ivm_value m)
+{
+    return is_amap(m) ? amap_assoc(c, as_amap(m)) : value_of(root_assoc(c, as_node(m)));
+}
+
+static ivm_value any_dissoc(change *c, ivm_value m)
+{
+    return is_amap(m) ? amap_dissoc(c, as_amap(m)) : value_of(root_dissoc(c, as_node(m)));
+}
+
 /* The entry of k (its key slot), or NULL. */
 static const ivm_value *lookup(const ivm_heap *h, ivm_value root, ivm_value k)
 {
+    if (is_amap(root)) {
+        int i = amap_find(as_amap(root), k);
+        return i < 0 ? NULL : as_amap(root)->slots + i;
+    }
     uint32_t hash = key_hash(h, k);
     unsigned w = width_of(root);
     node *n = as_node(root);
@@ -472,13 +623,18 @@ static const ivm_value *lookup(const ivm_heap *h, ivm_value root, ivm_value k)
 
 /* ---- Persistent maps and sets ------------------------------------------ */
 
-ivm_value ivm_map_empty(ivm_heap *h) { return empty_root(h, IVM_K_MAP_ROOT, 2); }
+ivm_value ivm_map_empty(ivm_heap *h)
+{
+    change c = {.h = h, .width = 2};
+    return value_of(amap_alloc(&c, 0, 0));
+}
+ivm_value ivm_map_empty_hashed(ivm_heap *h) { return empty_root(h, IVM_K_MAP_ROOT, 2); }
 ivm_value ivm_set_empty(ivm_heap *h) { return empty_root(h, IVM_K_SET_ROOT, 1); }
 
 uint64_t ivm_map_count(ivm_value m)
 {
     IVM_ASSERT(ivm_is_map(m));
-    return *root_count(as_node(m));
+    return entries_of(m);
 }
 
 uint64_t ivm_set_count(ivm_value s)
@@ -490,13 +646,13 @@ uint64_t ivm_set_count(ivm_value s)
 static ivm_value persistent_assoc(ivm_heap *h, ivm_value m, ivm_value k, ivm_value v)
 {
     change c = change_of(h, 0, m, k, v);
-    return value_of(root_assoc(&c, as_node(m)));
+    return any_assoc(&c, m);
 }
 
 static ivm_value persistent_dissoc(ivm_heap *h, ivm_value m, ivm_value k)
 {
     change c = change_of(h, 0, m, k, IVM_NIL);
-    return value_of(root_dissoc(&c, as_node(m)));
+    return any_dissoc(&c, m);
 }
 
 ivm_value ivm_map_assoc(ivm_heap *h, ivm_value m, ivm_value k, ivm_value v)
@@ -539,28 +695,32 @@ bool ivm_set_contains(const ivm_heap *h, ivm_value s, ivm_value k)
 }
 
 /* Builds in place under a fresh transient id that nothing keeps: once this
- * returns, no one can write the nodes it made. Adding the smaller side to
- * the larger one, with keep_old when the larger one is b (its entries win). */
+ * returns, no one can write the nodes it made. Clojure's merge adds b's
+ * entries to a in b's order. Where the result is a trie whatever the order
+ * (two tries, or b a trie of more than 8 entries: a's array map would
+ * overflow on the way), its order is the hashes', so the smaller side's
+ * entries go into the larger one, with keep_old when that is b (its
+ * entries win). */
 ivm_value ivm_map_merge(ivm_heap *h, ivm_value a, ivm_value b)
 {
-    IVM_ASSERT(is_map_or_set(a) && ivm_obj_kind(a) == ivm_obj_kind(b));
-    uint64_t na = *root_count(as_node(a)), nb = *root_count(as_node(b));
+    IVM_ASSERT(is_map_or_set(a) && is_map_or_set(b) && ivm_is_set(a) == ivm_is_set(b));
+    uint64_t na = entries_of(a), nb = entries_of(b);
+    bool b_hashed_anyway = !is_amap(b) && (!is_amap(a) || nb > IVM_ARRAY_MAP_MAX);
     if (nb == 0)
         return a;
-    if (na == 0)
+    if (na == 0 && (is_amap(b) ? is_amap(a) : b_hashed_anyway))
         return b;
-    bool onto_b = nb > na;
+    bool onto_b = b_hashed_anyway && nb > na;
     change c = {.h = h, .edit = ++h->last_transient_id, .width = width_of(a),
                 .keep_old = onto_b};
-    node *root = as_node(onto_b ? b : a);
+    ivm_value root = onto_b ? b : a;
     ivm_map_iter it;
     ivm_map_iter_init(&it, onto_b ? a : b);
     while (ivm_map_iter_next(&it, &c.key, &c.val)) {
-        c.hash = key_hash(h, c.key);
         c.resized = false;
-        root = root_assoc(&c, root);
+        root = any_assoc(&c, root);
     }
-    return value_of(root);
+    return root;
 }
 
 /* ---- Transients -------------------------------------------------------- */
@@ -592,8 +752,7 @@ static ivm_transient_status transient_change(ivm_heap *h, ivm_value tv, uint64_t
         return st;
     transient *t = as_transient(tv);
     change c = change_of(h, t->edit, t->root, k, v);
-    node *root = as_node(t->root);
-    t->root = value_of(add ? root_assoc(&c, root) : root_dissoc(&c, root));
+    t->root = add ? any_assoc(&c, t->root) : any_dissoc(&c, t->root);
     return IVM_TRANSIENT_OK;
 }
 
@@ -664,7 +823,7 @@ ivm_transient_status ivm_tmap_count(ivm_value t, uint64_t owner, uint64_t *out)
 {
     ivm_transient_status st = check(t, owner);
     if (st == IVM_TRANSIENT_OK)
-        *out = *root_count(as_node(as_transient(t)->root));
+        *out = entries_of(as_transient(t)->root);
     return st;
 }
 
@@ -684,9 +843,12 @@ ivm_transient_status ivm_tmap_persistent(ivm_heap *h, ivm_value t, uint64_t owne
 
 /* ---- Walks ------------------------------------------------------------- */
 
-/* A depth-first walk over nodes keeps, per level, the children still to
- * visit. The root is at level 0 and only CHAMP nodes (levels 0..6) have
- * children, so IVM_MAP_LEVELS cursors suffice. */
+/* Node walks (node_bytes, equality) visit a node, then its children, depth
+ * first, keeping per level the children still to visit. The root is at
+ * level 0 and only CHAMP nodes (levels 0..6) have children, so
+ * IVM_MAP_LEVELS cursors suffice. */
+typedef struct ivm_map_cursor { const ivm_value *next, *end; } ivm_map_cursor;
+
 static void push_children(ivm_map_cursor *stack, unsigned *depth, ivm_value v,
                           unsigned w)
 {
@@ -709,44 +871,118 @@ static bool next_node(ivm_map_cursor *stack, unsigned *depth, ivm_value *v)
     return true;
 }
 
-static void iter_enter(ivm_map_iter *it, ivm_value v)
+/* Iteration, in Clojure's order (map.h), gives runs of entries that lie
+ * side by side: an array map's or a collision node's entries, or a trie
+ * node's inline entries between two of its children (both groups are in
+ * chunk order). For each trie node on the path it keeps a frame: where its
+ * next inline entry and its next child are, and the chunk bits of those
+ * not yet visited. A frame goes as soon as nothing is left in it, so only
+ * trie nodes (levels 0..6) have one. */
+
+/* Starts on node v: true with its entries as the run for a collision node
+ * or an array map, false with a new frame for a trie node (none for an
+ * empty one). */
+static bool iter_enter(ivm_map_iter *it, ivm_value v)
 {
-    if (is_coll(v)) {
-        it->entry = as_coll(v)->slots;
-        it->entries_end = it->entry + coll_len(as_coll(v));
-    } else {
-        it->entry = slots(as_node(v));
-        it->entries_end = it->entry + popcount(as_node(v)->datamap) * it->width;
+    if (is_coll(v) || is_amap(v)) {
+        it->entry = is_coll(v) ? as_coll(v)->slots : as_amap(v)->slots;
+        it->run_end = it->entry + (is_coll(v) ? coll_len(as_coll(v)) : 2 * as_amap(v)->count);
+        return true;
     }
-    push_children(it->children, &it->depth, v, it->width);
+    node *n = as_node(v);
+    if ((n->datamap | n->nodemap) == 0)
+        return false; /* an empty root */
+    IVM_ASSERT(it->depth < IVM_MAP_LEVELS);
+    const ivm_value *s = slots(n);
+    it->at[it->depth++] = (ivm_map_iter_frame){s, s + popcount(n->datamap) * it->width,
+                                               n->datamap, n->nodemap};
+    return false;
+}
+
+/* Sets the next run; false when the walk is over. */
+static bool next_run(ivm_map_iter *it)
+{
+    unsigned w = it->width;
+    while (it->depth > 0) {
+        ivm_map_iter_frame *f = &it->at[it->depth - 1];
+        /* The entries below the next child (all the rest if none). */
+        uint32_t c = f->nodemap & (0u - f->nodemap);
+        uint32_t below = f->datamap & (c - 1);
+        if (below) {
+            it->entry = f->entry;
+            f->entry += popcount(below) * w;
+            it->run_end = f->entry;
+            f->datamap ^= below;
+            if ((f->datamap | f->nodemap) == 0)
+                it->depth--;
+            return true;
+        }
+        ivm_value child = *f->child++;
+        f->nodemap ^= c;
+        if ((f->datamap | f->nodemap) == 0)
+            it->depth--; /* done with this node: the child takes its frame */
+        if (iter_enter(it, child) && it->entry != it->run_end)
+            return true;
+    }
+    return false;
+}
+
+/* The entry of the key nil in a trie, or NULL. Clojure's hash maps keep
+ * that entry beside their trie and give it first. nil hashes to 0, so it
+ * is at chunk 0 all the way down (under a test hash it may be elsewhere:
+ * then it is simply visited in its place). */
+static const ivm_value *nil_entry(ivm_value v, unsigned w)
+{
+    for (;;) {
+        if (is_coll(v)) {
+            int i = coll_find(as_coll(v), IVM_NIL, w);
+            return i < 0 ? NULL : as_coll(v)->slots + i;
+        }
+        node *n = as_node(v);
+        if (n->datamap & 1)
+            return slots(n)[0] == IVM_NIL ? slots(n) : NULL;
+        if (!(n->nodemap & 1))
+            return NULL;
+        v = slots(n)[child_index(n, 1, w)];
+    }
 }
 
 void ivm_map_iter_init(ivm_map_iter *it, ivm_value m)
 {
     IVM_ASSERT(is_map_or_set(m));
     it->width = width_of(m);
+    it->first = is_amap(m) ? NULL : nil_entry(m, it->width);
+    it->first_pending = it->first != NULL;
     it->depth = 0;
+    it->entry = it->run_end = NULL;
     iter_enter(it, m);
 }
 
 bool ivm_map_iter_next(ivm_map_iter *it, ivm_value *key, ivm_value *val)
 {
-    while (it->entry == it->entries_end) {
-        ivm_value v;
-        if (!next_node(it->children, &it->depth, &v))
-            return false;
-        iter_enter(it, v);
+    const ivm_value *e;
+    if (it->first_pending) {
+        it->first_pending = false;
+        e = it->first;
+    } else {
+        do { /* the nil key's entry was given first: skipped in its place */
+            if (it->entry == it->run_end && !next_run(it))
+                return false;
+            e = it->entry;
+            it->entry += it->width;
+        } while (e == it->first);
     }
-    *key = it->entry[0];
+    *key = e[0];
     if (val)
-        *val = it->entry[it->width - 1];
-    it->entry += it->width;
+        *val = e[it->width - 1];
     return true;
 }
 
 uint64_t ivm_map_node_bytes(ivm_value m)
 {
     IVM_ASSERT(is_map_or_set(m));
+    if (is_amap(m))
+        return 8 * (uint64_t)ivm_header_words(*ivm_obj_header(m));
     ivm_map_cursor stack[IVM_MAP_LEVELS];
     unsigned depth = 0, w = width_of(m);
     uint64_t bytes = 0;
@@ -795,10 +1031,40 @@ static bool node_equal_push(ivm_value a, ivm_value b, unsigned w, ivm_worklist *
     return true;
 }
 
-/* The two walks stay in step: equal bitmaps give equal stacks. */
+/* With an array map on either side, equal counts leave at most 8 entries
+ * on the other: each of its keys is looked for in the array map, by
+ * ivm_equal (keys are distinct on each side, so equal counts and a match
+ * for each key make a one-to-one pairing). No hash is needed, so no heap. */
+static bool amap_equal_push(ivm_value a, ivm_value b, ivm_worklist *wl)
+{
+    if (!ivm_is_map(a) || !ivm_is_map(b) || entries_of(a) != entries_of(b))
+        return false;
+    bool arr_is_b = is_amap(b);
+    const amap *arr = as_amap(arr_is_b ? b : a);
+    ivm_map_iter it;
+    ivm_value k, v;
+    ivm_map_iter_init(&it, arr_is_b ? a : b);
+    while (ivm_map_iter_next(&it, &k, &v)) {
+        int j = amap_find(arr, k);
+        if (j < 0)
+            return false;
+        if (arr_is_b)
+            ivm_worklist_push2(wl, v, arr->slots[j + 1]);
+        else
+            ivm_worklist_push2(wl, arr->slots[j + 1], v);
+    }
+    return true;
+}
+
+/* Two tries: the two walks stay in step, equal bitmaps giving equal
+ * stacks. */
 bool ivm_map_equal_push(ivm_value a, ivm_value b, ivm_worklist *wl)
 {
     IVM_ASSERT(is_map_or_set(a) && is_map_or_set(b));
+    if (a == b)
+        return true;
+    if (is_amap(a) || is_amap(b))
+        return amap_equal_push(a, b, wl);
     if (ivm_obj_kind(a) != ivm_obj_kind(b) ||
         *root_count(as_node(a)) != *root_count(as_node(b)))
         return false;
@@ -887,10 +1153,27 @@ static bool sub_valid(verify *v, ivm_value sub, uint32_t path, unsigned shift)
            node_valid(v, as_node(sub), path, shift);
 }
 
+static bool amap_valid(const ivm_heap *h, const amap *a)
+{
+    if (a->count > IVM_ARRAY_MAP_MAX || a->count > amap_capacity(a) ||
+        a->edit > h->last_transient_id)
+        return false;
+    for (unsigned i = 2 * (unsigned)a->count; i < 2 * amap_capacity(a); i++)
+        if (a->slots[i] != IVM_NIL)
+            return false;
+    for (unsigned i = 0; i < 2 * a->count; i += 2)
+        for (unsigned j = 0; j < i; j += 2)
+            if (keys_equal(a->slots[j], a->slots[i]))
+                return false;
+    return true;
+}
+
 bool ivm_map_valid(const ivm_heap *h, ivm_value m)
 {
     if (!is_map_or_set(m) || width_of(m) != (ivm_is_map(m) ? 2u : 1u))
         return false;
+    if (is_amap(m))
+        return amap_valid(h, as_amap(m));
     verify v = {h, width_of(m), 0};
     return node_valid(&v, as_node(m), 0, 0) && v.entries == *root_count(as_node(m));
 }

@@ -57,7 +57,7 @@ ivm_type ivm_type_of(ivm_value v)
     case IVM_K_CLOSURE: case IVM_K_MULTIFN: return IVM_T_FUNCTION;
     case IVM_K_EXCEPTION: return IVM_T_EXCEPTION;
     case IVM_K_VEC: case IVM_K_VEC_SUB: return IVM_T_VECTOR;
-    case IVM_K_MAP_ROOT: return IVM_T_MAP;
+    case IVM_K_MAP_ROOT: case IVM_K_ARRAY_MAP: return IVM_T_MAP;
     case IVM_K_SET_ROOT: return IVM_T_SET;
     case IVM_K_VEC_TRANSIENT: case IVM_K_MAP_TRANSIENT: case IVM_K_SET_TRANSIENT:
         return IVM_T_TRANSIENT;
