@@ -1396,7 +1396,7 @@ static const ivm_native_def compiler_natives[] = {
 /* The names the expander's code calls, bound under ivm.core/ so that no
  * local can shadow them. */
 static const char *const expander_calls[] = {
-    "vector", "hash-map", "hash-set", "list", "nth", "nthnext", "get", "=", "str", "+", "-", "/",
+    "vector", "array-map", "hash-set", "list", "nth", "nthnext", "get", "=", "str", "+", "-", "/",
     "<", "first", "next", "seq", "nano-time", "prn", "conj!", "transient", "persistent!",
     "apply", "nil?", "ex-info",
 };

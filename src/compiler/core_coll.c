@@ -437,7 +437,9 @@ NATIVE(n_vector)
     return IVM_OK;
 }
 
-NATIVE(n_hash_map)
+/* A map of the key/value arguments, built in place from `empty`. */
+static ivm_status build_map(ivm_vm *vm, const ivm_value *args, uint32_t nargs,
+                            ivm_value empty, ivm_value *result)
 {
     if (nargs % 2) {
         ivm_buf b = {0};
@@ -446,12 +448,17 @@ NATIVE(n_hash_map)
         return ivm_core_raise_buf(vm, &b);
     }
     ivm_heap *h = &vm->heap;
-    ivm_value t = ivm_map_transient(h, ivm_map_empty(h), IVM_CORE_OWNER);
+    ivm_value t = ivm_map_transient(h, empty, IVM_CORE_OWNER);
     for (uint32_t i = 0; i < nargs; i += 2)
         ivm_tmap_assoc(h, t, IVM_CORE_OWNER, args[i], args[i + 1]);
     ivm_tmap_persistent(h, t, IVM_CORE_OWNER, result);
     return IVM_OK;
 }
+
+/* (hash-map ...) is hashed at any size, as Clojure's; map literals and
+ * (array-map ...) keep the order of their first eight keys. */
+NATIVE(n_hash_map) { return build_map(vm, args, nargs, ivm_map_empty_hashed(&vm->heap), result); }
+NATIVE(n_array_map) { return build_map(vm, args, nargs, ivm_map_empty(&vm->heap), result); }
 
 NATIVE(n_hash_set)
 {
@@ -942,6 +949,7 @@ const ivm_native_def ivm_core_coll_natives[] = {
     {"list", n_list, 0, ANY},
     {"vector", n_vector, 0, ANY},
     {"hash-map", n_hash_map, 0, ANY},
+    {"array-map", n_array_map, 0, ANY},
     {"hash-set", n_hash_set, 0, ANY},
     {"vec", n_vec, 1, 1},
     {"set", n_set, 1, 1},

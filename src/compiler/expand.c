@@ -118,7 +118,7 @@ static int holds_collection(ivm_value v, unsigned depth)
 static ivm_value build(ivm_expander *ex, ivm_value coll, bool quoted)
 {
     const char *maker = ivm_is_vector(coll) ? "vector"
-                        : ivm_is_map(coll)  ? "hash-map"
+                        : ivm_is_map(coll)  ? "array-map"
                         : ivm_is_set(coll)  ? "hash-set"
                                             : "list";
     ivm_value items = IVM_EMPTY_LIST;
