@@ -470,31 +470,18 @@ static ivm_status incomparable(ivm_vm *vm, ivm_value a, ivm_value b)
 }
 
 /* Java's String.compareTo over the UTF-16 code units of two UTF-8 texts. */
-typedef struct u16 { const uint8_t *p, *end; uint32_t low; } u16;
-static bool u16_next(u16 *c, uint32_t *unit)
-{
-    if (c->low) { *unit = c->low; c->low = 0; return true; }
-    if (c->p >= c->end) return false;
-    uint32_t cp = ivm_utf8_next(&c->p);
-    if (cp < 0x10000) { *unit = cp; return true; }
-    cp -= 0x10000;
-    *unit = 0xd800 + (cp >> 10);
-    c->low = 0xdc00 + (cp & 0x3ff);
-    return true;
-}
-
 static int64_t compare_text(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
-    u16 x = {a, a + alen, 0}, y = {b, b + blen, 0};
+    ivm_utf16_cursor x = {a, a + alen, 0}, y = {b, b + blen, 0};
     uint32_t ux, uy;
     for (;;) {
-        bool hx = u16_next(&x, &ux), hy = u16_next(&y, &uy);
+        bool hx = ivm_utf16_next(&x, &ux), hy = ivm_utf16_next(&y, &uy);
         if (!hx || !hy) {
             int64_t rest = 0;
             if (hx)
-                for (rest = 1; u16_next(&x, &ux);) rest++;
+                for (rest = 1; ivm_utf16_next(&x, &ux);) rest++;
             if (hy)
-                for (rest = -1; u16_next(&y, &uy);) rest--;
+                for (rest = -1; ivm_utf16_next(&y, &uy);) rest--;
             return rest;
         }
         if (ux != uy)

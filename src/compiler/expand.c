@@ -573,19 +573,22 @@ static bool binding_pair(ivm_expander *ex, ivm_value form, const char *what, ivm
     return true;
 }
 
-/* (if-let [b init] then else?) and (when-let [b init] body...) */
-static int expand_if_let(ivm_expander *ex, ivm_value form, bool is_when, ivm_value *out)
+/* (if-let [b init] then else?) and (when-let [b init] body...); with
+ * `some`, if-some and when-some, which test for nil rather than truth. */
+static int expand_if_let(ivm_expander *ex, ivm_value form, bool is_when, bool some, ivm_value *out)
 {
     ivm_value b, init;
-    if (!binding_pair(ex, form, is_when ? "when-let" : "if-let", &b, &init))
+    if (!binding_pair(ex, form, (const char *)ivm_as_str(first(form))->bytes, &b, &init))
         return -1;
     ivm_value g = ivm_expand_gensym(ex), body = rest(rest(form));
     ivm_value then = is_when ? do_form(ex, body) : body != IVM_EMPTY_LIST ? first(body) : IVM_NIL;
     ivm_value otherwise = !is_when && body != IVM_EMPTY_LIST && rest(body) != IVM_EMPTY_LIST
                               ? second(body) : IVM_NIL;
     ivm_value inner = list(ex, 3, sym(ex, "let"), ivm_vec_from(ex->h, (ivm_value[]){b, g}, 2), then);
-    *out = list(ex, 3, sym(ex, "let"), ivm_vec_from(ex->h, (ivm_value[]){g, init}, 2),
-                list(ex, 4, sym(ex, "if"), g, inner, otherwise));
+    ivm_value test = some ? list(ex, 2, core(ex, "nil?"), g) : g;
+    ivm_value branches = some ? list(ex, 4, sym(ex, "if"), test, otherwise, inner)
+                              : list(ex, 4, sym(ex, "if"), test, inner, otherwise);
+    *out = list(ex, 3, sym(ex, "let"), ivm_vec_from(ex->h, (ivm_value[]){g, init}, 2), branches);
     return 1;
 }
 
@@ -632,23 +635,6 @@ static int expand_doseq(ivm_expander *ex, ivm_value form, ivm_value *out)
     if (!ivm_is_vector(v) || ivm_vec_count(v) % 2)
         return fail(ex, "doseq requires a vector with an even number of forms", 0, NULL), -1;
     *out = list(ex, 3, sym(ex, "do"), doseq_from(ex, v, 0, do_form(ex, rest(rest(form)))), IVM_NIL);
-    return 1;
-}
-
-/* (if-some [b init] then else?) and (when-some [b init] body...): as if-let
- * and when-let, testing for nil rather than for truth. */
-static int expand_if_some(ivm_expander *ex, ivm_value form, bool is_when, ivm_value *out)
-{
-    ivm_value b, init;
-    if (!binding_pair(ex, form, is_when ? "when-some" : "if-some", &b, &init))
-        return -1;
-    ivm_value g = ivm_expand_gensym(ex), body = rest(rest(form));
-    ivm_value then = is_when ? do_form(ex, body) : body != IVM_EMPTY_LIST ? first(body) : IVM_NIL;
-    ivm_value otherwise = !is_when && body != IVM_EMPTY_LIST && rest(body) != IVM_EMPTY_LIST
-                              ? second(body) : IVM_NIL;
-    ivm_value inner = list(ex, 3, sym(ex, "let"), ivm_vec_from(ex->h, (ivm_value[]){b, g}, 2), then);
-    *out = list(ex, 3, sym(ex, "let"), ivm_vec_from(ex->h, (ivm_value[]){g, init}, 2),
-                list(ex, 4, sym(ex, "if"), list(ex, 2, core(ex, "nil?"), g), otherwise, inner));
     return 1;
 }
 
@@ -826,7 +812,7 @@ int ivm_expand(ivm_expander *ex, ivm_value form, ivm_value *out)
     if (sym_is(head, "->") || sym_is(head, "->>"))
         return expand_thread(ex, form, sym_is(head, "->>"), out);
     if (sym_is(head, "if-let") || sym_is(head, "when-let"))
-        return expand_if_let(ex, form, sym_is(head, "when-let"), out);
+        return expand_if_let(ex, form, sym_is(head, "when-let"), false, out);
     if (sym_is(head, "dotimes"))
         return expand_dotimes(ex, form, out);
     if (sym_is(head, "doseq"))
@@ -836,7 +822,7 @@ int ivm_expand(ivm_expander *ex, ivm_value form, ivm_value *out)
     if (sym_is(head, "for"))
         return expand_for(ex, form, out);
     if (sym_is(head, "if-some") || sym_is(head, "when-some"))
-        return expand_if_some(ex, form, sym_is(head, "when-some"), out);
+        return expand_if_let(ex, form, sym_is(head, "when-some"), true, out);
     if (sym_is(head, "as->"))
         return expand_as(ex, form, out);
     if (sym_is(head, "some->") || sym_is(head, "some->>"))

@@ -151,9 +151,7 @@ uint32_t ivm_utf8_next(const uint8_t **p)
            ((uint32_t)(s[2] & 0x3f) << 6) | (s[3] & 0x3f);
 }
 
-/* Walks the UTF-16 code units Java would see for a UTF-8 string. */
-typedef struct utf16_cursor { const uint8_t *p, *end; uint32_t low; } utf16_cursor;
-static bool utf16_next(utf16_cursor *c, uint32_t *unit)
+bool ivm_utf16_next(ivm_utf16_cursor *c, uint32_t *unit)
 {
     if (c->low) { *unit = c->low; c->low = 0; return true; }
     if (c->p >= c->end) return false;
@@ -168,9 +166,9 @@ static bool utf16_next(utf16_cursor *c, uint32_t *unit)
 /* java.lang.String.hashCode */
 static uint32_t java_string_hash(const uint8_t *s, size_t len)
 {
-    utf16_cursor c = {s, s + len, 0};
+    ivm_utf16_cursor c = {s, s + len, 0};
     uint32_t h = 0, unit;
-    while (utf16_next(&c, &unit))
+    while (ivm_utf16_next(&c, &unit))
         h = 31 * h + unit;
     return h;
 }
@@ -178,11 +176,11 @@ static uint32_t java_string_hash(const uint8_t *s, size_t len)
 /* clojure.lang.Murmur3.hashUnencodedChars */
 static uint32_t hash_unencoded_chars(const uint8_t *s, size_t len)
 {
-    utf16_cursor c = {s, s + len, 0};
+    ivm_utf16_cursor c = {s, s + len, 0};
     uint32_t h1 = 0, n = 0, a, b;
-    while (utf16_next(&c, &a)) {
+    while (ivm_utf16_next(&c, &a)) {
         n++;
-        if (!utf16_next(&c, &b)) {
+        if (!ivm_utf16_next(&c, &b)) {
             h1 ^= mix_k1(a);
             break;
         }

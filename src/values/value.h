@@ -330,6 +330,10 @@ static inline bool ivm_is_named(ivm_value v, unsigned kind, const char *name)
 }
 /* Decodes one code point from valid UTF-8 at *p, advancing it. */
 uint32_t ivm_utf8_next(const uint8_t **p);
+/* Walks the UTF-16 code units Java would see for valid UTF-8 text (for
+ * Java-compatible hashing and comparison): {text, text + len, 0}. */
+typedef struct ivm_utf16_cursor { const uint8_t *p, *end; uint32_t low; } ivm_utf16_cursor;
+bool ivm_utf16_next(ivm_utf16_cursor *c, uint32_t *unit);
 static inline ivm_value ivm_symbol_cstr(ivm_heap *h, const char *name)
 {
     return ivm_symbol(h, name, ivm_cstr_len(name));
