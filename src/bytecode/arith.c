@@ -103,6 +103,11 @@ static ivm_status float_arith(ivm_vm *vm, unsigned op, double x, double y,
 ivm_status ivm_arith(ivm_vm *vm, unsigned op, ivm_value a, ivm_value b,
                      ivm_value *out)
 {
+    int64_t r; /* two small integers whose sum fits: what (reduce + xs) does */
+    if (op == IVM_OP_ADD && (a & b & 1) && !__builtin_add_overflow((int64_t)a, (int64_t)b - 1, &r)) {
+        *out = (ivm_value)r;
+        return IVM_OK;
+    }
     if (ivm_is_int(a) && ivm_is_int(b))
         return int_arith(vm, op, ivm_int_value(a), ivm_int_value(b), out);
     if (!is_number(a))

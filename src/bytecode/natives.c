@@ -184,6 +184,8 @@ NATIVE(n_not) { (void)vm; (void)nargs; *result = ivm_bool(!ivm_truthy(args[0]));
 static ivm_status fold(ivm_vm *vm, unsigned op, const ivm_value *args,
                        uint32_t nargs, ivm_value *result)
 {
+    if (nargs == 2) /* the common case, as in (reduce + xs) */
+        return ivm_arith(vm, op, args[0], args[1], result);
     if (nargs == 0) {
         *result = ivm_fixnum(op == IVM_OP_MUL);
         return IVM_OK;

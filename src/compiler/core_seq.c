@@ -57,6 +57,27 @@ NATIVE(n_reduce)
         *result = ivm_core_builder_finish(vm, &b);
         return IVM_OK;
     }
+    /* A native function over a vector: straight to its C function, chunk
+     * by chunk, without the general call path for every element. */
+    if (ivm_is_native(f) && ivm_is_vector(args[nargs - 1])) {
+        const ivm_native_def *d = vm->natives[ivm_imm_payload(f)];
+        if (d->min_args <= 2 && d->max_args >= 2) {
+            ivm_value v = args[nargs - 1], pair[2];
+            uint64_t i = nargs == 2 ? 1 : 0, n = ivm_vec_count(v);
+            while (i < n) {
+                uint32_t len;
+                const ivm_value *chunk = ivm_vec_chunk(v, i, &len);
+                for (uint32_t k = 0; k < len; k++) {
+                    pair[0] = acc;
+                    pair[1] = chunk[k];
+                    CHECK(d->fn(vm, pair, 2, &acc));
+                }
+                i += len;
+            }
+            *result = acc;
+            return IVM_OK;
+        }
+    }
     while (ivm_core_iter_next(&vm->heap, &it, &x))
         CHECK(ivm_core_call2(vm, f, acc, x, &acc));
     *result = acc;
