@@ -273,6 +273,12 @@ static bool add_local(compiler *c, ivm_value name, uint32_t reg)
 
 typedef enum { NAME_NONE, NAME_REG, NAME_CAP, NAME_SELF } name_kind;
 
+/* A capture of the creating function's own self (a named fn referred to
+ * from a fn inside it): the creator has no register holding itself, so
+ * this index stands in until it makes the closure, when it puts SELF in a
+ * register and points the capture there (see capture_self). */
+#define SELF_CAPTURE 255
+
 /* Where `name` lives as seen from f: a register, a capture (added on the
  * way down from the function that has it), or the function itself. */
 static name_kind resolve(compiler *c, fn_state *f, ivm_value name, uint32_t *where)
@@ -292,15 +298,14 @@ static name_kind resolve(compiler *c, fn_state *f, ivm_value name, uint32_t *whe
     name_kind k = resolve(c, f->parent, name, &outer);
     if (k == NAME_NONE)
         return NAME_NONE;
-    if (k == NAME_SELF) { /* the enclosing function: capture it by value */
-        return NAME_NONE; /* handled by the caller through a register */
-    }
+    if (k == NAME_SELF) /* the enclosing function itself: see SELF_CAPTURE */
+        outer = SELF_CAPTURE;
     uint32_t n = COUNT(f->caps, ivm_capture);
     if (n >= 255) {
         fail(c, "function captures too many values", 0, NULL);
         return NAME_NONE;
     }
-    ivm_capture cap = {k == NAME_REG ? IVM_CAPTURE_REGISTER : IVM_CAPTURE_CAPTURE, (uint8_t)outer};
+    ivm_capture cap = {k == NAME_CAP ? IVM_CAPTURE_CAPTURE : IVM_CAPTURE_REGISTER, (uint8_t)outer};
     push(&f->caps, &cap, sizeof cap);
     push(&f->capnames, &name, sizeof name);
     *where = n;
@@ -1022,6 +1027,24 @@ static bool compile_arity(compiler *c, ivm_value name, ivm_value self, ivm_value
     return ok;
 }
 
+/* Points a new prototype's SELF_CAPTURE descriptors at `reg`, the
+ * register its CLOSURE will write, after putting the running function
+ * there with SELF (CLOSURE reads its captures before it writes). */
+static void capture_self(compiler *c, ivm_value proto, uint32_t reg)
+{
+    ivm_proto *p = ivm_as_proto(proto);
+    bool loaded = false;
+    for (uint32_t i = 0; i < p->ncaps; i++) {
+        ivm_capture *cap = &ivm_proto_caps(p)[i];
+        if (cap->kind != IVM_CAPTURE_REGISTER || cap->index != SELF_CAPTURE)
+            continue;
+        if (!loaded)
+            emit_abc(c, IVM_OP_SELF, reg, 0, 0);
+        loaded = true;
+        cap->index = (uint8_t)reg;
+    }
+}
+
 /* (fn name? [params] body...) or (fn name? ([params] body...) ...) */
 static bool compile_fn(compiler *c, ivm_value form, uint32_t dest, ctx x)
 {
@@ -1049,6 +1072,7 @@ static bool compile_fn(compiler *c, ivm_value form, uint32_t dest, ctx x)
         uint32_t k, r;
         TRY(add_const(c, proto, &k));
         TRY(alloc_reg(c, &r));
+        capture_self(c, proto, n == 1 ? dest : r);
         emit(c, IVM_ENCODE_ABX(IVM_OP_CLOSURE, n == 1 ? dest : r, k));
     }
     if (n > 1)
