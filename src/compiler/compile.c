@@ -472,8 +472,14 @@ static bool cond_jump(compiler *c, ivm_value form, bool when, uint32_t *jump)
     uint32_t saved = c->fn->free_reg;
     if (ivm_is_cons(form) && list_len(form) == 2 && op_is(ivm_as_cons(form)->first, "not") &&
         !is_local(c, ivm_as_cons(form)->first) &&
-        ivm_expand_intrinsic(&c->ex, ivm_as_cons(form)->first))
-        return cond_jump(c, nth_form(form, 1), !when, jump);
+        ivm_expand_intrinsic(&c->ex, ivm_as_cons(form)->first)) {
+        if (c->depth >= MAX_DEPTH)
+            return fail(c, "form nested too deeply (more than 2000 levels)", 0, NULL);
+        c->depth++;
+        bool ok = cond_jump(c, nth_form(form, 1), !when, jump);
+        c->depth--;
+        return ok;
+    }
     int cmp = comparison(c, form);
     if (cmp >= 0) {
         ivm_value a = nth_form(form, 1), b = nth_form(form, 2);
@@ -660,14 +666,20 @@ static bool bind_pattern(compiler *c, ivm_value pattern, uint32_t value_reg)
             return fail(c, "Can't let qualified name: ", pattern, NULL);
         return add_local(c, pattern, value_reg);
     }
-    /* a destructuring pattern: rewrite into plain bindings of the value */
+    /* a destructuring pattern: rewrite into plain bindings of the value
+     * (nested patterns recurse through bind_init: count the depth) */
+    if (c->depth >= MAX_DEPTH)
+        return fail(c, "binding pattern nested too deeply (more than 2000 levels)", 0, NULL);
     ivm_value value = ivm_expand_gensym(&c->ex), pairs;
     TRY(add_local(c, value, value_reg));
     if (!ivm_expand_destructure(&c->ex, pattern, value, &pairs))
         return fail(c, c->ex.error.data, 0, NULL);
-    for (ivm_value l = pairs; l != IVM_EMPTY_LIST; l = rest_form(rest_form(l)))
-        TRY(bind_init(c, ivm_as_cons(l)->first, nth_form(l, 1)));
-    return true;
+    c->depth++;
+    bool ok = true;
+    for (ivm_value l = pairs; ok && l != IVM_EMPTY_LIST; l = rest_form(rest_form(l)))
+        ok = bind_init(c, ivm_as_cons(l)->first, nth_form(l, 1));
+    c->depth--;
+    return ok;
 }
 
 static bool compile_let(compiler *c, ivm_value form, uint32_t dest, ctx x)

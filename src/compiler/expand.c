@@ -629,11 +629,16 @@ static ivm_value doseq_from(ivm_expander *ex, ivm_value bindings, uint64_t i, iv
                 list(ex, 3, sym(ex, "if"), s, list(ex, 3, sym(ex, "do"), each, again)));
 }
 
+/* doseq_from nests one loop (and one C call) per binding pair. */
+#define MAX_SEQ_BINDINGS 512
+
 static int expand_doseq(ivm_expander *ex, ivm_value form, ivm_value *out)
 {
     ivm_value v = len(form) >= 2 ? second(form) : IVM_NIL;
     if (!ivm_is_vector(v) || ivm_vec_count(v) % 2)
         return fail(ex, "doseq requires a vector with an even number of forms", 0, NULL), -1;
+    if (ivm_vec_count(v) > 2 * MAX_SEQ_BINDINGS)
+        return fail(ex, "doseq takes at most 512 bindings", 0, NULL), -1;
     *out = list(ex, 3, sym(ex, "do"), doseq_from(ex, v, 0, do_form(ex, rest(rest(form)))), IVM_NIL);
     return 1;
 }
@@ -728,6 +733,8 @@ static int expand_for(ivm_expander *ex, ivm_value form, ivm_value *out)
     ivm_value v = len(form) == 3 ? second(form) : IVM_NIL;
     if (!ivm_is_vector(v) || ivm_vec_count(v) % 2)
         return fail(ex, "for requires a vector with an even number of forms and one body", 0, NULL), -1;
+    if (ivm_vec_count(v) > 2 * MAX_SEQ_BINDINGS)
+        return fail(ex, "for takes at most 512 bindings", 0, NULL), -1;
     ivm_value acc = ivm_expand_gensym(ex);
     ivm_value body = list(ex, 3, core(ex, "conj!"), acc, first(rest(rest(form))));
     ivm_value loops = doseq_from(ex, v, 0, body);
