@@ -568,12 +568,13 @@ static int compile_arith(compiler *c, ivm_value form, uint32_t dest, ctx x)
         if (i == 7 || n < 2 || (!folds && n != 2))
             return -1;
         TRY(operand(c, nth_form(form, 1), &ra));
+        uint32_t partial = UINT32_MAX; /* the running result of a fold */
         for (uint32_t k = 2; k <= n; k++) {
             ivm_value b = nth_form(form, k);
-            uint32_t into = k == n ? dest : ra;
-            if (k > 2 && into != dest) { /* keep folding in a temporary */
-                TRY(alloc_reg(c, &into));
-            }
+            /* never into ra: it may be a local's own register */
+            if (k < n && partial == UINT32_MAX)
+                TRY(alloc_reg(c, &partial));
+            uint32_t into = k == n ? dest : partial;
             if ((ops[i].op == IVM_OP_ADD || ops[i].op == IVM_OP_SUB) && small_int(b, -127, 127)) {
                 int64_t imm = ivm_fixnum_value(b) * (ops[i].op == IVM_OP_SUB ? -1 : 1);
                 emit_abc(c, IVM_OP_ADDI, into, ra, (unsigned)imm);
