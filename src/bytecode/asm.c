@@ -181,16 +181,6 @@ bool ivm_asm_plain_name(const uint8_t *name, size_t len)
     return len > 0;
 }
 
-/* The length of the valid UTF-8 sequence at p, or 0. */
-static size_t utf8_length(const char *p, const char *end)
-{
-    uint8_t c = (uint8_t)*p;
-    size_t n = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
-    if ((size_t)(end - p) < n || !ivm_utf8_valid((const uint8_t *)p, n))
-        return 0;
-    return n;
-}
-
 /* ---- Numbers ----------------------------------------------------------- */
 
 /* Whether the token has 0x (and something after it) at i, after a sign. */
@@ -489,7 +479,7 @@ static bool parse_text(assembler *as)
                 return false;
             continue;
         }
-        size_t n = utf8_length(as->p, as->end);
+        size_t n = ivm_utf8_char_len(as->p, as->end);
         if (n == 0)
             return fail(as, as->p, "invalid UTF-8 in string");
         ivm_buf_add(chars, as->p, n);
@@ -508,7 +498,7 @@ static bool parse_sigil_name(assembler *as, bool keyword, ivm_value *out)
     const char *at = as->p++;
     const char *start = as->p;
     while (is_name_byte(peek(as))) {
-        size_t n = utf8_length(as->p, as->end);
+        size_t n = ivm_utf8_char_len(as->p, as->end);
         if (n == 0)
             return fail(as, as->p, "invalid UTF-8 in name");
         as->p += n;

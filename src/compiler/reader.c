@@ -130,26 +130,6 @@ static bool span_is(const char *p, size_t len, const char *word)
     return len == ivm_cstr_len(word) && memcmp(p, word, len) == 0;
 }
 
-/* The length of the valid UTF-8 sequence at p, or 0. */
-static size_t utf8_len(const char *p, const char *end)
-{
-    uint8_t c = (uint8_t)*p;
-    size_t n = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
-    if ((size_t)(end - p) < n || !ivm_utf8_valid((const uint8_t *)p, n))
-        return 0;
-    return n;
-}
-
-/* The code point of the valid n-byte sequence at p. */
-static uint32_t utf8_decode(const char *p, size_t n)
-{
-    static const uint8_t lead_mask[] = {0, 0x7f, 0x1f, 0x0f, 0x07};
-    uint32_t cp = (uint8_t)p[0] & lead_mask[n];
-    for (size_t i = 1; i < n; i++)
-        cp = cp << 6 | ((uint8_t)p[i] & 0x3f);
-    return cp;
-}
-
 /* Four hex digits at p: false if they are not there. */
 static bool hex4(const char *p, const char *end, uint32_t *out)
 {
@@ -587,7 +567,7 @@ static bool read_escape(ctx *c, const char *at)
     }
     if (*r->p >= '0' && *r->p <= '7')
         return read_octal_escape(c, at);
-    return fail_text(c, at, "unsupported escape character: ", 1 + utf8_len(r->p, r->end));
+    return fail_text(c, at, "unsupported escape character: ", 1 + ivm_utf8_char_len(r->p, r->end));
 }
 
 static bool read_string(ctx *c, ivm_value *v)
@@ -659,13 +639,13 @@ static bool read_char(ctx *c, ivm_value *v)
     const char *at = r->p;
     if (at + 1 == r->end)
         return fail_eof(c, "EOF while reading character", pos_at(r, at));
-    size_t first = utf8_len(at + 1, r->end);
+    size_t first = ivm_utf8_char_len(at + 1, r->end);
     if (!scan_token(c, at, at + 1 + (first ? first : 1)))
         return false;
     size_t len = (size_t)(r->p - at);
     uint32_t cp;
     if (len == 1 + first)
-        cp = utf8_decode(at + 1, first);
+        cp = ivm_utf8_next(&(const uint8_t *){(const uint8_t *)at + 1});
     else if (!char_token(c, at, len, &cp))
         return false;
     *v = ivm_char(cp);
@@ -930,7 +910,7 @@ static int read_dispatch(ctx *c, ivm_value *v, ivm_source_pos pos)
     case '?': return outcome(fail(c, at, "reader conditionals are not supported yet"));
     default: /* named with the character after '#' when it is visible */
         return outcome(fail_text(c, at, "unknown dispatch macro ",
-                                 (uint8_t)at[1] > ' ' ? 1 + utf8_len(at + 1, r->end) : 1));
+                                 (uint8_t)at[1] > ' ' ? 1 + ivm_utf8_char_len(at + 1, r->end) : 1));
     }
 }
 

@@ -233,6 +233,15 @@ bool ivm_utf8_valid(const uint8_t *s, size_t len)
     return true;
 }
 
+size_t ivm_utf8_char_len(const char *p, const char *end)
+{
+    uint8_t c = (uint8_t)*p;
+    size_t n = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+    if ((size_t)(end - p) < n || !ivm_utf8_valid((const uint8_t *)p, n))
+        return 0;
+    return n;
+}
+
 static uint32_t count_code_points(const uint8_t *s, size_t len)
 {
     uint32_t n = 0;

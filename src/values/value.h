@@ -330,6 +330,9 @@ static inline bool ivm_is_named(ivm_value v, unsigned kind, const char *name)
 }
 /* Decodes one code point from valid UTF-8 at *p, advancing it. */
 uint32_t ivm_utf8_next(const uint8_t **p);
+/* The length of the valid UTF-8 sequence starting at p (before end), or 0
+ * when there is none (for readers of untrusted text). */
+size_t ivm_utf8_char_len(const char *p, const char *end);
 /* Walks the UTF-16 code units Java would see for valid UTF-8 text (for
  * Java-compatible hashing and comparison): {text, text + len, 0}. */
 typedef struct ivm_utf16_cursor { const uint8_t *p, *end; uint32_t low; } ivm_utf16_cursor;
