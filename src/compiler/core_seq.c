@@ -652,10 +652,16 @@ NATIVE(n_take_nth)
     return finish_list(vm, st, &all, result);
 }
 
-static ivm_status take_while_count(ivm_vm *vm, ivm_value pred, ivm_worklist *all, size_t *n)
+/* Collects coll into all (initialised here; the caller frees it) and
+ * counts in *n its leading elements that satisfy pred. */
+static ivm_status collect_while(ivm_vm *vm, ivm_value pred, ivm_value coll,
+                                ivm_worklist *all, size_t *n)
 {
+    ivm_worklist_init(all);
+    *n = 0;
+    CHECK(ivm_core_collect(vm, coll, all));
     bool yes = true;
-    for (*n = 0; *n < all->len; ++*n) {
+    for (; *n < all->len; ++*n) {
         CHECK(test(vm, pred, all->items[*n], &yes));
         if (!yes)
             break;
@@ -663,15 +669,19 @@ static ivm_status take_while_count(ivm_vm *vm, ivm_value pred, ivm_worklist *all
     return IVM_OK;
 }
 
+/* [(the first k) (the rest)] of what all holds. */
+static ivm_value split_pair(ivm_vm *vm, const ivm_worklist *all, size_t k)
+{
+    return ivm_core_entry(&vm->heap, ivm_core_list(&vm->heap, all->items, k),
+                          ivm_core_list(&vm->heap, all->items + k, all->len - k));
+}
+
 NATIVE(n_take_while)
 {
     (void)nargs;
     ivm_worklist all;
-    ivm_worklist_init(&all);
-    size_t n = 0;
-    ivm_status st = ivm_core_collect(vm, args[1], &all);
-    if (st == IVM_OK)
-        st = take_while_count(vm, args[0], &all, &n);
+    size_t n;
+    ivm_status st = collect_while(vm, args[0], args[1], &all, &n);
     all.len = n;
     return finish_list(vm, st, &all, result);
 }
@@ -680,11 +690,8 @@ NATIVE(n_drop_while)
 {
     (void)nargs;
     ivm_worklist all;
-    ivm_worklist_init(&all);
-    size_t n = 0;
-    ivm_status st = ivm_core_collect(vm, args[1], &all);
-    if (st == IVM_OK)
-        st = take_while_count(vm, args[0], &all, &n);
+    size_t n;
+    ivm_status st = collect_while(vm, args[0], args[1], &all, &n);
     if (st == IVM_OK)
         *result = ivm_core_list(&vm->heap, all.items + n, all.len - n);
     ivm_worklist_free(&all);
@@ -700,11 +707,8 @@ NATIVE(n_split_at)
     ivm_worklist all;
     ivm_worklist_init(&all);
     ivm_status st = ivm_core_collect(vm, args[1], &all);
-    if (st == IVM_OK) {
-        size_t k = n <= 0 ? 0 : (uint64_t)n < all.len ? (size_t)n : all.len;
-        *result = ivm_core_entry(&vm->heap, ivm_core_list(&vm->heap, all.items, k),
-                                 ivm_core_list(&vm->heap, all.items + k, all.len - k));
-    }
+    if (st == IVM_OK)
+        *result = split_pair(vm, &all, n <= 0 ? 0 : (uint64_t)n < all.len ? (size_t)n : all.len);
     ivm_worklist_free(&all);
     return st;
 }
@@ -713,14 +717,10 @@ NATIVE(n_split_with)
 {
     (void)nargs;
     ivm_worklist all;
-    ivm_worklist_init(&all);
-    size_t k = 0;
-    ivm_status st = ivm_core_collect(vm, args[1], &all);
+    size_t k;
+    ivm_status st = collect_while(vm, args[0], args[1], &all, &k);
     if (st == IVM_OK)
-        st = take_while_count(vm, args[0], &all, &k);
-    if (st == IVM_OK)
-        *result = ivm_core_entry(&vm->heap, ivm_core_list(&vm->heap, all.items, k),
-                                 ivm_core_list(&vm->heap, all.items + k, all.len - k));
+        *result = split_pair(vm, &all, k);
     ivm_worklist_free(&all);
     return st;
 }
