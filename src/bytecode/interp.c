@@ -440,50 +440,46 @@ static ivm_status run(ivm_vm *vm, uint32_t stop)
         ivm_value fn = R[A];
         uint32_t nargs = B;
         SAVE_PC();
-        if (ivm_is_kind(fn, IVM_K_MULTIFN))
+        if (UNLIKELY(!ivm_is_kind(fn, IVM_K_CLOSURE))) {
+            if (!ivm_is_kind(fn, IVM_K_MULTIFN)) { /* natives, keywords, collections */
+                CHECK(ivm_is_native(fn) ? call_native(vm, fn, &R[A + 1], nargs, &R[A])
+                                        : call_value(vm, fn, &R[A + 1], nargs, &R[A]));
+                NEXT;
+            }
             CHECK(select_arity(vm, &fn, nargs));
-        if (LIKELY(ivm_is_kind(fn, IVM_K_CLOSURE))) {
-            uint32_t base = f->base + A + 1;
-            ivm_proto *np = ivm_as_proto(ivm_as_closure(fn)->proto);
-            if (UNLIKELY(np->nparams != nargs || np->flags ||
-                         base + np->nregs > IVM_MAX_STACK ||
-                         vm->nframes >= IVM_MAX_FRAMES))
-                CHECK(prepare_call(vm, fn, base, nargs));
-            vm->frames[vm->nframes++] = (ivm_frame){fn, 0, base};
-            LOAD_FRAME();
-            REDUCE();
-            NEXT;
         }
-        if (ivm_is_native(fn)) {
-            CHECK(call_native(vm, fn, &R[A + 1], nargs, &R[A]));
-            NEXT;
-        }
-        CHECK(call_value(vm, fn, &R[A + 1], nargs, &R[A]));
+        uint32_t base = f->base + A + 1;
+        ivm_proto *np = ivm_as_proto(ivm_as_closure(fn)->proto);
+        if (UNLIKELY(np->nparams != nargs || np->flags || base + np->nregs > IVM_MAX_STACK ||
+                     vm->nframes >= IVM_MAX_FRAMES))
+            CHECK(prepare_call(vm, fn, base, nargs));
+        vm->frames[vm->nframes++] = (ivm_frame){fn, 0, base};
+        LOAD_FRAME();
+        REDUCE();
         NEXT;
     }
     CASE(TAILCALL) {
         ivm_value fn = R[A];
         uint32_t nargs = B;
         SAVE_PC();
-        if (ivm_is_kind(fn, IVM_K_MULTIFN))
-            CHECK(select_arity(vm, &fn, nargs));
         if (UNLIKELY(vm->nhandlers))
             drop_handlers(vm, vm->nframes - 1);
-        if (LIKELY(ivm_is_kind(fn, IVM_K_CLOSURE))) {
-            /* slide the callee and its arguments down over this frame */
-            memmove(R - 1, R + A, (nargs + 1) * sizeof *R);
-            CHECK(prepare_call(vm, fn, f->base, nargs));
-            f->closure = fn;
-            f->pc = 0;
-            LOAD_FRAME();
-            REDUCE();
-            NEXT;
+        if (UNLIKELY(!ivm_is_kind(fn, IVM_K_CLOSURE))) {
+            if (!ivm_is_kind(fn, IVM_K_MULTIFN)) {
+                CHECK(ivm_is_native(fn) ? call_native(vm, fn, &R[A + 1], nargs, &R[-1])
+                                        : call_value(vm, fn, &R[A + 1], nargs, &R[-1]));
+                goto return_from_frame;
+            }
+            CHECK(select_arity(vm, &fn, nargs));
         }
-        if (ivm_is_native(fn))
-            CHECK(call_native(vm, fn, &R[A + 1], nargs, &R[-1]));
-        else
-            CHECK(call_value(vm, fn, &R[A + 1], nargs, &R[-1]));
-        goto return_from_frame;
+        /* slide the callee and its arguments down over this frame */
+        memmove(R - 1, R + A, (nargs + 1) * sizeof *R);
+        CHECK(prepare_call(vm, fn, f->base, nargs));
+        f->closure = fn;
+        f->pc = 0;
+        LOAD_FRAME();
+        REDUCE();
+        NEXT;
     }
     CASE(RET) {
         R[-1] = R[A];
