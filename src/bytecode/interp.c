@@ -515,7 +515,8 @@ static ivm_status run(ivm_vm *vm, uint32_t stop)
     }
     CASE(THROW) {
         SAVE_PC();
-        CHECK(ivm_raise_value(vm, R[A]));
+        st = ivm_raise_value(vm, R[A]);
+        goto fail;
     }
 
     DISPATCH_END
