@@ -100,6 +100,11 @@ bool ivm_platform_parse_double(const char *text, size_t len, double *out);
 /* ---- Process-wide ------------------------------------------------------ */
 
 _Noreturn void ivm_platform_exit(int status);
+/* A function ivm_platform_exit calls first, once (the CLI's --gc-stats
+ * report); NULL for none. */
+void ivm_platform_set_exit_hook(void (*hook)(void *context, int status), void *context);
+/* The value of an environment variable, or NULL. */
+const char *ivm_platform_getenv(const char *name);
 
 /* Reports a failed internal assertion ("ivm: assertion failed: EXPR at
  * FILE:LINE") and aborts into the crash handler (exit status 70). */

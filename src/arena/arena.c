@@ -1,7 +1,7 @@
-/* Arena: reservation, region table, bump cursors, large-object spans.
- * See arena.h for the invariants. Single-threaded for now: the scheduler
- * issue gives each scheduler thread its own cursor and guards the region
- * table's free list. */
+/* Arena: reservation, region table, bump cursors, large-object spans, and
+ * the requests for a collection. See arena.h for the invariants.
+ * Single-threaded for now: the scheduler issue gives each scheduler thread
+ * its own cursor and guards the region table's free list. */
 #include "arena/arena.h"
 
 #include <string.h>
@@ -60,6 +60,9 @@ static void note_in_use(ivm_arena *a, uint32_t n)
     a->regions_in_use += n;
     if (a->regions_in_use > a->regions_high_water)
         a->regions_high_water = a->regions_in_use;
+    if (!a->collecting && (a->bytes_allocated >= a->collect_at ||
+                           ivm_arena_free_regions(a) < a->reserve_regions))
+        a->collect_requested = true;
 }
 
 /* One free region, from the free list first so that the address range in
@@ -118,7 +121,7 @@ void ivm_arena_retire(ivm_arena *a, ivm_bump *b)
 {
     if (b->region == UINT32_MAX || !b->ptr)
         return;
-    size_t rest = (size_t)(b->limit - b->ptr);
+    size_t rest = (size_t)(b->end - b->ptr);
     if (rest > 0) {
         write_filler(b->ptr, rest);
         a->bytes_allocated -= rest;
@@ -126,8 +129,33 @@ void ivm_arena_retire(ivm_arena *a, ivm_bump *b)
     ivm_region *r = &a->regions[b->region];
     r->state = IVM_REGION_FULL;
     r->used = IVM_REGION_SIZE;
-    b->ptr = b->limit = NULL;
+    b->ptr = b->limit = b->end = NULL;
     b->region = UINT32_MAX;
+}
+
+void ivm_arena_set_stress(ivm_arena *a, ivm_bump *b, uint32_t every)
+{
+    a->stress_every = every;
+    a->stress_count = 0;
+    b->limit = every ? b->ptr : b->end;
+}
+
+/* Stress mode: counts the allocation, requests a collection every
+ * stress_every of them, and keeps the fast path shut. */
+static void *stress_alloc(ivm_arena *a, ivm_bump *b, size_t bytes)
+{
+    if (!a->collecting && ++a->stress_count >= a->stress_every) {
+        a->stress_count = 0;
+        a->collect_requested = true;
+    }
+    char *p = b->ptr;
+    if (bytes > IVM_LARGE_OBJECT_BYTES || !p || (size_t)(b->end - p) < bytes) {
+        p = ivm_arena_alloc_slow_region(a, b, bytes);
+    } else {
+        b->ptr = p + bytes;
+    }
+    b->limit = b->ptr;
+    return p;
 }
 
 static void *alloc_large(ivm_arena *a, size_t bytes)
@@ -149,6 +177,13 @@ static void *alloc_large(ivm_arena *a, size_t bytes)
 
 void *ivm_arena_alloc_slow(ivm_arena *a, ivm_bump *b, size_t bytes)
 {
+    if (a->stress_every && !a->collecting)
+        return stress_alloc(a, b, bytes);
+    return ivm_arena_alloc_slow_region(a, b, bytes);
+}
+
+void *ivm_arena_alloc_slow_region(ivm_arena *a, ivm_bump *b, size_t bytes)
+{
     if (bytes > IVM_LARGE_OBJECT_BYTES)
         return alloc_large(a, bytes);
     /* b->region is UINT32_MAX for a cursor that never had a region; a zeroed
@@ -162,7 +197,7 @@ void *ivm_arena_alloc_slow(ivm_arena *a, ivm_bump *b, size_t bytes)
     a->regions[i] = (ivm_region){.state = IVM_REGION_ALLOCATING};
     b->region = i;
     b->ptr = start + bytes;
-    b->limit = start + IVM_REGION_SIZE;
+    b->limit = b->end = start + IVM_REGION_SIZE;
     a->bytes_allocated += IVM_REGION_SIZE; /* filler is counted back out */
     return start;
 }

@@ -13,7 +13,9 @@
  *  - the space a cursor leaves unused when it moves to a new region is
  *    covered by a filler object (type IVM_FILLER_TYPE), so walks never need
  *    to know where a cursor stopped;
- *  - a region in state FREE holds no object and may be decommitted.
+ *  - a region in state FREE holds no object and may be decommitted;
+ *  - a region's `used` is IVM_REGION_SIZE once it is FULL, and the bytes
+ *    below a cursor's ptr while it is ALLOCATING (see ivm_arena_used).
  *
  * Exhaustion is reported through the arena's out-of-memory hook, which the
  * VM sets; it does not return. */
@@ -50,10 +52,14 @@ typedef struct ivm_region {
     uint32_t span;       /* IVM_REGION_LARGE: regions in the span */
 } ivm_region;
 
-/* A bump cursor: [ptr, limit) is free space in one region. */
+/* A bump cursor: [ptr, end) is free space in one region. The fast path
+ * allocates below `limit`, which is `end` except in stress mode, where it
+ * is kept at `ptr` so that every allocation takes the slow path (and is
+ * counted there). */
 typedef struct ivm_bump {
     char *ptr;
     char *limit;
+    char *end;
     uint32_t region; /* index of the region the cursor fills, or UINT32_MAX */
 } ivm_bump;
 
@@ -82,6 +88,19 @@ typedef struct ivm_arena {
     ivm_arena_mode mode;
     ivm_oom_hook oom;
     void *oom_context;
+
+    /* When to collect. The allocator never collects itself (only a
+     * safepoint may: the collector must know every root); it raises
+     * collect_requested, which the next safepoint sees, once
+     * bytes_allocated passes collect_at, once fewer than reserve_regions
+     * free regions are left, or (stress mode) every stress_every
+     * allocations. Checked on the slow path only. */
+    uint64_t collect_at;
+    uint32_t reserve_regions;
+    uint32_t stress_every; /* 0: off */
+    uint32_t stress_count;
+    bool collect_requested;
+    bool collecting; /* the collector's own copies: no accounting, no requests */
 } ivm_arena;
 
 
@@ -92,6 +111,8 @@ void ivm_arena_destroy(ivm_arena *a);
 void ivm_arena_set_oom_hook(ivm_arena *a, ivm_oom_hook hook, void *context);
 
 void *ivm_arena_alloc_slow(ivm_arena *a, ivm_bump *b, size_t bytes);
+/* The slow path without stress-mode counting: a fresh region or span. */
+void *ivm_arena_alloc_slow_region(ivm_arena *a, ivm_bump *b, size_t bytes);
 
 /* Allocates `bytes` (a multiple of 8, at least 8) of uninitialised memory.
  * The fast path is one compare and one pointer increment: for the fixed
@@ -111,9 +132,28 @@ static inline void *ivm_arena_alloc(ivm_arena *a, ivm_bump *b, size_t bytes)
  * empty afterwards. Called before walking the heap and at shutdown. */
 void ivm_arena_retire(ivm_arena *a, ivm_bump *b);
 
+/* Turns stress mode on (every > 0) or off for allocations made through b
+ * from now on: a collection is requested every `every` allocations. */
+void ivm_arena_set_stress(ivm_arena *a, ivm_bump *b, uint32_t every);
+
+/* Regions neither free nor never used. */
+static inline uint32_t ivm_arena_free_regions(const ivm_arena *a)
+{
+    return a->nregions - a->regions_in_use;
+}
+
 /* Returns a region (or a large span starting at `index`) to the free list
  * and its memory to the host. The collector's business. */
 void ivm_arena_free_region(ivm_arena *a, uint32_t index);
+
+/* The end of the objects in region i: the cursor's ptr while b fills it. */
+static inline char *ivm_arena_used_end(const ivm_arena *a, const ivm_bump *b, uint32_t i)
+{
+    char *start = a->base + ((size_t)i << IVM_REGION_SHIFT);
+    if (b && b->region == i && b->ptr)
+        return b->ptr;
+    return start + a->regions[i].used;
+}
 
 static inline bool ivm_arena_contains(const ivm_arena *a, const void *p)
 {

@@ -26,9 +26,13 @@
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 
+/* The caller reloads its frame afterwards: a collection may have moved
+ * the running closure and its prototype. */
 static ivm_status safepoint(ivm_vm *vm)
 {
-    vm->budget = IVM_REDUCTION_BUDGET;
+    vm->budget = vm->budget_reset;
+    if (vm->heap.arena.collect_requested)
+        ivm_vm_collect(vm);
     return ivm_platform_interrupted() ? IVM_INTERRUPTED : IVM_OK;
 }
 
@@ -47,6 +51,8 @@ static ivm_status prepare_call(ivm_vm *vm, ivm_value fn, uint32_t base,
         return ivm_raise_arity(vm, fn, nargs);
     if (base + (uint64_t)p->nregs > IVM_MAX_STACK || vm->nframes >= IVM_MAX_FRAMES)
         return stack_overflow(vm);
+    if (base + p->nregs > vm->stack_high)
+        vm->stack_high = base + p->nregs;
     if (variadic) {
         ivm_value rest = IVM_NIL;
         if (nargs > p->nparams) {
@@ -99,7 +105,10 @@ static ivm_status call_native(ivm_vm *vm, ivm_value fn, const ivm_value *args,
     const ivm_native_def *def = vm->natives[ivm_imm_payload(fn)];
     if (nargs < def->min_args || nargs > def->max_args)
         return ivm_raise_arity(vm, fn, nargs);
-    return def->fn(vm, args, nargs, result);
+    uint32_t roots = vm->nc_roots; /* a native's roots end with it */
+    ivm_status st = def->fn(vm, args, nargs, result);
+    vm->nc_roots = roots;
+    return st;
 }
 
 static ivm_status unbound_global(ivm_vm *vm, ivm_value name)
@@ -184,8 +193,17 @@ static void record_trace(ivm_vm *vm, uint32_t stop)
         if (UNLIKELY(--budget <= 0)) {                                         \
             SAVE_PC();                                                         \
             CHECK(safepoint(vm));                                              \
+            LOAD_FRAME();                                                      \
             budget = vm->budget;                                               \
         }                                                                      \
+    } while (0)
+/* A reduction that also stops at once for a requested collection: after
+ * natives, which may allocate without bound between reductions. */
+#define POLL()                                                                 \
+    do {                                                                       \
+        if (UNLIKELY(vm->heap.arena.collect_requested))                        \
+            budget = 1;                                                        \
+        REDUCE();                                                              \
     } while (0)
 /* The JMP after a test: taken when the outcome equals k. */
 #define COND_JUMP(cond, k)                                                     \
@@ -244,6 +262,7 @@ static ivm_status run(ivm_vm *vm, uint32_t stop)
     ivm_status st;
     int32_t budget = vm->budget;
     LOAD_FRAME();
+    POLL(); /* entry from C: a native calling back in may allocate much */
 
     DISPATCH_BEGIN
 
@@ -444,13 +463,14 @@ static ivm_status run(ivm_vm *vm, uint32_t stop)
             if (!ivm_is_kind(fn, IVM_K_MULTIFN)) { /* natives, keywords, collections */
                 CHECK(ivm_is_native(fn) ? call_native(vm, fn, &R[A + 1], nargs, &R[A])
                                         : call_value(vm, fn, &R[A + 1], nargs, &R[A]));
+                POLL(); /* natives may allocate much: let a collection in */
                 NEXT;
             }
             CHECK(select_arity(vm, &fn, nargs));
         }
         uint32_t base = f->base + A + 1;
         ivm_proto *np = ivm_as_proto(ivm_as_closure(fn)->proto);
-        if (UNLIKELY(np->nparams != nargs || np->flags || base + np->nregs > IVM_MAX_STACK ||
+        if (UNLIKELY(np->nparams != nargs || np->flags || base + np->nregs > vm->stack_high ||
                      vm->nframes >= IVM_MAX_FRAMES))
             CHECK(prepare_call(vm, fn, base, nargs));
         vm->frames[vm->nframes++] = (ivm_frame){fn, 0, base};
@@ -566,6 +586,8 @@ ivm_status ivm_call(ivm_vm *vm, ivm_value fn, uint32_t nargs,
     }
     if ((uint64_t)top + 1 + nargs > IVM_MAX_STACK)
         return stack_overflow(vm);
+    if (top + 1 + nargs > vm->stack_high)
+        vm->stack_high = top + 1 + nargs;
     vm->stack[top] = fn;
     if (nargs) /* args may be NULL when there are none */
         memcpy(&vm->stack[top + 1], args, nargs * sizeof *args);

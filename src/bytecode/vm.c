@@ -1,4 +1,5 @@
-/* The VM's life cycle, globals, errors and buffered output. */
+/* The VM's life cycle, its roots for the collector, globals, errors and
+ * buffered output. */
 #include "bytecode/vm.h"
 
 #include <stddef.h>
@@ -33,9 +34,85 @@ static _Noreturn void out_of_memory(void *context, size_t heap_bytes)
     ivm_buf msg = {0};
     ivm_buf_add_cstr(&msg, "ivm: out of memory: the ");
     add_size(&msg, heap_bytes);
-    ivm_buf_add_cstr(&msg, " heap is full (see --heap)\n");
+    ivm_buf_add_cstr(&msg, " heap is full (see --heap); ");
+    add_size(&msg, vm->gc.stats.live_bytes);
+    ivm_buf_add_cstr(&msg, " were live after the last of ");
+    ivm_buf_add_int(&msg, (int64_t)vm->gc.stats.collections);
+    ivm_buf_add_cstr(&msg, " collections\n");
     ivm_platform_write(IVM_STDERR, msg.data, msg.len);
     ivm_platform_exit(1);
+}
+
+/* ---- Roots ------------------------------------------------------------- */
+
+/* The first stack slot no frame uses. A frame's registers may reach past
+ * those of the frames it called, so every frame counts; a native's
+ * arguments lie in its caller's registers. */
+static uint32_t stack_top(const ivm_vm *vm)
+{
+    uint32_t top = 0;
+    for (uint32_t i = 0; i < vm->nframes; i++) {
+        const ivm_frame *f = &vm->frames[i];
+        uint32_t end = f->base + ivm_as_proto(ivm_as_closure(f->closure)->proto)->nregs;
+        if (end > top)
+            top = end;
+    }
+    return top;
+}
+
+static void vm_roots(void *context, ivm_gc *gc)
+{
+    ivm_vm *vm = context;
+    ivm_gc_visit_range(gc, vm->stack, stack_top(vm));
+    for (uint32_t i = 0; i < vm->nframes; i++)
+        ivm_gc_visit(gc, &vm->frames[i].closure);
+    for (uint32_t i = 0; i < vm->nglobals; i++) {
+        ivm_gc_visit(gc, &vm->globals[i].name);
+        ivm_gc_visit(gc, &vm->globals[i].value);
+    }
+    for (uint32_t i = 0; i < vm->nmodules; i++) {
+        ivm_gc_visit(gc, &vm->modules[i]->source);
+        ivm_gc_visit_range(gc, vm->modules[i]->protos, vm->modules[i]->nprotos);
+    }
+    ivm_gc_visit(gc, &vm->error);
+    for (uint32_t i = 0; i < vm->ntrace; i++)
+        ivm_gc_visit(gc, &vm->trace[i].function);
+    for (uint32_t i = 0; i < vm->nc_roots; i++) {
+        if (vm->c_roots[i].slot)
+            ivm_gc_visit(gc, vm->c_roots[i].slot);
+        else
+            ivm_gc_visit_range(gc, vm->c_roots[i].list->items, vm->c_roots[i].list->len);
+    }
+}
+
+static void add_c_root(ivm_vm *vm, ivm_c_root root)
+{
+    if (vm->nc_roots == IVM_MAX_C_ROOTS) {
+        ivm_platform_write(IVM_STDERR, "ivm: internal error: too many C roots\n", 38);
+        ivm_platform_exit(70);
+    }
+    vm->c_roots[vm->nc_roots++] = root;
+}
+
+void ivm_root(ivm_vm *vm, ivm_value *slot) { add_c_root(vm, (ivm_c_root){slot, NULL}); }
+void ivm_root_list(ivm_vm *vm, ivm_worklist *list) { add_c_root(vm, (ivm_c_root){NULL, list}); }
+
+void ivm_vm_collect(ivm_vm *vm)
+{
+    /* Outside any native (the host's own ivm_call is nested_calls 1),
+     * nothing but the roots refers to objects: they may move. */
+    ivm_gc_collect(&vm->gc, vm->nested_calls <= 1);
+    uint32_t top = stack_top(vm);
+    if (vm->stack_high > top)
+        memset(vm->stack + top, 0, (vm->stack_high - top) * sizeof *vm->stack);
+    vm->stack_high = top;
+}
+
+void ivm_vm_gc_debug(ivm_vm *vm, bool verify, uint32_t stress_every)
+{
+    vm->gc.verify = verify;
+    ivm_gc_set_stress(&vm->gc, stress_every);
+    vm->budget = vm->budget_reset = stress_every ? 1 : IVM_REDUCTION_BUDGET;
 }
 
 bool ivm_vm_init(ivm_vm *vm, size_t heap_bytes, ivm_arena_mode mode)
@@ -56,7 +133,12 @@ bool ivm_vm_init(ivm_vm *vm, size_t heap_bytes, ivm_arena_mode mode)
         return false;
     }
     memset(vm->global_index, 0xff, vm->global_index_cap * sizeof(uint32_t));
-    vm->budget = IVM_REDUCTION_BUDGET;
+    if (!ivm_gc_init(&vm->gc, &vm->heap)) {
+        ivm_vm_destroy(vm);
+        return false;
+    }
+    ivm_gc_set_roots(&vm->gc, vm_roots, vm);
+    vm->budget = vm->budget_reset = IVM_REDUCTION_BUDGET;
     ivm_vm_add_natives(vm, ivm_base_natives, ivm_base_native_count);
     return true;
 }
@@ -93,6 +175,8 @@ void ivm_vm_destroy(ivm_vm *vm)
     if (vm->frames)
         ivm_platform_release(vm->frames, IVM_MAX_FRAMES * sizeof *vm->frames);
     ivm_buf_free(&vm->out);
+    if (vm->gc.heap)
+        ivm_gc_destroy(&vm->gc);
     ivm_heap_destroy(&vm->heap);
     memset(vm, 0, sizeof *vm);
 }

@@ -8,8 +8,10 @@
 #ifndef IVM_VM_H
 #define IVM_VM_H
 
+#include "gc/gc.h"
 #include "values/function.h"
 #include "values/value.h"
+#include "values/worklist.h"
 
 typedef enum ivm_status {
     IVM_OK,
@@ -53,8 +55,16 @@ typedef struct ivm_trace_entry {
 #define IVM_MAX_STACK (1u << 24)  /* value slots */
 #define IVM_MAX_NESTED_CALLS 200  /* natives calling back into the VM */
 #define IVM_REDUCTION_BUDGET 4000 /* calls and back jumps per slice */
+#define IVM_MAX_C_ROOTS 4096      /* values rooted by suspended natives */
 
 typedef struct ivm_native_def ivm_native_def;
+
+/* A value C code keeps across a call back into the VM: one slot, or the
+ * items of a worklist (read when the collector runs, so it may grow). */
+typedef struct ivm_c_root {
+    ivm_value *slot;
+    ivm_worklist *list;
+} ivm_c_root;
 
 typedef struct ivm_vm {
     ivm_heap heap; /* first: the heap's native namer finds the VM from it */
@@ -74,8 +84,12 @@ typedef struct ivm_vm {
      * Invariant: every stack slot holds a valid value (fresh pages read as
      * zero, which is nil), so no bytecode can read garbage through a
      * register. Slots above the live top keep stale values; the collector
-     * must clear them (not trace them) when it scans this stack. */
+     * must clear them (not trace them) when it scans this stack.
+     * stack_high: no slot at or above it has been written since the last
+     * collection (calls that reach past it go through prepare_call, which
+     * raises it); the collector clears [top, stack_high). */
     ivm_value *stack;
+    uint32_t stack_high;
     ivm_frame *frames;
     uint32_t nframes;
     /* Invariant: every handler belongs to a live frame, innermost last
@@ -94,10 +108,44 @@ typedef struct ivm_vm {
 
     ivm_buf out; /* buffered standard output; see ivm_vm_flush */
     int32_t budget;
+    int32_t budget_reset; /* IVM_REDUCTION_BUDGET; 1 in stress mode */
+
+    ivm_gc gc;
+    ivm_c_root c_roots[IVM_MAX_C_ROOTS];
+    uint32_t nc_roots;
 } ivm_vm;
 
 bool ivm_vm_init(ivm_vm *vm, size_t heap_bytes, ivm_arena_mode mode);
 void ivm_vm_destroy(ivm_vm *vm);
+
+/* ---- Collection -------------------------------------------------------- */
+
+/* The root rule for C code. The collector runs only at a safepoint of the
+ * interpreter, never inside an allocation, so C code that does not call
+ * back into the VM needs no roots at all. C code that holds a value in a
+ * C variable across ivm_call (or anything that calls it) must either have
+ * received it in its args (the VM's stack, a root) or root the variable:
+ * ivm_root(vm, &v) or, for a worklist of values, ivm_root_list(vm, &w).
+ * A native's roots are dropped when it returns (the interpreter restores
+ * the root count), so natives never pop them; host code (tests, the CLI)
+ * uses ivm_roots_count / ivm_roots_restore.
+ *
+ * While any native is suspended in a call back into the VM, a collection
+ * does not move objects: C code may hold interior pointers (iterators) and
+ * copies of values it cannot update. The roots only keep values alive.
+ * A collection at a safepoint with no native suspended may evacuate.
+ * Debug builds with IVM_GC_VERIFY poison unreachable objects, so a value
+ * that should have been rooted fails its kind assertion when next used. */
+void ivm_root(ivm_vm *vm, ivm_value *slot);
+void ivm_root_list(ivm_vm *vm, ivm_worklist *list);
+static inline uint32_t ivm_roots_count(const ivm_vm *vm) { return vm->nc_roots; }
+static inline void ivm_roots_restore(ivm_vm *vm, uint32_t count) { vm->nc_roots = count; }
+
+/* Collects now (the interpreter calls it at a safepoint when the arena has
+ * asked for a collection). */
+void ivm_vm_collect(ivm_vm *vm);
+/* Turns on the collector's debugging modes (IVM_GC_VERIFY, IVM_GC_STRESS). */
+void ivm_vm_gc_debug(ivm_vm *vm, bool verify, uint32_t stress_every);
 
 /* ---- Globals ----------------------------------------------------------- */
 

@@ -40,7 +40,12 @@ static const char usage_text[] =
     "  --heap SIZE   size of the value arena, e.g. 512M, 1G, 4G (default 1G)\n"
     "  --arena MODE  how arena memory is committed: huge (default: ask for\n"
     "                transparent huge pages), lazy (4 KiB pages on first touch)\n"
-    "                or prefault (commit each region when the allocator takes it)\n";
+    "                or prefault (commit each region when the allocator takes it)\n"
+    "  --gc-stats    at exit, print what the collector did to standard error\n"
+    "\n"
+    "environment:\n"
+    "  IVM_GC_VERIFY=1  check the whole heap after every collection\n"
+    "  IVM_GC_STRESS=N  collect (at the next safepoint) every N allocations\n";
 
 /* ---- Messages ---------------------------------------------------------- */
 
@@ -84,6 +89,7 @@ typedef struct options {
     const char *expr; /* -e */
     size_t heap_bytes;
     ivm_arena_mode arena_mode;
+    bool gc_stats;
     const char *command;
     const char *file;
     const char *output;
@@ -110,6 +116,8 @@ static int parse_options(int argc, char **argv, options *o)
                 return usage_error("--heap needs a size, such as 512M or 4G", NULL);
             if (!ivm_arena_parse_size(argv[++i], &o->heap_bytes))
                 return usage_error("bad --heap size: ", argv[i]);
+        } else if (same(a, "--gc-stats")) {
+            o->gc_stats = true;
         } else if (same(a, "--arena")) {
             if (i + 1 >= argc)
                 return usage_error("--arena needs a mode: lazy, huge or prefault", NULL);
@@ -396,6 +404,44 @@ static int disasm_command(ivm_vm *vm, const options *o)
     return status;
 }
 
+static void report_gc(void *context, int status)
+{
+    (void)status;
+    ivm_vm *vm = context;
+    ivm_vm_flush(vm);
+    ivm_buf b = {0};
+    ivm_gc_report(&vm->gc, &b);
+    ivm_platform_write(IVM_STDERR, b.data, b.len);
+    ivm_buf_free(&b);
+}
+
+/* IVM_GC_VERIFY and IVM_GC_STRESS; 0, or a usage error's exit status. */
+static int gc_debug_from_environment(ivm_vm *vm)
+{
+    const char *verify = ivm_platform_getenv("IVM_GC_VERIFY");
+    const char *stress = ivm_platform_getenv("IVM_GC_STRESS");
+    bool on = verify && verify[0] && !same(verify, "0");
+    uint64_t every = 0;
+    if (stress && stress[0]) {
+        for (const char *p = stress; *p; p++) {
+            if (*p < '0' || *p > '9' || every > UINT32_MAX / 10) {
+                say("IVM_GC_STRESS must be a number of allocations from 1 to 4294967295, not: ",
+                    stress, NULL);
+                return EXIT_USAGE;
+            }
+            every = every * 10 + (uint64_t)(*p - '0');
+        }
+        if (every == 0 || every > UINT32_MAX) {
+            say("IVM_GC_STRESS must be a number of allocations from 1 to 4294967295, not: ",
+                stress, NULL);
+            return EXIT_USAGE;
+        }
+    }
+    if (on || every)
+        ivm_vm_gc_debug(vm, on, (uint32_t)every);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     ivm_platform_install_crash_handler();
@@ -421,6 +467,10 @@ int main(int argc, char **argv)
         say("cannot reserve the heap; try a smaller --heap", NULL, NULL);
         return EXIT_INTERNAL;
     }
+    if ((status = gc_debug_from_environment(&vm)) != 0)
+        return status;
+    if (o.gc_stats)
+        ivm_platform_set_exit_hook(report_gc, &vm);
     ivm_core_install(&vm);
     ivm_compiler_install(&vm);
     if (o.expr)

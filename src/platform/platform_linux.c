@@ -442,7 +442,25 @@ bool ivm_platform_parse_double(const char *text, size_t len, double *out)
 
 /* ---- Process-wide ------------------------------------------------------ */
 
-_Noreturn void ivm_platform_exit(int status) { _exit(status); }
+static void (*exit_hook)(void *context, int status);
+static void *exit_hook_context;
+
+void ivm_platform_set_exit_hook(void (*hook)(void *context, int status), void *context)
+{
+    exit_hook = hook;
+    exit_hook_context = context;
+}
+
+_Noreturn void ivm_platform_exit(int status)
+{
+    void (*hook)(void *, int) = exit_hook;
+    exit_hook = NULL; /* once: a hook that exits does not loop */
+    if (hook)
+        hook(exit_hook_context, status);
+    _exit(status);
+}
+
+const char *ivm_platform_getenv(const char *name) { return getenv(name); }
 
 _Noreturn void ivm_platform_assert_failed(const char *expr, const char *file,
                                           int line)

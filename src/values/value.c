@@ -4,6 +4,8 @@
 
 #include "ivm/platform.h"
 #include "values/function.h"
+#include "values/map.h"
+#include "values/vector.h"
 #include "values/walk.h"
 #include "values/worklist.h"
 
@@ -62,6 +64,39 @@ ivm_type ivm_type_of(ivm_value v)
     case IVM_K_VEC_TRANSIENT: case IVM_K_MAP_TRANSIENT: case IVM_K_SET_TRANSIENT:
         return IVM_T_TRANSIENT;
     default: return IVM_T_NIL;
+    }
+}
+
+/* ---- Layouts, for the collector ---------------------------------------- */
+
+/* Kept beside the layouts in value.h, vector.h and map.h: 1 + raw words. */
+const uint8_t ivm_kind_first_value[256] = {
+    [IVM_K_CONS] = 2,             /* count | first, rest */
+    [IVM_K_PROTO] = IVM_PROTO_LAYOUT,
+    [IVM_K_CLOSURE] = 1,          /* proto, caps */
+    [IVM_K_MULTIFN] = 1,          /* arities */
+    [IVM_K_EXCEPTION] = 1,        /* message, data, cause */
+    [IVM_K_VEC] = 2,              /* count | root, tail */
+    [IVM_K_VEC_NODE] = 2,         /* edit | slots */
+    [IVM_K_VEC_SUB] = 3,          /* start, end | vec */
+    [IVM_K_VEC_TRANSIENT] = 5,    /* edit, owner, count, shift | root, tail */
+    [IVM_K_MAP_ROOT] = 4,         /* bitmaps, edit, count | slots */
+    [IVM_K_SET_ROOT] = 4,
+    [IVM_K_MAP_NODE] = 3,         /* bitmaps, edit | slots */
+    [IVM_K_MAP_COLLISION] = 2,    /* edit | slots */
+    [IVM_K_MAP_TRANSIENT] = 3,    /* owner, edit | root */
+    [IVM_K_SET_TRANSIENT] = 3,
+    [IVM_K_ARRAY_MAP] = 3,        /* edit, count | slots */
+};
+
+bool ivm_kind_is_value(unsigned kind)
+{
+    switch (kind) {
+    case IVM_K_BOXED_INT: case IVM_K_BOXED_FLOAT: case IVM_K_STRING:
+    case IVM_K_BYTES: case IVM_K_SYMBOL: case IVM_K_KEYWORD:
+        return true;
+    default:
+        return kind < IVM_K_KIND_LIMIT && ivm_kind_first_value[kind] != 0;
     }
 }
 

@@ -18,7 +18,8 @@
  *
  * Every arena object starts with one header word:
  *   bits  0..7   kind (ivm_kind)
- *   bits  8..15  collector bits
+ *   bits  8..15  reserved for the collector (mark bits live in a side
+ *                bitmap, so that marking never writes an object)
  *   bits 16..31  kind-specific small field
  *   bits 32..63  size of the whole object in 8-byte words
  *
@@ -89,8 +90,23 @@ typedef enum ivm_kind {
     IVM_K_VECTOR_LAST = 23,
     IVM_K_MAP = 24, /* 24..31: hash maps and sets (values/map.h) */
     IVM_K_MAP_LAST = 31,
+    IVM_K_KIND_LIMIT = 32, /* every kind of value object is below this */
+    /* Collector-only headers: never the kind of a reachable value. */
+    IVM_K_DEAD = 0xfd,      /* verify mode's poison over an unreachable object */
+    IVM_K_FORWARDED = 0xfe, /* an evacuated object: bits 8.. hold its copy */
     IVM_K_FILLER = IVM_FILLER_TYPE
 } ivm_kind;
+
+/* Where an object's values are (the layout rule above): by kind, the index
+ * of its first value word (1 + its raw words), which runs to the end of the
+ * object; 0 for kinds with no value words and for anything that is not a
+ * value kind. Prototypes, the one kind that mixes, say IVM_PROTO_LAYOUT and
+ * are traced by their own layout (function.h). */
+#define IVM_PROTO_LAYOUT 0xffu
+extern const uint8_t ivm_kind_first_value[256];
+/* A valid object header of a value kind, as the collector's verifier
+ * checks it. */
+bool ivm_kind_is_value(unsigned kind);
 
 enum {
     IVM_IMM_TRUE = 1,

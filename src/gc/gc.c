@@ -1,0 +1,489 @@
+/* The collector: mark bitmap, marking, region selection, evacuation with
+ * forwarding, reference fixing, the growth policy and statistics. The
+ * verifier lives in verify.c. See gc.h for the phases and invariants. */
+#include "gc/gc.h"
+
+#include "ivm/platform.h"
+
+#define SLICE_BYTES (IVM_REGION_SIZE / 64) /* mark bits of one region */
+
+enum { MODE_MARK, MODE_FIX, MODE_VERIFY };
+
+/* ---- The mark bitmap --------------------------------------------------- */
+
+static inline size_t word_of(const ivm_gc *gc, const void *p)
+{
+    return (size_t)((const char *)p - gc->heap->arena.base) >> 3;
+}
+
+static inline bool is_marked(const ivm_gc *gc, const void *p)
+{
+    size_t w = word_of(gc, p);
+    return gc->marks[w >> 3] & (1u << (w & 7));
+}
+
+/* Sets the bit; false if it was set already. */
+static inline bool set_mark(ivm_gc *gc, const void *p)
+{
+    size_t w = word_of(gc, p);
+    uint8_t bit = (uint8_t)(1u << (w & 7));
+    if (gc->marks[w >> 3] & bit)
+        return false;
+    gc->marks[w >> 3] |= bit;
+    return true;
+}
+
+static void clear_slice(ivm_gc *gc, uint32_t region)
+{
+    memset(gc->marks + (size_t)region * SLICE_BYTES, 0, SLICE_BYTES);
+}
+
+bool ivm_gc_is_marked(const ivm_gc *gc, ivm_value v)
+{
+    return ivm_is_obj(v) && ivm_arena_contains(&gc->heap->arena, (void *)(uintptr_t)v) &&
+           is_marked(gc, (void *)(uintptr_t)v);
+}
+
+/* ---- Set-up ------------------------------------------------------------ */
+
+bool ivm_gc_init(ivm_gc *gc, ivm_heap *heap)
+{
+    memset(gc, 0, sizeof *gc);
+    gc->heap = heap;
+    ivm_arena *a = &heap->arena;
+    gc->marks_bytes = (size_t)a->nregions * SLICE_BYTES;
+    gc->marks = ivm_platform_reserve(gc->marks_bytes, ivm_platform_page_size());
+    gc->stack_cap = 1u << 14;
+    gc->stack = ivm_platform_malloc(gc->stack_cap * sizeof *gc->stack);
+    gc->evacuating = ivm_platform_calloc(a->nregions, sizeof *gc->evacuating);
+    gc->to_regions = ivm_platform_calloc(a->nregions, sizeof *gc->to_regions);
+    gc->kept = ivm_platform_calloc(a->nregions, sizeof *gc->kept);
+    gc->to.region = UINT32_MAX;
+    if (!gc->marks || !gc->stack || !gc->evacuating || !gc->to_regions || !gc->kept) {
+        ivm_gc_destroy(gc);
+        return false;
+    }
+    a->collect_at = IVM_GC_MIN_BUDGET;
+    gc->reserve_regions = a->nregions / 16 > 2 ? a->nregions / 16 : 2;
+    a->reserve_regions = gc->reserve_regions;
+    return true;
+}
+
+void ivm_gc_destroy(ivm_gc *gc)
+{
+    if (gc->marks)
+        ivm_platform_release(gc->marks, gc->marks_bytes);
+    ivm_platform_free(gc->stack);
+    ivm_platform_free(gc->evacuating);
+    ivm_platform_free(gc->to_regions);
+    ivm_platform_free(gc->kept);
+    memset(gc, 0, sizeof *gc);
+}
+
+void ivm_gc_set_roots(ivm_gc *gc, ivm_gc_roots_fn roots, void *context)
+{
+    gc->roots = roots;
+    gc->roots_context = context;
+}
+
+void ivm_gc_set_stress(ivm_gc *gc, uint32_t every)
+{
+    ivm_arena_set_stress(&gc->heap->arena, &gc->heap->bump, every);
+}
+
+/* ---- Marking ----------------------------------------------------------- */
+
+static void push(ivm_gc *gc, ivm_value v)
+{
+    if (gc->stack_len == gc->stack_cap) {
+        size_t cap = gc->stack_cap * 2;
+        ivm_value *s = ivm_platform_realloc(gc->stack, cap * sizeof *s);
+        if (!s) {
+            ivm_platform_write(IVM_STDERR, "ivm: out of memory for the collector's mark stack\n", 51);
+            ivm_platform_exit(70);
+        }
+        gc->stack = s;
+        gc->stack_cap = cap;
+    }
+    gc->stack[gc->stack_len++] = v;
+}
+
+static inline void mark_value(ivm_gc *gc, ivm_value v)
+{
+    if (!ivm_is_obj(v))
+        return;
+    ivm_arena *a = &gc->heap->arena;
+    ivm_header *o = ivm_obj_header(v);
+    IVM_ASSERT(ivm_arena_contains(a, o));
+    if (!set_mark(gc, o))
+        return;
+    ivm_header h = *o;
+    IVM_ASSERT(ivm_kind_is_value(h & 0xff));
+    ivm_region *r = &a->regions[ivm_arena_region_of(a, o)];
+    if (r->state != IVM_REGION_LARGE)
+        r->live_bytes += ivm_header_words(h) * 8u;
+    gc->stats.live_bytes += (uint64_t)ivm_header_words(h) * 8;
+    if (ivm_kind_first_value[h & 0xff] != 0)
+        push(gc, v);
+}
+
+static void drain(ivm_gc *gc)
+{
+    while (gc->stack_len) {
+        ivm_header *o = ivm_obj_header(gc->stack[--gc->stack_len]);
+        IVM_GC_FOR_EACH_SLOT(o, slot, mark_value(gc, *slot));
+    }
+}
+
+/* ---- Evacuation -------------------------------------------------------- */
+
+static inline bool in_evacuating(const ivm_gc *gc, ivm_value v)
+{
+    const ivm_arena *a = &gc->heap->arena;
+    return ivm_is_obj(v) &&
+           a->regions[ivm_arena_region_of(a, (void *)(uintptr_t)v)].state ==
+               IVM_REGION_EVACUATING;
+}
+
+/* The copy of v (an object in an evacuating region), made on first sight.
+ * The old header becomes IVM_K_FORWARDED with the copy's address above
+ * the kind byte (arena addresses fit in 56 bits). */
+static ivm_value forward(ivm_gc *gc, ivm_value v)
+{
+    ivm_header *o = ivm_obj_header(v);
+    ivm_header h = *o;
+    if ((h & 0xff) == IVM_K_FORWARDED)
+        return (ivm_value)(h >> 8);
+    ivm_arena *a = &gc->heap->arena;
+    size_t bytes = (size_t)ivm_header_words(h) * 8;
+    ivm_header *copy = ivm_arena_alloc(a, &gc->to, bytes);
+    if (gc->nto == 0 || gc->to_regions[gc->nto - 1] != gc->to.region)
+        gc->to_regions[gc->nto++] = gc->to.region;
+    memcpy(copy, o, bytes);
+    set_mark(gc, copy);
+    a->regions[gc->to.region].live_bytes += (uint32_t)bytes;
+    IVM_ASSERT(((uint64_t)(uintptr_t)copy >> 56) == 0);
+    *o = IVM_K_FORWARDED | ((uint64_t)(uintptr_t)copy << 8);
+    gc->stats.bytes_copied += bytes;
+    gc->stats.objects_copied++;
+    return (ivm_value)(uintptr_t)copy;
+}
+
+static inline void fix_slot(ivm_gc *gc, ivm_value *slot)
+{
+    if (in_evacuating(gc, *slot))
+        *slot = forward(gc, *slot);
+}
+
+static void fix_object(ivm_gc *gc, ivm_header *o)
+{
+    IVM_GC_FOR_EACH_SLOT(o, slot, fix_slot(gc, slot));
+}
+
+/* Fixes the live objects of the regions kept in place (gc->kept). */
+static void fix_kept_regions(ivm_gc *gc)
+{
+    ivm_arena *a = &gc->heap->arena;
+    for (uint32_t k = 0; k < gc->nkept; k++) {
+        uint32_t i = gc->kept[k];
+        ivm_region *r = &a->regions[i];
+        char *p = ivm_arena_region_start(a, i);
+        if (r->state == IVM_REGION_LARGE) {
+            fix_object(gc, (ivm_header *)p);
+            continue;
+        }
+        if (r->live_bytes == 0)
+            continue;
+        char *end = ivm_arena_used_end(a, &gc->heap->bump, i);
+        while (p < end) {
+            ivm_header *o = (ivm_header *)p;
+            if (is_marked(gc, o))
+                fix_object(gc, o);
+            p += (size_t)ivm_header_words(*o) * 8;
+        }
+    }
+}
+
+/* Cheney's scan over the copies: they are all live, and fixing them may
+ * copy more, which lands behind the scan. */
+static void fix_copies(ivm_gc *gc)
+{
+    ivm_arena *a = &gc->heap->arena;
+    for (uint32_t k = 0; k < gc->nto; k++) {
+        uint32_t region = gc->to_regions[k];
+        char *p = ivm_arena_region_start(a, region);
+        for (;;) {
+            char *end = gc->to.region == region
+                            ? gc->to.ptr
+                            : ivm_arena_region_start(a, region) + a->regions[region].used;
+            if (p >= end)
+                break;
+            ivm_header *o = (ivm_header *)p;
+            p += (size_t)ivm_header_words(*o) * 8;
+            if ((*o & 0xff) != IVM_K_FILLER)
+                fix_object(gc, o);
+        }
+    }
+}
+
+/* ---- Selection --------------------------------------------------------- */
+
+static void free_region(ivm_gc *gc, uint32_t i)
+{
+    clear_slice(gc, i);
+    ivm_arena_free_region(&gc->heap->arena, i);
+    gc->stats.regions_freed++;
+}
+
+/* The regions whose live objects stay where they are, listed before any
+ * copy is made (copies may land in regions freed just now). */
+static void list_kept(ivm_gc *gc, uint32_t nregions)
+{
+    ivm_arena *a = &gc->heap->arena;
+    gc->nkept = 0;
+    for (uint32_t i = 0; i < nregions; i++)
+        if (a->regions[i].state == IVM_REGION_FULL || a->regions[i].state == IVM_REGION_LARGE ||
+            a->regions[i].state == IVM_REGION_ALLOCATING)
+            gc->kept[gc->nkept++] = i;
+}
+
+/* Frees what holds nothing live; when moving, picks the sparse regions to
+ * evacuate, sparsest first, as many as the free regions can take (a
+ * quarter of a region's room is held back for the space a copy leaves at
+ * a region's end). */
+static void select_regions(ivm_gc *gc, uint32_t nregions, bool may_move)
+{
+    ivm_arena *a = &gc->heap->arena;
+    gc->nevacuating = 0;
+    for (uint32_t i = 0; i < nregions; i++) {
+        ivm_region *r = &a->regions[i];
+        if ((r->state == IVM_REGION_FULL && r->live_bytes == 0) ||
+            (r->state == IVM_REGION_LARGE && !is_marked(gc, ivm_arena_region_start(a, i))))
+            free_region(gc, i);
+    }
+    if (!may_move)
+        return;
+    enum { BUCKETS = 16 };
+    uint64_t room = (uint64_t)ivm_arena_free_regions(a) * (IVM_REGION_SIZE / 4 * 3);
+    uint64_t limit = (uint64_t)IVM_REGION_SIZE * IVM_GC_EVACUATE_PCT / 100;
+    for (unsigned b = 0; b < BUCKETS; b++) {
+        for (uint32_t i = 0; i < nregions; i++) {
+            ivm_region *r = &a->regions[i];
+            if (r->state != IVM_REGION_FULL || r->live_bytes > limit ||
+                (uint64_t)r->live_bytes * BUCKETS / IVM_REGION_SIZE != b)
+                continue;
+            if (r->live_bytes > room)
+                goto done;
+            room -= r->live_bytes;
+            r->state = IVM_REGION_EVACUATING;
+            gc->evacuating[gc->nevacuating++] = i;
+        }
+    }
+done:
+    list_kept(gc, nregions);
+}
+
+static void evacuate(ivm_gc *gc)
+{
+    ivm_arena *a = &gc->heap->arena;
+    uint64_t allocated = a->bytes_allocated; /* copies are not allocation */
+    a->collecting = true;
+    gc->nto = 0;
+    gc->fixing = true;
+    ivm_gc_visit_range(gc, gc->heap->interned.slots, gc->heap->interned.capacity);
+    if (gc->roots)
+        gc->roots(gc->roots_context, gc);
+    fix_kept_regions(gc);
+    fix_copies(gc);
+    gc->fixing = false;
+    ivm_arena_retire(a, &gc->to);
+    a->collecting = false;
+    a->bytes_allocated = allocated;
+    for (uint32_t k = 0; k < gc->nevacuating; k++)
+        free_region(gc, gc->evacuating[k]);
+    gc->stats.regions_evacuated += gc->nevacuating;
+}
+
+/* ---- Policy and statistics --------------------------------------------- */
+
+static unsigned pause_bucket(uint64_t ns)
+{
+    if (ns < 8)
+        return (unsigned)ns;
+    unsigned e = 63u - (unsigned)__builtin_clzll(ns);
+    return (e - 2) * 8 + (unsigned)((ns >> (e - 3)) & 7);
+}
+
+static uint64_t bucket_floor(unsigned b)
+{
+    if (b < 8)
+        return b;
+    unsigned e = b / 8 + 2;
+    return (uint64_t)(8 + b % 8) << (e - 3);
+}
+
+/* Collect again once the program has allocated GROWTH times what is live
+ * (at least MIN_BUDGET), but early enough to leave the reserve free. */
+static void set_next_collection(ivm_gc *gc)
+{
+    ivm_arena *a = &gc->heap->arena;
+    uint64_t budget = gc->stats.live_bytes * IVM_GC_GROWTH;
+    if (budget < IVM_GC_MIN_BUDGET)
+        budget = IVM_GC_MIN_BUDGET;
+    uint64_t free_bytes = (uint64_t)ivm_arena_free_regions(a) * IVM_REGION_SIZE;
+    uint64_t reserve = (uint64_t)gc->reserve_regions * IVM_REGION_SIZE;
+    uint64_t room = free_bytes > reserve ? free_bytes - reserve : 0;
+    if (budget > room)
+        budget = room > IVM_REGION_SIZE ? room : IVM_REGION_SIZE;
+    a->collect_at = a->bytes_allocated + budget;
+    /* Short of the reserve, collect again when half of what is free now
+     * is gone, not at every region: the program progresses, and the heap
+     * runs out only after a collection found nothing more to free. */
+    uint32_t free_regions = ivm_arena_free_regions(a);
+    a->reserve_regions = gc->reserve_regions < free_regions / 2 ? gc->reserve_regions
+                                                                 : free_regions / 2;
+}
+
+void ivm_gc_collect(ivm_gc *gc, bool may_move)
+{
+    uint64_t start = ivm_platform_now_ns();
+    ivm_arena *a = &gc->heap->arena;
+    a->collect_requested = false;
+    uint32_t nregions = a->fresh; /* copies go to new regions: not walked */
+    for (uint32_t i = 0; i < nregions; i++) {
+        ivm_region *r = &a->regions[i];
+        if (r->state == IVM_REGION_FULL || r->state == IVM_REGION_LARGE ||
+            r->state == IVM_REGION_ALLOCATING)
+            clear_slice(gc, i);
+        r->live_bytes = 0;
+    }
+
+    gc->stats.live_bytes = 0;
+    ivm_gc_visit_range(gc, gc->heap->interned.slots, gc->heap->interned.capacity);
+    if (gc->roots)
+        gc->roots(gc->roots_context, gc);
+    drain(gc);
+
+    select_regions(gc, nregions, may_move);
+    if (gc->nevacuating)
+        evacuate(gc);
+    set_next_collection(gc);
+
+    uint64_t pause = ivm_platform_now_ns() - start;
+    gc->stats.collections++;
+    gc->stats.moving_collections += may_move;
+    gc->stats.pause_total_ns += pause;
+    if (pause > gc->stats.pause_max_ns)
+        gc->stats.pause_max_ns = pause;
+    gc->stats.pause_histogram[pause_bucket(pause)]++;
+
+    if (gc->verify) {
+        char why[200];
+        if (!ivm_gc_verify(gc, why, sizeof why)) {
+            ivm_buf m = {0};
+            ivm_buf_add_cstr(&m, "ivm: heap verification failed after collection ");
+            ivm_buf_add_int(&m, (int64_t)gc->stats.collections);
+            ivm_buf_add_cstr(&m, ": ");
+            ivm_buf_add_cstr(&m, why);
+            ivm_buf_add_char(&m, '\n');
+            ivm_platform_write(IVM_STDERR, m.data, m.len);
+            ivm_platform_exit(70);
+        }
+    }
+}
+
+/* ---- The visitor ------------------------------------------------------- */
+
+bool ivm_gc_verify_slot(ivm_gc *gc, ivm_value *slot); /* verify.c */
+
+void ivm_gc_visit(ivm_gc *gc, ivm_value *slot)
+{
+    if (gc->fixing)
+        fix_slot(gc, slot);
+    else if (gc->verifying)
+        ivm_gc_verify_slot(gc, slot);
+    else
+        mark_value(gc, *slot);
+}
+
+/* ---- Report ------------------------------------------------------------ */
+
+static void add_ms(ivm_buf *b, uint64_t ns)
+{
+    ivm_buf_add_int(b, (int64_t)(ns / 1000000));
+    ivm_buf_add_char(b, '.');
+    uint64_t frac = ns / 1000 % 1000;
+    ivm_buf_add_char(b, (char)('0' + frac / 100));
+    ivm_buf_add_char(b, (char)('0' + frac / 10 % 10));
+    ivm_buf_add_char(b, (char)('0' + frac % 10));
+    ivm_buf_add_cstr(b, " ms");
+}
+
+static void add_mib(ivm_buf *b, uint64_t bytes)
+{
+    uint64_t tenths = bytes * 10 / (1u << 20);
+    ivm_buf_add_int(b, (int64_t)(tenths / 10));
+    ivm_buf_add_char(b, '.');
+    ivm_buf_add_char(b, (char)('0' + tenths % 10));
+    ivm_buf_add_cstr(b, " MiB");
+}
+
+/* The pause below which `permille` of the collections' pauses fall. */
+static uint64_t pause_percentile(const ivm_gc_stats *s, unsigned permille)
+{
+    if (s->collections == 0)
+        return 0;
+    uint64_t want = (s->collections * permille + 999) / 1000, seen = 0;
+    for (unsigned b = 0; b < IVM_GC_PAUSE_BUCKETS; b++) {
+        seen += s->pause_histogram[b];
+        if (seen >= want) {
+            uint64_t hi = bucket_floor(b + 1);
+            return hi < s->pause_max_ns ? hi : s->pause_max_ns;
+        }
+    }
+    return s->pause_max_ns;
+}
+
+void ivm_gc_report(const ivm_gc *gc, ivm_buf *out)
+{
+    const ivm_gc_stats *s = &gc->stats;
+    const ivm_arena *a = &gc->heap->arena;
+    ivm_buf_add_cstr(out, "gc: collections: ");
+    ivm_buf_add_int(out, (int64_t)s->collections);
+    ivm_buf_add_cstr(out, " (");
+    ivm_buf_add_int(out, (int64_t)s->moving_collections);
+    ivm_buf_add_cstr(out, " could move objects)\ngc: pause: total ");
+    add_ms(out, s->pause_total_ns);
+    ivm_buf_add_cstr(out, ", longest ");
+    add_ms(out, s->pause_max_ns);
+    ivm_buf_add_cstr(out, ", p50 ");
+    add_ms(out, pause_percentile(s, 500));
+    ivm_buf_add_cstr(out, ", p99 ");
+    add_ms(out, pause_percentile(s, 990));
+    ivm_buf_add_cstr(out, "\ngc: allocated: ");
+    add_mib(out, a->bytes_allocated);
+    ivm_buf_add_cstr(out, "\ngc: copied: ");
+    add_mib(out, s->bytes_copied);
+    ivm_buf_add_cstr(out, " in ");
+    ivm_buf_add_int(out, (int64_t)s->objects_copied);
+    ivm_buf_add_cstr(out, " objects\ngc: regions: ");
+    ivm_buf_add_int(out, (int64_t)s->regions_evacuated);
+    ivm_buf_add_cstr(out, " evacuated, ");
+    ivm_buf_add_int(out, (int64_t)s->regions_freed);
+    ivm_buf_add_cstr(out, " freed (");
+    ivm_buf_add_int(out, IVM_REGION_SIZE / 1024);
+    ivm_buf_add_cstr(out, " KiB each)\ngc: live after the last collection: ");
+    add_mib(out, s->live_bytes);
+    ivm_buf_add_cstr(out, "\ngc: heap: high-water ");
+    add_mib(out, (uint64_t)a->regions_high_water * IVM_REGION_SIZE);
+    ivm_buf_add_cstr(out, ", in use at exit ");
+    add_mib(out, (uint64_t)a->regions_in_use * IVM_REGION_SIZE);
+    ivm_buf_add_cstr(out, ", reserved ");
+    add_mib(out, a->bytes);
+    ivm_buf_add_char(out, '\n');
+    if (gc->verify) {
+        ivm_buf_add_cstr(out, "gc: verified ");
+        ivm_buf_add_int(out, (int64_t)s->verified_objects);
+        ivm_buf_add_cstr(out, " live objects after every collection\n");
+    }
+}

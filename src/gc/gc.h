@@ -1,0 +1,159 @@
+/* The collector: precise marking from the roots, then defragmentation by
+ * evacuating the sparse regions, with a heap verifier and statistics.
+ *
+ * A collection (stop-the-world in this stage: the caller stops every
+ * mutator at a safepoint first):
+ *  1. (The mutator's bump cursor keeps its region, which is walked up to
+ *     the cursor and is never evacuated.)
+ *  2. Mark: from every root, set the object's bit in a side bitmap (one
+ *     bit per arena word, at the object's header) and add its size to its
+ *     region's live bytes. Marking never writes an object, so readers of
+ *     values are never disturbed (the concurrent stage relies on it).
+ *  3. Select: a FULL region with no live byte is freed at once; a large
+ *     span whose object is unmarked is freed; when the collection may move
+ *     objects, FULL regions whose live bytes are under IVM_GC_EVACUATE_PCT
+ *     percent of a region become candidates, sparsest first, as many as
+ *     the free regions can take.
+ *  4. Evacuate and fix: every root and every value word of every live
+ *     object outside the candidates that refers into a candidate is
+ *     rewritten to the object's copy, made on first sight in a fresh
+ *     region (its header in the old place becomes a forwarding header);
+ *     copies are scanned in turn (Cheney's order).
+ *  5. The candidates go back to the free list and their memory back to
+ *     the host.
+ *
+ * Roots: the collector visits the symbol table itself; everything else is
+ * the embedder's (the VM's) business: it passes a function that calls
+ * ivm_gc_visit on each slot holding a value (and may be called twice per
+ * collection, once to mark and once to fix). A collection that may not
+ * move objects (because C code holds values it cannot update, see the
+ * VM's root rule) only marks and frees.
+ *
+ * Invariants relied on:
+ *  - a value word that refers to an object holds the address of its
+ *    header (no interior references);
+ *  - the bits of an object that is not reachable are never set, and the
+ *    value words of an unmarked object are never read (they may refer to
+ *    freed regions);
+ *  - outside a collection, the bitmap bits of a FREE region are clear. */
+#ifndef IVM_GC_H
+#define IVM_GC_H
+
+#include "values/function.h"
+#include "values/value.h"
+
+#define IVM_GC_EVACUATE_PCT 70      /* regions at most this full are evacuated */
+#define IVM_GC_GROWTH 2             /* collect after allocating GROWTH x live */
+#define IVM_GC_MIN_BUDGET ((uint64_t)8 << 20) /* but never more often than this */
+#define IVM_GC_PAUSE_BUCKETS 512    /* log-linear histogram of pauses */
+
+typedef struct ivm_gc ivm_gc;
+/* Calls ivm_gc_visit(gc, slot) for every root slot of the embedder. */
+typedef void (*ivm_gc_roots_fn)(void *context, ivm_gc *gc);
+
+typedef struct ivm_gc_stats {
+    uint64_t collections;
+    uint64_t moving_collections; /* those allowed to evacuate */
+    uint64_t pause_total_ns, pause_max_ns;
+    uint32_t pause_histogram[IVM_GC_PAUSE_BUCKETS];
+    uint64_t bytes_copied;
+    uint64_t objects_copied;
+    uint64_t regions_evacuated;
+    uint64_t regions_freed;   /* found empty, evacuated, or large spans */
+    uint64_t live_bytes;      /* after the last collection */
+    uint64_t verified_objects; /* checked by verify mode, all collections */
+} ivm_gc_stats;
+
+struct ivm_gc {
+    ivm_heap *heap;
+    ivm_gc_roots_fn roots;
+    void *roots_context;
+
+    /* One mark bit per arena word: reserved whole, committed as touched. */
+    uint8_t *marks;
+    size_t marks_bytes;
+
+    /* Objects marked but not yet scanned. Kept between collections, so
+     * that a collection allocates nothing once the stack has grown. */
+    ivm_value *stack;
+    size_t stack_len, stack_cap;
+
+    /* Per collection: regions chosen for evacuation and the regions their
+     * copies went to, in order (index lists sized to the region table). */
+    uint32_t *evacuating;
+    uint32_t nevacuating;
+    uint32_t *to_regions;
+    uint32_t nto;
+    uint32_t *kept; /* regions whose live objects stay in place */
+    uint32_t nkept;
+    ivm_bump to; /* where copies go */
+    /* What ivm_gc_visit does: fix references, check them, or mark. */
+    bool fixing, verifying;
+    const char *verify_failed; /* the first bad root verify found */
+    ivm_value verify_failed_value;
+
+    bool verify;    /* walk and check the heap after every collection */
+    uint32_t reserve_regions; /* free regions the growth policy keeps back */
+    ivm_gc_stats stats;
+};
+
+/* Runs `body` with `slot` pointing at each value word of object o, by
+ * value.h's layout rule (prototypes by function.h's layout). */
+#define IVM_GC_FOR_EACH_SLOT(o, slot, body)                                           \
+    do {                                                                       \
+        ivm_header h_ = *(o);                                                  \
+        unsigned first_ = ivm_kind_first_value[h_ & 0xff];                     \
+        if (first_ == IVM_PROTO_LAYOUT) {                                           \
+            ivm_proto *p_ = (ivm_proto *)(o);                                  \
+            ivm_value *c_ = ivm_proto_consts(p_);                              \
+            ivm_value *slot = &p_->name;                                       \
+            body;                                                              \
+            slot = &p_->source;                                                \
+            body;                                                              \
+            for (uint32_t i_ = 0; i_ < p_->nconsts; i_++) {                    \
+                slot = &c_[i_];                                                \
+                body;                                                          \
+            }                                                                  \
+        } else if (first_ != 0) {                                              \
+            ivm_value *w_ = (ivm_value *)(o);                                  \
+            uint32_t n_ = ivm_header_words(h_);                                \
+            for (uint32_t i_ = first_; i_ < n_; i_++) {                        \
+                ivm_value *slot = &w_[i_];                                     \
+                body;                                                          \
+            }                                                                  \
+        }                                                                      \
+    } while (0)
+
+/* Sets the collector up for the heap; false if the host refuses memory.
+ * Until ivm_gc_set_roots, only the symbol table is a root. */
+bool ivm_gc_init(ivm_gc *gc, ivm_heap *heap);
+void ivm_gc_destroy(ivm_gc *gc);
+void ivm_gc_set_roots(ivm_gc *gc, ivm_gc_roots_fn roots, void *context);
+/* Stress mode: a collection is requested every `every` allocations. */
+void ivm_gc_set_stress(ivm_gc *gc, uint32_t every);
+
+/* Collects now. `may_move`: objects may be evacuated (no C code holds a
+ * reference the roots do not cover). */
+void ivm_gc_collect(ivm_gc *gc, bool may_move);
+
+/* For the embedder's roots function: marks from, or fixes, one slot. */
+void ivm_gc_visit(ivm_gc *gc, ivm_value *slot);
+static inline void ivm_gc_visit_range(ivm_gc *gc, ivm_value *slots, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ivm_gc_visit(gc, &slots[i]);
+}
+
+/* Whether the object at v was marked by the last collection (tests). */
+bool ivm_gc_is_marked(const ivm_gc *gc, ivm_value v);
+
+/* Checks the whole heap as verify mode does: every region parses into
+ * objects of valid kinds; every value word of a marked object and every
+ * root refers to a marked object in a live region. On failure writes what
+ * was wrong into `why` (at most `n` bytes) and returns false. */
+bool ivm_gc_verify(ivm_gc *gc, char *why, size_t n);
+
+/* Appends the --gc-stats report. */
+void ivm_gc_report(const ivm_gc *gc, ivm_buf *out);
+
+#endif
