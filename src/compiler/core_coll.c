@@ -177,6 +177,9 @@ static ivm_status update_path(ivm_vm *vm, ivm_value m, ivm_value path, ivm_value
     ivm_worklist keys, maps;
     ivm_worklist_init(&keys);
     ivm_worklist_init(&maps);
+    uint32_t roots = ivm_roots_count(vm);
+    ivm_root_list(vm, &keys);
+    ivm_root_list(vm, &maps);
     ivm_status st = ivm_core_collect(vm, path, &keys);
     if (st == IVM_OK && keys.len == 0)
         ivm_worklist_push(&keys, IVM_NIL);
@@ -199,6 +202,7 @@ static ivm_status update_path(ivm_vm *vm, ivm_value m, ivm_value path, ivm_value
         for (size_t i = keys.len; st == IVM_OK && i-- > 0;)
             st = ivm_core_assoc(vm, maps.items[i], keys.items[i], value, &value);
     }
+    ivm_roots_restore(vm, roots);
     ivm_worklist_free(&keys);
     ivm_worklist_free(&maps);
     if (st == IVM_OK)
@@ -619,6 +623,7 @@ NATIVE(n_merge_with)
         return IVM_OK;
     ivm_value base = ivm_truthy(args[1]) ? args[1] : ivm_map_empty(h);
     ivm_value t = ivm_map_transient(h, base, IVM_CORE_OWNER);
+    ivm_root(vm, &t);
     for (uint32_t i = 2; i < nargs; i++) {
         if (!ivm_truthy(args[i]))
             continue;
@@ -647,6 +652,8 @@ static ivm_status update_entries(ivm_vm *vm, ivm_value m, ivm_value f, bool keys
     if (!ivm_is_map(m))
         return ivm_raise_type(vm, keys ? "update-keys expects a map" : "update-vals expects a map", m);
     ivm_value t = ivm_map_transient(h, keys ? ivm_map_empty(h) : m, IVM_CORE_OWNER);
+    ivm_root(vm, &t); /* natives only call this: the root ends with them */
+    ivm_root(vm, &m);
     ivm_map_iter it;
     ivm_value k, v;
     ivm_map_iter_init(&it, m);
@@ -712,6 +719,8 @@ NATIVE(n_group_by)
     ivm_value t = ivm_map_transient(h, ivm_map_empty(h), IVM_CORE_OWNER), x, k, index;
     ivm_worklist groups; /* key, transient vector, key, ... */
     ivm_worklist_init(&groups);
+    ivm_root(vm, &t);
+    ivm_root_list(vm, &groups);
     ivm_status st = IVM_OK;
     bool found;
     while (ivm_core_iter_next(h, &it, &x)) {

@@ -38,9 +38,10 @@ static ivm_status finish_list(ivm_vm *vm, ivm_status st, ivm_worklist *w, ivm_va
 
 NATIVE(n_reduce)
 {
-    ivm_value f = args[0], acc, x;
+    ivm_value f = args[0], acc = IVM_NIL, x;
     ivm_core_iter it;
     CHECK(ivm_core_iter_init(vm, &it, args[nargs - 1]));
+    ivm_root(vm, &acc);
     if (nargs == 2) {
         if (!ivm_core_iter_next(&vm->heap, &it, &acc))
             return ivm_core_call(vm, f, 0, NULL, result);
@@ -70,7 +71,12 @@ NATIVE(n_reduce)
                 for (uint32_t k = 0; k < len; k++) {
                     pair[0] = acc;
                     pair[1] = chunk[k];
-                    CHECK(d->fn(vm, pair, 2, &acc));
+                    /* called directly: its roots end here, as
+                     * call_native would end them */
+                    uint32_t roots = ivm_roots_count(vm);
+                    ivm_status st = d->fn(vm, pair, 2, &acc);
+                    ivm_roots_restore(vm, roots);
+                    CHECK(st);
                 }
                 i += len;
             }
@@ -88,6 +94,7 @@ NATIVE(n_reduce_kv)
 {
     (void)nargs;
     ivm_value f = args[0], acc = args[1], coll = args[2], call[3];
+    ivm_root(vm, &acc);
     if (coll == IVM_NIL) {
         *result = acc;
         return IVM_OK;
@@ -132,9 +139,13 @@ static ivm_status map_impl(ivm_vm *vm, const ivm_value *args, uint32_t nargs,
     ivm_worklist call, out;
     ivm_worklist_init(&call);
     ivm_worklist_init(&out);
-    ivm_core_builder b;
+    ivm_core_builder b = {0};
     if (as_vector)
         ivm_core_builder_vector(vm, &b);
+    uint32_t roots = ivm_roots_count(vm); /* a helper: ends its own roots */
+    ivm_root_list(vm, &call);
+    ivm_root_list(vm, &out);
+    ivm_root(vm, &b.v);
     ivm_status st = IVM_OK;
     for (uint32_t i = 0; i < ncolls && st == IVM_OK; i++) {
         st = ivm_core_iter_init(vm, &its[i], args[1 + i]);
@@ -155,6 +166,7 @@ static ivm_status map_impl(ivm_vm *vm, const ivm_value *args, uint32_t nargs,
                 ivm_worklist_push(&out, y);
         }
     }
+    ivm_roots_restore(vm, roots);
     if (its != &one)
         ivm_platform_free(its);
     ivm_worklist_free(&call);
@@ -179,9 +191,11 @@ static ivm_status filter_impl(ivm_vm *vm, ivm_value pred, ivm_value coll, int mo
     CHECK(ivm_core_iter_init(vm, &it, coll));
     ivm_worklist out;
     ivm_worklist_init(&out);
-    ivm_core_builder b;
+    ivm_core_builder b = {0};
     if (as_vector)
         ivm_core_builder_vector(vm, &b);
+    ivm_root_list(vm, &out); /* natives only call this: their roots end with them */
+    ivm_root(vm, &b.v);
     ivm_status st = IVM_OK;
     ivm_value x;
     bool yes;
@@ -215,6 +229,7 @@ NATIVE(n_keep)
     CHECK(ivm_core_iter_init(vm, &it, args[1]));
     ivm_worklist out;
     ivm_worklist_init(&out);
+    ivm_root_list(vm, &out);
     ivm_status st = IVM_OK;
     ivm_value x, y;
     while (st == IVM_OK && ivm_core_iter_next(&vm->heap, &it, &x)) {
@@ -232,6 +247,7 @@ NATIVE(n_map_indexed)
     CHECK(ivm_core_iter_init(vm, &it, args[1]));
     ivm_worklist out;
     ivm_worklist_init(&out);
+    ivm_root_list(vm, &out);
     ivm_status st = IVM_OK;
     ivm_value call[2], y;
     for (int64_t i = 0; st == IVM_OK && ivm_core_iter_next(&vm->heap, &it, &call[1]); i++) {
@@ -418,6 +434,7 @@ NATIVE(n_repeatedly)
     CHECK(count_arg(vm, args[0], &n));
     ivm_worklist out;
     ivm_worklist_init(&out);
+    ivm_root_list(vm, &out);
     ivm_status st = IVM_OK;
     for (int64_t i = 0; i < n && st == IVM_OK; i++) {
         ivm_value y;
@@ -857,6 +874,11 @@ static ivm_status merge_sort(sorter *s, ivm_value *a, size_t n, size_t w)
     if (!tmp)
         ivm_platform_exit(70);
     ivm_value *src = a, *dst = tmp;
+    /* while it merges, an element may be only in tmp */
+    uint32_t roots = ivm_roots_count(s->vm);
+    ivm_worklist tmp_root = {.items = tmp, .len = n * w, .cap = n * w};
+    memset(tmp, 0, n * w * sizeof *tmp);
+    ivm_root_list(s->vm, &tmp_root);
     ivm_status st = IVM_OK;
     for (size_t width = 1; width < n && st == IVM_OK; width *= 2) {
         for (size_t lo = 0; lo < n && st == IVM_OK; lo += 2 * width) {
@@ -883,6 +905,7 @@ static ivm_status merge_sort(sorter *s, ivm_value *a, size_t n, size_t w)
     }
     if (st == IVM_OK && src != a)
         memcpy(a, src, n * w * sizeof *a);
+    ivm_roots_restore(s->vm, roots);
     ivm_platform_free(tmp);
     return st;
 }
@@ -892,6 +915,7 @@ NATIVE(n_sort)
     sorter s = {vm, nargs == 2 ? args[0] : IVM_UNBOUND};
     ivm_worklist all;
     ivm_worklist_init(&all);
+    ivm_root_list(vm, &all);
     ivm_status st = ivm_core_collect(vm, args[nargs - 1], &all);
     if (st == IVM_OK)
         st = merge_sort(&s, all.items, all.len, 1);
@@ -907,6 +931,7 @@ NATIVE(n_sort_by)
     CHECK(ivm_core_iter_init(vm, &it, args[nargs - 1]));
     ivm_worklist recs;
     ivm_worklist_init(&recs);
+    ivm_root_list(vm, &recs);
     ivm_status st = IVM_OK;
     ivm_value x, k;
     while (st == IVM_OK && ivm_core_iter_next(&vm->heap, &it, &x)) {
@@ -927,7 +952,8 @@ NATIVE(n_sort_by)
 static ivm_status extreme_key(ivm_vm *vm, const ivm_value *args, uint32_t nargs,
                               bool max, ivm_value *result)
 {
-    ivm_value best = args[1], best_key;
+    ivm_value best = args[1], best_key = IVM_NIL;
+    ivm_root(vm, &best_key); /* natives only call this: the root ends with them */
     CHECK(ivm_core_call1(vm, args[0], best, &best_key));
     for (uint32_t i = 2; i < nargs; i++) {
         ivm_value k;
