@@ -1,6 +1,8 @@
-/* Values never come from malloc: a value-heavy program (consing a
- * 100,000-element list, then summing its integers and a float through the
- * first/rest natives), run a second time after a warm-up, makes no call to
+/* Values never come from malloc, and neither does collecting them: a
+ * value-heavy program (consing a 100,000-element list, then summing its
+ * integers and a float through the first/rest natives), with the collector
+ * running every 20,000 allocations, run a second time after a warm-up
+ * (the mark stack has grown by then), makes no call to
  * the bootstrap allocator and no jemalloc allocation on this thread
  * (thread.allocated). The jemalloc half is skipped, saying so, only where
  * jemalloc cannot report (ivm_platform_thread_allocated_bytes() is
@@ -75,6 +77,9 @@ Test(jemalloc, value_heavy_loop_makes_no_malloc)
     ivm_vm *vm = t_vm();
     const ivm_module *m = t_load_text(vm, value_heavy);
     ivm_value entry = ivm_module_entry(vm, m), result = IVM_NIL;
+    ivm_root(vm, &entry); /* kept across calls: the host's root rule */
+    /* the collector runs too: every 20,000 allocations, checking the heap */
+    ivm_vm_gc_debug(vm, true, 20000);
     cr_assert_eq(ivm_call(vm, entry, 0, NULL, &result), IVM_OK, "warm-up run failed");
     cr_assert_str_eq(t_pr(vm, result, true), "(4999950000 50000.0 5.0E299)");
     uint64_t arena_before = vm->heap.arena.bytes_allocated;
@@ -87,6 +92,8 @@ Test(jemalloc, value_heavy_loop_makes_no_malloc)
 
     cr_assert_eq(st, IVM_OK);
     cr_assert_str_eq(t_pr(vm, result, true), "(4999950000 50000.0 5.0E299)");
+    cr_assert_geq(vm->gc.stats.collections, 10, "only %llu collections",
+                  (unsigned long long)vm->gc.stats.collections);
     /* the values went to the arena: 100,000 conses of 32 bytes at least */
     cr_assert_geq(vm->heap.arena.bytes_allocated - arena_before, (uint64_t)100000 * 32);
     cr_assert_eq(calls_after, calls_before,
