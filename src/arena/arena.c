@@ -70,9 +70,11 @@ static void note_in_use(ivm_arena *a, uint32_t n)
 static uint32_t take_region(ivm_arena *a)
 {
     uint32_t i;
-    if (a->nfree > 0)
+    if (a->nfree > 0) {
         i = a->free_list[--a->nfree];
-    else if (a->fresh < a->nregions)
+        if (a->regions[i].committed)
+            a->free_committed--;
+    } else if (a->fresh < a->nregions)
         i = a->fresh++;
     else
         out_of_memory(a);
@@ -100,9 +102,13 @@ static uint32_t take_span(ivm_arena *a, uint32_t n)
             out_of_memory(a);
         /* unlink the span's previously used regions from the free list */
         uint32_t kept = 0;
-        for (uint32_t k = 0; k < a->nfree; k++)
-            if (a->free_list[k] < start || a->free_list[k] >= start + n)
-                a->free_list[kept++] = a->free_list[k];
+        for (uint32_t k = 0; k < a->nfree; k++) {
+            uint32_t r = a->free_list[k];
+            if (r < start || r >= start + n)
+                a->free_list[kept++] = r;
+            else if (a->regions[r].committed)
+                a->free_committed--;
+        }
         a->nfree = kept;
     }
     if (start + n > a->fresh)
@@ -210,13 +216,24 @@ void ivm_arena_free_region(ivm_arena *a, uint32_t index)
     uint32_t n = a->regions[index].state == IVM_REGION_LARGE
                      ? a->regions[index].span
                      : 1;
-    ivm_platform_decommit(ivm_arena_region_start(a, index),
-                          (size_t)n << IVM_REGION_SHIFT);
     for (uint32_t k = 0; k < n; k++) {
-        a->regions[index + k] = (ivm_region){.state = IVM_REGION_FREE};
+        a->regions[index + k] = (ivm_region){.state = IVM_REGION_FREE, .committed = true};
         a->free_list[a->nfree++] = index + k;
     }
+    a->free_committed += n;
     a->regions_in_use -= n;
+}
+
+void ivm_arena_trim(ivm_arena *a, uint32_t keep)
+{
+    for (uint32_t k = 0; k < a->nfree && a->free_committed > keep; k++) {
+        ivm_region *r = &a->regions[a->free_list[k]];
+        if (!r->committed)
+            continue;
+        ivm_platform_decommit(ivm_arena_region_start(a, a->free_list[k]), IVM_REGION_SIZE);
+        r->committed = false;
+        a->free_committed--;
+    }
 }
 
 bool ivm_arena_parse_size(const char *text, size_t *out)

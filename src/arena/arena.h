@@ -13,7 +13,8 @@
  *  - the space a cursor leaves unused when it moves to a new region is
  *    covered by a filler object (type IVM_FILLER_TYPE), so walks never need
  *    to know where a cursor stopped;
- *  - a region in state FREE holds no object and may be decommitted;
+ *  - a region in state FREE holds no object; it stays committed (so that
+ *    reusing it costs no page faults) until ivm_arena_trim returns it;
  *  - a region's `used` is IVM_REGION_SIZE once it is FULL, and the bytes
  *    below a cursor's ptr while it is ALLOCATING (see ivm_arena_used).
  *
@@ -47,6 +48,7 @@ typedef enum ivm_region_state {
 
 typedef struct ivm_region {
     uint8_t state;       /* ivm_region_state */
+    bool committed;      /* FREE: its memory is still backed (see trim) */
     uint32_t used;       /* bytes from the region start holding objects */
     uint32_t live_bytes; /* found live by the last mark */
     uint32_t span;       /* IVM_REGION_LARGE: regions in the span */
@@ -80,8 +82,10 @@ typedef struct ivm_arena {
     uint32_t nregions;
     ivm_region *regions;
     uint32_t fresh;      /* regions at and above this were never handed out */
-    uint32_t *free_list; /* indices of FREE regions below `fresh` */
+    uint32_t *free_list; /* indices of FREE regions below `fresh`: reused
+                            last-freed first, so the committed ones first */
     uint32_t nfree;
+    uint32_t free_committed; /* FREE regions still committed */
     uint64_t bytes_allocated; /* total handed out, filler excluded */
     uint32_t regions_in_use;
     uint32_t regions_high_water;
@@ -142,9 +146,12 @@ static inline uint32_t ivm_arena_free_regions(const ivm_arena *a)
     return a->nregions - a->regions_in_use;
 }
 
-/* Returns a region (or a large span starting at `index`) to the free list
- * and its memory to the host. The collector's business. */
+/* Returns a region (or a large span starting at `index`) to the free list,
+ * still committed. The collector's business. */
 void ivm_arena_free_region(ivm_arena *a, uint32_t index);
+/* Gives the memory of free regions back to the host, longest-free first,
+ * until at most `keep` free regions stay committed. */
+void ivm_arena_trim(ivm_arena *a, uint32_t keep);
 
 /* The end of the objects in region i: the cursor's ptr while b fills it. */
 static inline char *ivm_arena_used_end(const ivm_arena *a, const ivm_bump *b, uint32_t i)

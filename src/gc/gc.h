@@ -44,7 +44,7 @@
 
 #define IVM_GC_EVACUATE_PCT 70      /* regions at most this full are evacuated */
 #define IVM_GC_GROWTH 2             /* collect after allocating GROWTH x live */
-#define IVM_GC_MIN_BUDGET ((uint64_t)8 << 20) /* but never more often than this */
+#define IVM_GC_MIN_BUDGET ((uint64_t)64 << 20) /* but never more often than this */
 #define IVM_GC_PAUSE_BUCKETS 512    /* log-linear histogram of pauses */
 
 typedef struct ivm_gc ivm_gc;
