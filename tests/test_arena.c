@@ -238,11 +238,18 @@ Test(arena, freed_regions_are_reused)
     cr_assert_eq(a.regions_in_use, 61);
     cr_assert_eq(a.regions_high_water, 64);
     cr_assert_eq(a.nfree, 3);
+    cr_assert_eq(a.free_committed, 3, "freed regions stay committed until trimmed");
+    ivm_arena_trim(&a, 1); /* the longest-free go back first */
+    cr_assert_eq(a.free_committed, 1);
+    cr_assert_not(a.regions[10].committed);
+    cr_assert_not(a.regions[11].committed);
+    cr_assert(a.regions[12].committed);
+    ivm_arena_trim(&a, 0);
     for (uint32_t i = 10; i <= 12; i++) {
         cr_assert_eq(a.regions[i].state, IVM_REGION_FREE);
         const unsigned char *p = (const unsigned char *)objs[i];
         for (size_t k = 0; k < IVM_LARGE_OBJECT_BYTES + 8; k += 4093)
-            cr_assert_eq(p[k], 0, "a freed region reads back as zeros");
+            cr_assert_eq(p[k], 0, "a trimmed region reads back as zeros");
     }
 
     char *two = ivm_arena_alloc(&a, &b, R + 8);
