@@ -420,3 +420,39 @@ Test(gc, stats_report_names_every_figure)
         cr_assert(strstr(b.data, want[i]), "no '%s' in:\n%s", want[i], b.data);
     ivm_buf_free(&b);
 }
+
+Test(gc, programs_can_ask_for_a_collection_and_read_memory_figures)
+{
+    t_proc p;
+    int code = t_ivm(&p, NULL, "-e",
+                     "(let [before (ivm/memory) big (vec (range 300000))]"
+                     "  (ivm/gc)"
+                     "  (let [after (ivm/memory)]"
+                     "    [(- (:collections after) (:collections before))"
+                     "     (every? pos? (vals (dissoc after :collections)))"
+                     "     (>= (:live-after-last-gc after) (* 8 300000))"
+                     "     (count big)]))",
+                     NULL);
+    cr_assert_eq(code, 0, "stderr: %s", p.err);
+    cr_assert_str_eq(p.out, "[1 true true 300000]\n");
+}
+
+Test(gc, gc_stats_are_printed_at_exit_even_through_exit)
+{
+    t_proc p;
+    int code = t_ivm(&p, NULL, "--gc-stats", "-e", "(ivm/gc) (exit 3)", NULL);
+    cr_assert_eq(code, 3);
+    cr_assert(strstr(p.err, "gc: collections: 1 (1 could move objects)\n"), "stderr: %s", p.err);
+    cr_assert(strstr(p.err, "gc: live after the last collection: "), "stderr: %s", p.err);
+}
+
+Test(gc, bad_debug_settings_are_usage_errors)
+{
+    t_proc p;
+    setenv("IVM_GC_STRESS", "ten", 1);
+    int code = t_ivm(&p, NULL, "-e", "1", NULL);
+    unsetenv("IVM_GC_STRESS");
+    cr_assert_eq(code, 2);
+    cr_assert_str_eq(p.err, "ivm: IVM_GC_STRESS must be a number of allocations from 1 to "
+                            "4294967295, not: ten\n");
+}

@@ -3,6 +3,8 @@
  * language issue's core library grows from here. */
 #include "bytecode/vm.h"
 #include "ivm/opcodes.h"
+#include "ivm/platform.h"
+#include "values/map.h"
 
 #define NATIVE(name)                                                           \
     static ivm_status name(ivm_vm *vm, const ivm_value *args, uint32_t nargs, \
@@ -241,6 +243,41 @@ NATIVE(n_gt) { return chain(vm, args, nargs, true, false, result); }
 NATIVE(n_ge) { return chain(vm, args, nargs, true, true, result); }
 
 #define ANY UINT32_MAX
+/* ---- The collector, from programs ------------------------------------- */
+
+/* (ivm/gc): a collection runs as soon as this native returns (natives
+ * cannot collect: the interpreter does, at the safepoint after a call). */
+static ivm_status n_gc(ivm_vm *vm, const ivm_value *args, uint32_t nargs, ivm_value *result)
+{
+    (void)args, (void)nargs;
+    vm->heap.arena.collect_requested = true;
+    *result = IVM_NIL;
+    return IVM_OK;
+}
+
+/* (ivm/memory): a map of what the heap and the process hold, in bytes. */
+static ivm_status n_memory(ivm_vm *vm, const ivm_value *args, uint32_t nargs, ivm_value *result)
+{
+    (void)args, (void)nargs;
+    ivm_heap *h = &vm->heap;
+    const ivm_arena *a = &h->arena;
+    const ivm_gc_stats *s = &vm->gc.stats;
+    struct { const char *key; uint64_t value; } rows[] = {
+        {"resident", ivm_platform_resident_bytes()},
+        {"heap-in-use", (uint64_t)a->regions_in_use * IVM_REGION_SIZE},
+        {"heap-high-water", (uint64_t)a->regions_high_water * IVM_REGION_SIZE},
+        {"live-after-last-gc", s->live_bytes},
+        {"allocated", a->bytes_allocated},
+        {"collections", s->collections},
+    };
+    ivm_value m = ivm_map_empty(h);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        m = ivm_map_assoc(h, m, ivm_keyword(h, rows[i].key, ivm_cstr_len(rows[i].key)),
+                          ivm_int(h, (int64_t)rows[i].value));
+    *result = m;
+    return IVM_OK;
+}
+
 const ivm_native_def ivm_base_natives[] = {
     {"print", n_print, 0, ANY},   {"println", n_println, 0, ANY},
     {"pr", n_pr, 0, ANY},         {"prn", n_prn, 0, ANY},
@@ -257,5 +294,6 @@ const ivm_native_def ivm_base_natives[] = {
     {"inc", n_inc, 1, 1},         {"dec", n_dec, 1, 1},
     {"<", n_lt, 1, ANY},          {"<=", n_le, 1, ANY},
     {">", n_gt, 1, ANY},          {">=", n_ge, 1, ANY},
+    {"ivm/gc", n_gc, 0, 0},       {"ivm/memory", n_memory, 0, 0},
 };
 const uint32_t ivm_base_native_count = sizeof ivm_base_natives / sizeof ivm_base_natives[0];
