@@ -92,6 +92,8 @@ Test(gc, every_kind_of_root_is_traced)
     cr_assert(ivm_gc_is_marked(&vm->gc, w.items[0]));
     cr_assert(ivm_gc_is_marked(&vm->gc, m->protos[0]), "a loaded prototype");
     vm->error = IVM_NIL;
+    ivm_roots_restore(vm, 0);
+    ivm_worklist_free(&w);
 }
 
 Test(gc, live_bytes_are_counted_per_region)
@@ -183,6 +185,8 @@ Test(gc, sparse_regions_are_evacuated_and_references_rewritten)
     cr_assert_neq(w.items[0], first, "the root was rewritten to the copy");
     for (size_t i = 0; i < w.len; i++)
         cr_assert_eq(ivm_fixnum_value(ivm_as_cons(w.items[i])->first), (int64_t)(i * 10));
+    ivm_roots_restore(vm, 0);
+    ivm_worklist_free(&w);
 }
 
 Test(gc, dense_regions_stay_where_they_are)
@@ -216,6 +220,8 @@ Test(gc, an_object_reached_twice_is_copied_once)
     cr_assert_eq(a, b, "both roots lead to the one copy");
     cr_assert_eq(a, w.items[3]);
     cr_assert_eq(ivm_vec_nth(holder, 0), a, "a field of a kept object was rewritten too");
+    ivm_roots_restore(vm, 0);
+    ivm_worklist_free(&w);
 }
 
 Test(gc, copies_of_copies_are_fixed_in_cheney_order)
@@ -249,6 +255,8 @@ Test(gc, a_collection_that_may_not_move_copies_nothing)
     cr_assert_eq(w.items[0], first);
     cr_assert_eq(vm->gc.stats.objects_copied, 0);
     verify_ok(vm);
+    ivm_roots_restore(vm, 0);
+    ivm_worklist_free(&w);
 }
 
 Test(gc, large_objects_are_kept_in_place_or_freed)

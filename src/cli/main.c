@@ -468,7 +468,7 @@ int main(int argc, char **argv)
         return EXIT_INTERNAL;
     }
     if ((status = gc_debug_from_environment(&vm)) != 0)
-        return status;
+        ivm_platform_exit(status); /* as below: the OS reclaims the VM */
     if (o.gc_stats)
         ivm_platform_set_exit_hook(report_gc, &vm);
     ivm_core_install(&vm);
