@@ -826,3 +826,28 @@ Test(vector, a_million_small_integers_take_at_most_12_bytes_each)
     cr_assert_leq(conj_bytes, 12 * (uint64_t)N);
     free(items);
 }
+
+/* A literal's worth of elements is built straight into a tail of its size:
+ * [a b] is the 32-byte vector and a 32-byte node, nothing more (it once
+ * filled a 32-slot node first and kept a trimmed copy: 336 bytes). */
+Test(vector, small_vectors_allocate_only_what_they_keep)
+{
+    ivm_value items[32];
+    for (int i = 0; i < 32; i++)
+        items[i] = ivm_fixnum(i);
+    for (size_t n = 0; n <= 32; n++) {
+        arena_bytes();
+        uint64_t before = heap.arena.bytes_allocated;
+        ivm_value v = ivm_vec_from(&heap, items, n);
+        uint64_t used = heap.arena.bytes_allocated - before - (uint64_t)(heap.bump.end - heap.bump.ptr);
+        uint64_t want = sizeof(ivm_vec) + (n ? sizeof(ivm_vec_node) + n * sizeof(ivm_value) : 0);
+        cr_assert_eq(used, want, "n=%zu: %llu bytes, want %llu", n, (unsigned long long)used,
+                     (unsigned long long)want);
+        cr_assert_eq(ivm_vec_count(v), n);
+        for (size_t i = 0; i < n; i++)
+            cr_assert_eq(ivm_vec_nth(v, i), items[i]);
+        /* and it grows as any vector does */
+        v = ivm_vec_conj(&heap, v, ivm_fixnum(99));
+        cr_assert_eq(ivm_vec_nth(v, n), ivm_fixnum(99));
+    }
+}

@@ -299,6 +299,18 @@ ivm_value ivm_vec_empty(ivm_heap *h) { return publish(h, &EMPTY); }
 
 ivm_value ivm_vec_from(ivm_heap *h, const ivm_value *items, size_t n)
 {
+    if (n <= IVM_VEC_WIDTH) {
+        /* all in the tail, sized to fit: no transient node to trim (that
+         * cost [a b] 336 bytes for the 64 it keeps) */
+        vstate s = EMPTY;
+        if (n) {
+            ivm_vec_node *t = node_new(h, (unsigned)n, 0);
+            memcpy(t->slots, items, n * sizeof *items);
+            s.count = n;
+            s.tail = val(t);
+        }
+        return publish(h, &s);
+    }
     /* A transient without a root object: the id is taken and never seen
      * again, so the nodes are frozen as soon as this returns. */
     uint64_t edit = ++h->last_transient_id;
