@@ -891,7 +891,10 @@ static bool assign_in_place(compiler *c, const ivm_value *args, uint32_t n, bool
                 read_later = j != k && !done[j] && mentions(args[j], t->names[k]);
             if (read_later)
                 continue;
-            if (args[k] != t->names[k]) /* (recur i ...) keeps i as it is */
+            /* (recur i ...) keeps i as it is, unless a let has shadowed
+             * the name: then i is that let's value */
+            uint32_t reg;
+            if (!find_local(c->fn, args[k], &reg) || reg != t->first + k)
                 TRY(compile_expr(c, args[k], t->first + k, VALUE));
             done[k] = progress = true;
         }
