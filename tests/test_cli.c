@@ -275,6 +275,17 @@ Test(cli, command_line_args)
     cr_assert_str_eq(p.out, "[\"x\"]\n");
 }
 
+/* Source that reads *command-line-args* compiles ahead of time too. */
+Test(cli, compiled_source_reads_command_line_args)
+{
+    const char *src = file_with("cla.iv", "(prn *command-line-args*)\n");
+    const char *ivc = t_path(t_temp_dir(), "cla.ivc");
+    t_proc p;
+    cr_assert_eq(t_ivm(&p, NULL, "compile", src, "-o", ivc, NULL), 0, "%s", p.err);
+    cr_assert_eq(t_ivm(&p, NULL, "run", ivc, "a", "b", NULL), 0, "%s", p.err);
+    cr_assert_str_eq(p.out, "[\"a\" \"b\"]\n");
+}
+
 Test(cli, asm_then_run)
 {
     const char *src = file_with("seven.ivs", ".proto main\n  GETGLOBAL r0, println\n  LOADI r1, 7\n"

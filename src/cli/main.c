@@ -316,7 +316,6 @@ static int run_command(ivm_vm *vm, const options *o)
 {
     ivm_buf ivc = {0};
     const ivm_module *module;
-    bind_args(vm, o);
     int status = read_program(vm, o->file, false, &ivc);
     if (!status)
         status = load(vm, o->file, &ivc, &module);
@@ -328,7 +327,6 @@ static int eval_command(ivm_vm *vm, const options *o)
 {
     ivm_buf ivc = {0};
     const ivm_module *module;
-    bind_args(vm, o);
     int status = translate(vm, o->expr, ivm_cstr_len(o->expr), "-e", false, &ivc);
     if (!status)
         status = load(vm, "-e", &ivc, &module);
@@ -473,6 +471,7 @@ int main(int argc, char **argv)
         ivm_platform_set_exit_hook(report_gc, &vm);
     ivm_core_install(&vm);
     ivm_compiler_install(&vm);
+    bind_args(&vm, &o); /* every command: compile must resolve the name too */
     if (o.expr)
         status = eval_command(&vm, &o);
     else if (same(o.command, "repl"))
