@@ -464,3 +464,22 @@ Test(gc, bad_debug_settings_are_usage_errors)
     cr_assert_str_eq(p.err, "ivm: IVM_GC_STRESS must be a number of allocations from 1 to "
                             "4294967295, not: ten\n");
 }
+
+/* Compiled code is "tidy" (ivc.h): what a call leaves in the registers
+ * above it, and what a callee's frame left in a new frame's registers, is
+ * cleared rather than kept alive. Here a million-element vector lives only
+ * in such stale registers when the collection runs. */
+Test(gc, stale_registers_of_compiled_code_keep_nothing_alive)
+{
+    t_proc p;
+    int code = t_ivm(&p, NULL, "-e",
+                     "(defn f [] (vec (range 1000000)))"
+                     "(defn g [v] [(count v) 1])"
+                     "(defn h [] (ivm/gc) (:live-after-last-gc (ivm/memory)))"
+                     "(let [a (count (f)) _ (ivm/gc) b (:live-after-last-gc (ivm/memory))"
+                     "      [c] (g (f)) d (h)]"
+                     "  [a (< b 1000000) c (< d 1000000)])",
+                     NULL);
+    cr_assert_eq(code, 0, "stderr: %s", p.err);
+    cr_assert_str_eq(p.out, "[1000000 true 1000000 true]\n");
+}

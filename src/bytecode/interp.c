@@ -33,6 +33,7 @@ static ivm_status safepoint(ivm_vm *vm)
     vm->budget = vm->budget_reset;
     if (vm->heap.arena.collect_requested)
         ivm_vm_collect(vm);
+    vm->top_live = UINT32_MAX;
     return ivm_platform_interrupted() ? IVM_INTERRUPTED : IVM_OK;
 }
 
@@ -188,22 +189,30 @@ static void record_trace(ivm_vm *vm, uint32_t stop)
         if (UNLIKELY(st != IVM_OK))                                            \
             goto fail;                                                         \
     } while (0)
-#define REDUCE()                                                               \
+/* A reduction; `live` is how many of the running frame's registers hold
+ * values at this point (vm.h, top_live). */
+#define REDUCE_LIVE(live)                                                      \
     do {                                                                       \
         if (UNLIKELY(--budget <= 0)) {                                         \
             SAVE_PC();                                                         \
+            vm->top_live = (live);                                             \
             CHECK(safepoint(vm));                                              \
             LOAD_FRAME();                                                      \
             budget = vm->budget;                                               \
         }                                                                      \
     } while (0)
-/* A reduction that also stops at once for a requested collection: after
- * natives, which may allocate without bound between reductions. */
-#define POLL()                                                                 \
+/* At a backward jump any register may be live. */
+#define REDUCE() REDUCE_LIVE(UINT32_MAX)
+/* On entry to a function only its parameters are. */
+#define REDUCE_ENTRY() REDUCE_LIVE((uint32_t)p->nparams + (p->flags & IVM_PROTO_VARIADIC ? 1u : 0u))
+/* After a call of a native at R[A], registers up to A (its result) are:
+ * the call's arguments above it are spent. Stops at once for a requested
+ * collection: natives may allocate without bound between reductions. */
+#define POLL_AFTER_CALL()                                                      \
     do {                                                                       \
         if (UNLIKELY(vm->heap.arena.collect_requested))                        \
             budget = 1;                                                        \
-        REDUCE();                                                              \
+        REDUCE_LIVE(p->flags & IVM_PROTO_TIDY ? A + 1u : UINT32_MAX);         \
     } while (0)
 /* The JMP after a test: taken when the outcome equals k. */
 #define COND_JUMP(cond, k)                                                     \
@@ -262,7 +271,10 @@ static ivm_status run(ivm_vm *vm, uint32_t stop)
     ivm_status st;
     int32_t budget = vm->budget;
     LOAD_FRAME();
-    POLL(); /* entry from C: a native calling back in may allocate much */
+    /* entry from C: a native calling back in may allocate much */
+    if (UNLIKELY(vm->heap.arena.collect_requested))
+        budget = 1;
+    REDUCE_ENTRY();
 
     DISPATCH_BEGIN
 
@@ -463,19 +475,20 @@ static ivm_status run(ivm_vm *vm, uint32_t stop)
             if (!ivm_is_kind(fn, IVM_K_MULTIFN)) { /* natives, keywords, collections */
                 CHECK(ivm_is_native(fn) ? call_native(vm, fn, &R[A + 1], nargs, &R[A])
                                         : call_value(vm, fn, &R[A + 1], nargs, &R[A]));
-                POLL(); /* natives may allocate much: let a collection in */
+                POLL_AFTER_CALL();
                 NEXT;
             }
             CHECK(select_arity(vm, &fn, nargs));
         }
         uint32_t base = f->base + A + 1;
         ivm_proto *np = ivm_as_proto(ivm_as_closure(fn)->proto);
-        if (UNLIKELY(np->nparams != nargs || np->flags || base + np->nregs > vm->stack_high ||
+        if (UNLIKELY(np->nparams != nargs || (np->flags & IVM_PROTO_VARIADIC) ||
+                     base + np->nregs > vm->stack_high ||
                      vm->nframes >= IVM_MAX_FRAMES))
             CHECK(prepare_call(vm, fn, base, nargs));
         vm->frames[vm->nframes++] = (ivm_frame){fn, 0, base};
         LOAD_FRAME();
-        REDUCE();
+        REDUCE_ENTRY();
         NEXT;
     }
     CASE(TAILCALL) {
@@ -498,7 +511,7 @@ static ivm_status run(ivm_vm *vm, uint32_t stop)
         f->closure = fn;
         f->pc = 0;
         LOAD_FRAME();
-        REDUCE();
+        REDUCE_ENTRY();
         NEXT;
     }
     CASE(RET) {

@@ -45,19 +45,26 @@ static _Noreturn void out_of_memory(void *context, size_t heap_bytes)
 
 /* ---- Roots ------------------------------------------------------------- */
 
-/* The first stack slot no frame uses. A frame's registers may reach past
- * those of the frames it called, so every frame counts; a native's
- * arguments lie in its caller's registers. */
+static uint32_t top_frame_end(const ivm_vm *vm)
+{
+    const ivm_frame *t = &vm->frames[vm->nframes - 1];
+    return t->base + ivm_as_proto(ivm_as_closure(t->closure)->proto)->nregs;
+}
+
+/* The end of the live part of the stack (see top_live in vm.h): every
+ * frame below the top is live up to the base of the frame above it (its
+ * callee's slot, and for a native that called back in, the native's
+ * arguments too), so the live slots are those below the top frame's live
+ * registers. */
 static uint32_t stack_top(const ivm_vm *vm)
 {
-    uint32_t top = 0;
-    for (uint32_t i = 0; i < vm->nframes; i++) {
-        const ivm_frame *f = &vm->frames[i];
-        uint32_t end = f->base + ivm_as_proto(ivm_as_closure(f->closure)->proto)->nregs;
-        if (end > top)
-            top = end;
-    }
-    return top;
+    if (vm->nframes == 0)
+        return 0;
+    const ivm_frame *t = &vm->frames[vm->nframes - 1];
+    uint32_t end = top_frame_end(vm);
+    if (vm->top_live < end - t->base)
+        end = t->base + vm->top_live;
+    return end;
 }
 
 static void vm_roots(void *context, ivm_gc *gc)
@@ -105,7 +112,9 @@ void ivm_vm_collect(ivm_vm *vm)
     uint32_t top = stack_top(vm);
     if (vm->stack_high > top)
         memset(vm->stack + top, 0, (vm->stack_high - top) * sizeof *vm->stack);
-    vm->stack_high = top;
+    /* the top frame may write all of its registers without a check */
+    vm->stack_high = vm->nframes && top_frame_end(vm) > top ? top_frame_end(vm) : top;
+    vm->top_live = UINT32_MAX;
 }
 
 void ivm_vm_gc_debug(ivm_vm *vm, bool verify, uint32_t stress_every)
@@ -139,6 +148,7 @@ bool ivm_vm_init(ivm_vm *vm, size_t heap_bytes, ivm_arena_mode mode)
     }
     ivm_gc_set_roots(&vm->gc, vm_roots, vm);
     vm->budget = vm->budget_reset = IVM_REDUCTION_BUDGET;
+    vm->top_live = UINT32_MAX;
     ivm_vm_add_natives(vm, ivm_base_natives, ivm_base_native_count);
     return true;
 }

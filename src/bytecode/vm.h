@@ -90,6 +90,15 @@ typedef struct ivm_vm {
      * raises it); the collector clears [top, stack_high). */
     ivm_value *stack;
     uint32_t stack_high;
+    /* How many of the top frame's registers hold live values at the
+     * safepoint where a collection runs (UINT32_MAX: all of them). The
+     * bytecode contract it relies on: a function's registers past its
+     * parameters hold nothing on entry, and a CALL at R[A] leaves the
+     * registers above A undefined (a closure callee overwrites them; the
+     * collector may clear them after a native). A frame below the top is
+     * live up to its callee's slot. Registers outside these windows are
+     * cleared, not traced, so that stale temporaries keep nothing alive. */
+    uint32_t top_live;
     ivm_frame *frames;
     uint32_t nframes;
     /* Invariant: every handler belongs to a live frame, innermost last

@@ -347,9 +347,11 @@ static void set_next_collection(ivm_gc *gc)
     uint32_t free_regions = ivm_arena_free_regions(a);
     a->reserve_regions = gc->reserve_regions < free_regions / 2 ? gc->reserve_regions
                                                                  : free_regions / 2;
-    /* What the program will allocate before the next collection stays
-     * committed; the rest of the free memory goes back to the host. */
-    ivm_arena_trim(a, (uint32_t)(budget / IVM_REGION_SIZE) + 1);
+    /* Free regions for the next minimum budget stay committed, so that
+     * reusing them costs no page faults; the rest of the free memory goes
+     * back to the host (faulting it back in costs far less than the
+     * collection that precedes it). */
+    ivm_arena_trim(a, (uint32_t)(IVM_GC_MIN_BUDGET / IVM_REGION_SIZE));
 }
 
 void ivm_gc_collect(ivm_gc *gc, bool may_move)
