@@ -152,9 +152,11 @@ Test(gc, empty_regions_are_freed_and_their_memory_returned)
 }
 
 /* Fills about `regions` regions with conses of which every `keep`th is
- * kept (pushed on w); returns how many were kept. */
+ * kept (pushed on w, which it makes and roots); returns how many. */
 static size_t build_sparse(ivm_vm *vm, ivm_worklist *w, int regions, int keep)
 {
+    ivm_worklist_init(w);
+    ivm_root_list(vm, w);
     size_t n = (size_t)regions * IVM_REGION_SIZE / 32, kept = 0;
     for (size_t i = 0; i < n; i++) {
         ivm_value c = ivm_cons_new(&vm->heap, ivm_fixnum((int64_t)i), IVM_EMPTY_LIST);
@@ -170,8 +172,6 @@ Test(gc, sparse_regions_are_evacuated_and_references_rewritten)
 {
     ivm_vm *vm = fresh();
     ivm_worklist w;
-    ivm_worklist_init(&w);
-    ivm_root_list(vm, &w);
     size_t kept = build_sparse(vm, &w, 8, 10); /* 10% live */
     ivm_value first = w.items[0];
     uint32_t first_region = ivm_arena_region_of(&vm->heap.arena, (void *)(uintptr_t)first);
@@ -205,8 +205,6 @@ Test(gc, an_object_reached_twice_is_copied_once)
 {
     ivm_vm *vm = fresh();
     ivm_worklist w;
-    ivm_worklist_init(&w);
-    ivm_root_list(vm, &w);
     build_sparse(vm, &w, 4, 20);
     ivm_value shared = w.items[3];
     ivm_value a = shared, b = shared;
@@ -247,8 +245,6 @@ Test(gc, a_collection_that_may_not_move_copies_nothing)
 {
     ivm_vm *vm = fresh();
     ivm_worklist w;
-    ivm_worklist_init(&w);
-    ivm_root_list(vm, &w);
     build_sparse(vm, &w, 4, 10);
     ivm_value first = w.items[0];
     ivm_gc_collect(&vm->gc, false);
