@@ -109,9 +109,7 @@ static void push(ivm_gc *gc, ivm_value v)
 }
 
 /* Sets the object's bit and stacks it, without reading it: its header is
- * read when it is popped, by which time the prefetch has brought it in.
- * (Reading each header at once, a cache miss apiece, cost most of the
- * marking time of binary-trees.) */
+ * read later (drain), once a prefetch has had time to bring it in. */
 static inline void mark_value(ivm_gc *gc, ivm_value v)
 {
     if (!ivm_is_obj(v))
@@ -120,15 +118,30 @@ static inline void mark_value(ivm_gc *gc, ivm_value v)
     IVM_ASSERT(ivm_arena_contains(&gc->heap->arena, o));
     if (!set_mark(gc, o))
         return;
-    __builtin_prefetch(o);
     push(gc, v);
 }
 
+/* Scans the stacked objects. Each popped object waits in a small ring
+ * while PREFETCH_AHEAD others are fetched, so that reading its header is
+ * rarely a cache miss (which, one per object, was most of marking). */
+#define PREFETCH_AHEAD 8
 static void drain(ivm_gc *gc)
 {
     ivm_arena *a = &gc->heap->arena;
-    while (gc->stack_len) {
-        ivm_header *o = ivm_obj_header(gc->stack[--gc->stack_len]);
+    ivm_value ring[PREFETCH_AHEAD];
+    unsigned head = 0, waiting = 0;
+    for (;;) {
+        if (gc->stack_len && waiting < PREFETCH_AHEAD) {
+            ivm_value v = gc->stack[--gc->stack_len];
+            __builtin_prefetch(ivm_obj_header(v));
+            ring[(head + waiting++) % PREFETCH_AHEAD] = v;
+            continue;
+        }
+        if (waiting == 0)
+            break;
+        ivm_header *o = ivm_obj_header(ring[head]);
+        head = (head + 1) % PREFETCH_AHEAD;
+        waiting--;
         ivm_header h = *o;
         IVM_ASSERT(ivm_kind_is_value(h & 0xff));
         uint32_t bytes = ivm_header_words(h) * 8u;
