@@ -479,3 +479,31 @@ Test(gc, stale_registers_of_compiled_code_keep_nothing_alive)
     cr_assert_eq(code, 0, "stderr: %s", p.err);
     cr_assert_str_eq(p.out, "[1000000 true 1000000 true]\n");
 }
+
+/* Free regions stay committed up to the next budget, unless the program
+ * asked for memory back (ivm/gc sets release_memory). Heap of 1 GiB here,
+ * so that the budget is not capped by the reserve. */
+Test(gc, free_memory_goes_back_beyond_the_budget_or_on_request)
+{
+    ivm_vm big;
+    cr_assert(ivm_vm_init(&big, (size_t)1 << 30, IVM_ARENA_LAZY));
+    ivm_arena *a = &big.heap.arena;
+    ivm_value keep = list_of(&big, 1600000); /* 51 MB live: a 102 MB budget */
+    ivm_root(&big, &keep);
+    list_of(&big, 8000000); /* 256 MB of garbage */
+    ivm_gc_collect(&big.gc, true);
+    uint64_t budget = big.gc.stats.live_bytes * IVM_GC_GROWTH;
+    cr_assert_gt(budget, IVM_GC_MIN_BUDGET);
+    uint32_t budget_regions = (uint32_t)(budget / IVM_REGION_SIZE) + 1;
+    uint32_t min_regions = (uint32_t)(IVM_GC_MIN_BUDGET / IVM_REGION_SIZE) + 1;
+    cr_assert_eq(a->free_committed, budget_regions, "%u committed free regions, want %u",
+                 a->free_committed, budget_regions);
+    /* the same garbage again, then a requested release */
+    list_of(&big, 8000000);
+    big.gc.release_memory = true;
+    ivm_gc_collect(&big.gc, true);
+    cr_assert_eq(a->free_committed, min_regions, "%u committed free regions, want %u",
+                 a->free_committed, min_regions);
+    cr_assert_not(big.gc.release_memory, "a request is served once");
+    ivm_vm_destroy(&big);
+}

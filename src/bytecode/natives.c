@@ -246,11 +246,13 @@ NATIVE(n_ge) { return chain(vm, args, nargs, true, true, result); }
 /* ---- The collector, from programs ------------------------------------- */
 
 /* (ivm/gc): a collection runs as soon as this native returns (natives
- * cannot collect: the interpreter does, at the safepoint after a call). */
+ * cannot collect: the interpreter does, at the safepoint after a call),
+ * and gives the host back every free region beyond the minimum budget. */
 static ivm_status n_gc(ivm_vm *vm, const ivm_value *args, uint32_t nargs, ivm_value *result)
 {
     (void)args, (void)nargs;
     vm->heap.arena.collect_requested = true;
+    vm->gc.release_memory = true;
     *result = IVM_NIL;
     return IVM_OK;
 }

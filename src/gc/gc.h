@@ -94,6 +94,9 @@ struct ivm_gc {
 
     bool verify;    /* walk and check the heap after every collection */
     uint32_t reserve_regions; /* free regions the growth policy keeps back */
+    /* The next collection returns all free memory beyond the minimum
+     * budget to the host, not only what the next budget will not use. */
+    bool release_memory;
     ivm_gc_stats stats;
 };
 
