@@ -165,7 +165,7 @@ static const char every_opcode[] =
     "  ADD r1, r1, r2\n"
     "  RET r1\n"
     ".end\n"
-    ".proto mid params=2 variadic tidy name=\"a middle one\"\n"
+    ".proto mid params=2 variadic name=\"a middle one\"\n"
     "  .capture reg 0\n"
     "  .line 10\n"
     "  CLOSURE r3, leaf\n"

@@ -20,11 +20,7 @@
  *   len-4   4     CRC-32 (IEEE 802.3, as zlib's crc32) of bytes 0..len-5
  *
  * A prototype:
- *   u8   flags: bit 0 set = has a name; bit 1 set = variadic; bit 2 set =
- *        "tidy": after a CALL at R[A], the code never reads a register
- *        above A before writing it (what ivm's compiler emits; the
- *        collector may then clear those registers rather than keep what
- *        they held alive); others 0
+ *   u8   flags: bit 0 set = has a name; bit 1 set = variadic; others 0
  *   str  name (only when flags bit 0 is set)
  *   u8   nparams   fixed parameters
  *   u8   nregs     registers; nregs >= nparams + (variadic ? 1 : 0), >= 1
@@ -67,7 +63,6 @@
 enum {
     IVC_PROTO_NAMED = 1,
     IVC_PROTO_VARIADIC = 2,
-    IVC_PROTO_TIDY = 4,
 };
 
 typedef enum ivc_const_tag {

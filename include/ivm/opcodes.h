@@ -34,7 +34,8 @@
  * Calls: CALL A B runs the callee with its R[0..] over the caller's
  * R[A+1..], so the arguments are not copied; the callee may overwrite any of
  * the caller's registers from R[A] up, and the result lands in R[A]. A
- * caller keeps what it needs below R[A].
+ * caller keeps what it needs below R[A]: the rest is undefined after the
+ * call, whatever the callee (the collector clears it after a native).
  *
  * Conditional tests (EQ..GEI, TEST, LOOPLT) must be followed by a JMP: when the
  * test's outcome equals k the jump is taken, otherwise it is skipped. The

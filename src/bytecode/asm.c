@@ -267,7 +267,7 @@ typedef struct fixup {
 typedef struct builder {
     span id;
     ivm_value name;
-    bool name_set, variadic, tidy;
+    bool name_set, variadic;
     int nparams, nregs;  /* -1 until given */
     uint32_t regs_used;  /* the highest register an operand names, plus 1 */
     ivm_buf consts;      /* ivm_value */
@@ -995,12 +995,6 @@ static bool parse_attribute(assembler *as)
         b->variadic = true;
         return true;
     }
-    if (span_is(attr, "tidy")) {
-        if (b->tidy)
-            return fail_name(as, attr.p, "duplicate attribute ", attr, "");
-        b->tidy = true;
-        return true;
-    }
     if (span_is(attr, "name")) {
         if (!accept(as, '='))
             return fail_name(as, as->p, "expected '=' after ", attr, "");
@@ -1008,7 +1002,7 @@ static bool parse_attribute(assembler *as)
                set_name(as, attr.p, ivm_string(as->heap, as->chars.data, as->chars.len));
     }
     if (attr.len == 0)
-        return fail(as, as->p, "expected an attribute (params=, regs=, variadic, tidy, name=, anonymous)");
+        return fail(as, as->p, "expected an attribute (params=, regs=, variadic, name=, anonymous)");
     return fail_name(as, attr.p, "unknown attribute ", attr, "");
 }
 
@@ -1091,7 +1085,7 @@ static ivm_value build_proto(assembler *as, uint8_t nregs)
     p->source = as->source;
     p->nparams = (uint8_t)b->nparams;
     p->nregs = nregs;
-    p->flags = (b->variadic ? IVM_PROTO_VARIADIC : 0) | (b->tidy ? IVM_PROTO_TIDY : 0);
+    p->flags = b->variadic ? IVM_PROTO_VARIADIC : 0;
     copy_buf(ivm_proto_consts(p), &b->consts);
     copy_buf(ivm_proto_lines(p), &b->lines);
     copy_buf(ivm_proto_caps(p), &b->caps);

@@ -196,8 +196,6 @@ static void print_header(const disasm *d, uint32_t i)
     ivm_buf_add_int(out, p->nregs);
     if (p->flags & IVM_PROTO_VARIADIC)
         ivm_buf_add_cstr(out, " variadic");
-    if (p->flags & IVM_PROTO_TIDY)
-        ivm_buf_add_cstr(out, " tidy");
     if (!d->named[i] && p->name) {
         ivm_buf_add_cstr(out, " name=");
         print_string(out, p->name);

@@ -206,13 +206,14 @@ static void record_trace(ivm_vm *vm, uint32_t stop)
 /* On entry to a function only its parameters are. */
 #define REDUCE_ENTRY() REDUCE_LIVE((uint32_t)p->nparams + (p->flags & IVM_PROTO_VARIADIC ? 1u : 0u))
 /* After a call of a native at R[A], registers up to A (its result) are:
- * the call's arguments above it are spent. Stops at once for a requested
- * collection: natives may allocate without bound between reductions. */
+ * a call may overwrite every register from R[A] up (opcodes.h), so what
+ * lies above is spent. Stops at once for a requested collection: natives
+ * may allocate without bound between reductions. */
 #define POLL_AFTER_CALL()                                                      \
     do {                                                                       \
         if (UNLIKELY(vm->heap.arena.collect_requested))                        \
             budget = 1;                                                        \
-        REDUCE_LIVE(p->flags & IVM_PROTO_TIDY ? A + 1u : UINT32_MAX);         \
+        REDUCE_LIVE(A + 1u);                                                   \
     } while (0)
 /* The JMP after a test: taken when the outcome equals k. */
 #define COND_JUMP(cond, k)                                                     \

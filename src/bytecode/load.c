@@ -362,7 +362,7 @@ static ivm_value read_proto(loading *L)
     ivm_heap *h = &L->vm->heap;
     const uint8_t *at = r->p;
     uint8_t flags = read_u8(r);
-    if (!r->failed && (flags & ~(IVC_PROTO_NAMED | IVC_PROTO_VARIADIC | IVC_PROTO_TIDY)))
+    if (!r->failed && (flags & ~(IVC_PROTO_NAMED | IVC_PROTO_VARIADIC)))
         fail_at(r, at, "unknown prototype flags ", flags, "", 0, NULL);
     ivm_value name = IVM_NIL;
     if (flags & IVC_PROTO_NAMED) {
@@ -408,8 +408,7 @@ static ivm_value read_proto(loading *L)
         p->source = L->source;
         p->nparams = nparams;
         p->nregs = nregs;
-        p->flags = (variadic ? IVM_PROTO_VARIADIC : 0) |
-                   (flags & IVC_PROTO_TIDY ? IVM_PROTO_TIDY : 0);
+        p->flags = variadic ? IVM_PROTO_VARIADIC : 0;
         memcpy(ivm_proto_consts(p), consts, nconsts * sizeof *consts);
         memcpy(ivm_proto_caps(p), caps, ncaps * sizeof *caps);
         fill_words(ivm_proto_code(p), code_at, ncode);

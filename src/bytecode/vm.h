@@ -91,13 +91,13 @@ typedef struct ivm_vm {
     ivm_value *stack;
     uint32_t stack_high;
     /* How many of the top frame's registers hold live values at the
-     * safepoint where a collection runs (UINT32_MAX: all of them). The
-     * bytecode contract it relies on: a function's registers past its
-     * parameters hold nothing on entry, and a CALL at R[A] leaves the
-     * registers above A undefined (a closure callee overwrites them; the
-     * collector may clear them after a native). A frame below the top is
-     * live up to its callee's slot. Registers outside these windows are
-     * cleared, not traced, so that stale temporaries keep nothing alive. */
+     * safepoint where a collection runs (UINT32_MAX: all of them). It
+     * rests on the bytecode contract (opcodes.h): a function's registers
+     * past its parameters hold nothing on entry, and a CALL at R[A] may
+     * overwrite every register from R[A] up (a native's result aside, the
+     * collector clears them). A frame below the top is live up to its
+     * callee's slot. Registers outside these windows are cleared, not
+     * traced, so that stale temporaries keep nothing alive. */
     uint32_t top_live;
     ivm_frame *frames;
     uint32_t nframes;

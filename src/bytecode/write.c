@@ -74,8 +74,7 @@ static void put_const(const ivm_module *m, ivm_buf *b, ivm_value v)
 static void put_proto(const ivm_module *m, ivm_buf *b, ivm_proto *p)
 {
     uint8_t flags = (p->name ? IVC_PROTO_NAMED : 0) |
-                    (p->flags & IVM_PROTO_VARIADIC ? IVC_PROTO_VARIADIC : 0) |
-                    (p->flags & IVM_PROTO_TIDY ? IVC_PROTO_TIDY : 0);
+                    (p->flags & IVM_PROTO_VARIADIC ? IVC_PROTO_VARIADIC : 0);
     put_u8(b, flags);
     if (p->name)
         put_str(b, p->name);

@@ -983,9 +983,7 @@ static ivm_value make_proto(compiler *c, fn_state *f)
     p->name = f->name;
     p->source = c->source;
     p->nparams = f->nparams;
-    /* the compiler allocates registers as a stack: what lies above a
-     * call's register is spent once the call returns */
-    p->flags = (f->variadic ? IVM_PROTO_VARIADIC : 0) | IVM_PROTO_TIDY;
+    p->flags = f->variadic ? IVM_PROTO_VARIADIC : 0;
     p->nregs = (uint8_t)(f->max_reg ? f->max_reg : 1);
     copy_out(ivm_proto_consts(p), &f->consts);
     copy_out(ivm_proto_code(p), &f->code);

@@ -13,9 +13,7 @@
 
 #include "values/value.h"
 
-/* Prototype flags. TIDY: after a CALL at R[A] the code never reads a
- * register above A before writing it (ivc.h); the collector relies on it. */
-enum { IVM_PROTO_VARIADIC = 1, IVM_PROTO_TIDY = 2 };
+enum { IVM_PROTO_VARIADIC = 1 };
 enum { IVM_CAPTURE_REGISTER = 0, IVM_CAPTURE_CAPTURE = 1 };
 
 typedef struct ivm_capture { uint8_t kind, index; } ivm_capture;
