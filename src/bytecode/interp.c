@@ -26,10 +26,13 @@
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 
-/* The caller reloads its frame afterwards: a collection may have moved
- * the running closure and its prototype. */
-static ivm_status safepoint(ivm_vm *vm)
+/* `live`: the running frame's live registers (vm.h, top_live). The caller
+ * reloads its frame afterwards: a collection may have moved the running
+ * closure and its prototype. Out of line: it is the slow path of every
+ * reduction in the dispatch loop. */
+static __attribute__((noinline)) ivm_status safepoint(ivm_vm *vm, uint32_t live)
 {
+    vm->top_live = live;
     vm->budget = vm->budget_reset;
     if (vm->heap.arena.collect_requested)
         ivm_vm_collect(vm);
@@ -195,8 +198,7 @@ static void record_trace(ivm_vm *vm, uint32_t stop)
     do {                                                                       \
         if (UNLIKELY(--budget <= 0)) {                                         \
             SAVE_PC();                                                         \
-            vm->top_live = (live);                                             \
-            CHECK(safepoint(vm));                                              \
+            CHECK(safepoint(vm, (live)));                                      \
             LOAD_FRAME();                                                      \
             budget = vm->budget;                                               \
         }                                                                      \
