@@ -315,6 +315,11 @@ Test(roundtrip, assembler_errors)
     expect_asm_error(".proto main\n  MOVE r256, r1\n  RET r0\n.end\n", "e.ivs:2:8: register out of range (0..255)");
     expect_asm_error(".proto main\n  MOVE r0 r1\n  RET r0\n.end\n", "e.ivs:2:11: expected ',' between operands");
     expect_asm_error(".proto main\n  JMP nowhere\n.end\n", "e.ivs:2:7: undefined label nowhere");
+    /* found by tests/fuzz/run asm: the assembler wrote a file the loader refused */
+    expect_asm_error(".proto main\n  .const 'println\n  GETGLOBAL r0, k4\n  LOADK r1, k0\n  RET r0\n.end\n",
+                     "e.ivs:3:17: constant k4 does not exist (the prototype has 1 constant)");
+    expect_asm_error(".proto main\n  LOADK r0, k0\n  RET r0\n.end\n",
+                     "e.ivs:2:13: constant k0 does not exist (the prototype has 0 constants)");
     expect_asm_error(".proto main\nx:\nx:\n  RET r0\n.end\n", "e.ivs:3:1: duplicate label x");
     expect_asm_error(".proto main\n  CLOSURE r0, later\n  RET r0\n.end\n.proto later\n  RET r0\n.end\n",
                      "e.ivs:2:15: define prototype later before the function that uses it");

@@ -275,6 +275,7 @@ typedef struct builder {
     ivm_buf lines;       /* ivm_line */
     ivm_buf caps;        /* ivm_capture */
     ivm_buf fixups;      /* fixup */
+    ivm_buf krefs;       /* span: the kN operands, checked at .end */
     const char *line_at; /* the last .line directive */
     ivm_name_map labels; /* label -> pc */
 } builder;
@@ -304,6 +305,7 @@ static void builder_free(builder *b)
     ivm_buf_free(&b->lines);
     ivm_buf_free(&b->caps);
     ivm_buf_free(&b->fixups);
+    ivm_buf_free(&b->krefs);
     ivm_name_map_free(&b->labels);
     memset(b, 0, sizeof *b);
 }
@@ -836,7 +838,10 @@ static bool parse_const_operand(assembler *as, ivm_operand_kind kind, int64_t *v
     if (is_index_word(w)) {
         as->p += w.len;
         const char *why = read_int((span){w.p + 1, w.len - 1}, v);
-        return !why || fail(as, at, why);
+        if (why)
+            return fail(as, at, why);
+        ivm_buf_add(&as->b.krefs, &w, sizeof w); /* .const may come later */
+        return true;
     }
     ivm_value value;
     if (!parse_literal(as, 0, kind, &value))
@@ -1032,6 +1037,28 @@ static bool begin_proto(assembler *as, const char *at)
     return true;
 }
 
+/* Every kN names one of the prototype's constants. */
+static bool check_const_refs(assembler *as)
+{
+    builder *b = &as->b;
+    uint32_t nconsts = COUNT(b->consts, ivm_value);
+    for (uint32_t i = 0; i < COUNT(b->krefs, span); i++) {
+        span w = ITEMS(b->krefs, span)[i];
+        int64_t k;
+        read_int((span){w.p + 1, w.len - 1}, &k);
+        if (k >= nconsts) {
+            ivm_buf *e = error_at(as, w.p);
+            ivm_buf_add_cstr(e, "constant ");
+            ivm_buf_add(e, w.p, w.len);
+            ivm_buf_add_cstr(e, " does not exist (the prototype has ");
+            ivm_buf_add_int(e, nconsts);
+            ivm_buf_add_cstr(e, nconsts == 1 ? " constant)" : " constants)");
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool resolve_jumps(assembler *as)
 {
     builder *b = &as->b;
@@ -1102,7 +1129,7 @@ static bool end_proto(assembler *as, const char *at)
     if (nlines && ITEMS(b->lines, ivm_line)[nlines - 1].pc == COUNT(b->code, pending))
         return fail(as, b->line_at, ".line after the last instruction");
     uint8_t nregs;
-    if (!resolve_jumps(as) || !choose_nregs(as, &nregs))
+    if (!resolve_jumps(as) || !check_const_refs(as) || !choose_nregs(as, &nregs))
         return false;
     ivm_name_map_put(&as->ids, b->id.p, b->id.len, COUNT(as->protos, ivm_value));
     push_value(&as->protos, build_proto(as, nregs));
