@@ -320,6 +320,9 @@ Test(roundtrip, assembler_errors)
                      "e.ivs:3:17: constant k4 does not exist (the prototype has 1 constant)");
     expect_asm_error(".proto main\n  LOADK r0, k0\n  RET r0\n.end\n",
                      "e.ivs:2:13: constant k0 does not exist (the prototype has 0 constants)");
+    /* found by tests/fuzz/run asm: regs= smaller than the registers used */
+    expect_asm_error(".proto main regs=2\n  LOADI r2, 0\n  RET r0\n.end\n",
+                     "e.ivs:2:9: register r2 is past the prototype's regs=2");
     expect_asm_error(".proto main\nx:\nx:\n  RET r0\n.end\n", "e.ivs:3:1: duplicate label x");
     expect_asm_error(".proto main\n  CLOSURE r0, later\n  RET r0\n.end\n.proto later\n  RET r0\n.end\n",
                      "e.ivs:2:15: define prototype later before the function that uses it");

@@ -270,6 +270,7 @@ typedef struct builder {
     bool name_set, variadic;
     int nparams, nregs;  /* -1 until given */
     uint32_t regs_used;  /* the highest register an operand names, plus 1 */
+    const char *regs_used_at; /* the operand that names it */
     ivm_buf consts;      /* ivm_value */
     ivm_buf code;        /* pending */
     ivm_buf lines;       /* ivm_line */
@@ -860,11 +861,13 @@ static bool parse_jump(assembler *as, unsigned slot)
     return true;
 }
 
-/* What the default register count must cover. */
-static void note_register(assembler *as, uint32_t r)
+/* What the default register count must cover (and a given one too). */
+static void note_register(assembler *as, uint32_t r, const char *at)
 {
-    if (r + 1 > as->b.regs_used)
+    if (r + 1 > as->b.regs_used) {
         as->b.regs_used = r + 1;
+        as->b.regs_used_at = at;
+    }
 }
 
 static bool parse_operand(assembler *as, ivm_op_format format, unsigned slot,
@@ -886,9 +889,11 @@ static bool parse_operand(assembler *as, ivm_op_format format, unsigned slot,
         return fail_range(as, at, kind_name(kind), lo, hi);
     ins->v[slot] = (int32_t)v;
     if (kind == IVM_OPK_R)
-        note_register(as, (uint32_t)v);
+        note_register(as, (uint32_t)v, at);
+    else if (kind == IVM_OPK_N && ins->op == IVM_OP_MULTIFN) /* R[B..B+C-1] */
+        note_register(as, (uint32_t)(ins->v[1] + (v > 0 ? v - 1 : 0)), at);
     else if (kind == IVM_OPK_N) /* R[A..A+N] must exist */
-        note_register(as, (uint32_t)(ins->v[0] + v));
+        note_register(as, (uint32_t)(ins->v[0] + v), at);
     return true;
 }
 
@@ -1091,6 +1096,14 @@ static bool choose_nregs(assembler *as, uint8_t *nregs)
     if (n > 255)
         return fail_name(as, b->id.p, "prototype ", b->id,
                          " needs more than 255 registers");
+    if (b->regs_used > n) {
+        ivm_buf *e = error_at(as, b->regs_used_at);
+        ivm_buf_add_cstr(e, "register r");
+        ivm_buf_add_int(e, b->regs_used - 1);
+        ivm_buf_add_cstr(e, " is past the prototype's regs=");
+        ivm_buf_add_int(e, n);
+        return false;
+    }
     *nregs = (uint8_t)n;
     return true;
 }

@@ -766,12 +766,20 @@ static int expand_time(ivm_expander *ex, ivm_value form, ivm_value *out)
 static int expand_ns(ivm_expander *ex, ivm_value form, ivm_value *out)
 {
     static const char *const known[] = {"clojure.string", "clojure.set", "clojure.math", NULL};
+    if (ivm_list_count(form) < 2)
+        return fail(ex, "ns expects a namespace name (a symbol)", IVM_NIL, NULL), -1;
+    if (!ivm_is_kind(second(form), IVM_K_SYMBOL))
+        return fail(ex, "ns expects a namespace name (a symbol), got: ", second(form), NULL), -1;
     for (ivm_value l = rest(rest(form)); l != IVM_EMPTY_LIST; l = rest(l)) {
         ivm_value clause = first(l);
         if (!ivm_is_cons(clause) || !kw_is(first(clause), "require"))
             continue;
         for (ivm_value r = rest(clause); r != IVM_EMPTY_LIST; r = rest(r)) {
-            ivm_value spec = first(r), lib = ivm_is_vector(spec) ? ivm_vec_nth(spec, 0) : spec;
+            ivm_value spec = first(r), lib = spec;
+            if (ivm_is_vector(spec) && ivm_vec_count(spec) == 0)
+                return fail(ex, "require expects a library name, got: ", spec, NULL), -1;
+            if (ivm_is_vector(spec))
+                lib = ivm_vec_nth(spec, 0);
             if (ivm_is_cons(lib) && sym_is(first(lib), "quote"))
                 lib = second(lib);
             bool ok = false;
