@@ -595,6 +595,12 @@ Test(loader, count_operands)
     expect_code_refused(ABC(LOADNIL, 1, 1, 0), "registers up to r2 out of range (the function has 2 registers)");
     expect_code_refused(ABC(CALL, 0, 2, 0), "registers up to r2 out of range (the function has 2 registers)");
     expect_code_refused(ABC(CALL, 1, 255, 0), "registers up to r256 out of range (the function has 2 registers)");
+    /* VECTOR's elements are R[B..B+C-1]; none at all is a valid count */
+    expect_code_loads(ABC(VECTOR, 0, 0, 2));
+    expect_code_loads(ABC(VECTOR, 0, 1, 1));
+    expect_code_loads(ABC(VECTOR, 1, 1, 0));
+    expect_code_refused(ABC(VECTOR, 0, 1, 2),
+                        "VECTOR needs registers r1 and on inside the function's 2 registers");
     bb b;
     build_main(&b, 2, NULL, 0, 1, (uint32_t[]){ABC(TAILCALL, 1, 1, 0)});
     expect_refused(b.d, b.n, code_at[0], "registers up to r2 out of range (the function has 2 registers)");

@@ -74,7 +74,7 @@ Test(opcodes, every_opcode_has_tests)
         "SETGLOBAL", "GETCAP", "CLOSURE", "ADD", "SUB", "MUL", "DIV", "QUOT", "REM", "MOD",
         "ADDI", "NEG", "NOT", "EQ", "LT", "LE", "EQI", "LTI", "LEI", "GTI", "GEI", "TEST",
         "LOOPLT", "JMP", "CALL", "TAILCALL", "RET", "MULTIFN", "TRY", "ENDTRY", "THROW",
-        "SELF",
+        "SELF", "VECTOR",
     };
     size_t n = sizeof covered / sizeof covered[0];
     for (int op = 0; op < IVM_OP_COUNT; op++) {
@@ -1132,3 +1132,36 @@ Test(opcodes, self_is_the_function_as_called)
                   "  CALL r0, 1\n  RET r0\n"),
              "15");
 }
+
+/* VECTOR builds what vector literals mean: R[B..B+C-1] in order, from none
+ * to more than one tail node's worth. */
+Test(opcodes, vector)
+{
+    t_expect(MAIN("  LOADI r1, 1\n  LOADK r2, \"two\"\n  LOADNIL r3, 0\n  VECTOR r0, r1, 3\n  RET r0\n"),
+             "[1 \"two\" nil]");
+    t_expect(MAIN("  VECTOR r0, r0, 0\n  RET r0\n"), "[]");
+    /* the destination may be one of the elements */
+    t_expect(MAIN("  LOADI r0, 7\n  LOADI r1, 8\n  VECTOR r0, r0, 2\n  RET r0\n"), "[7 8]");
+    ivm_buf text = {0};
+    ivm_buf_add_cstr(&text, ".proto main regs=41\n");
+    for (int i = 1; i <= 40; i++) {
+        ivm_buf_add_cstr(&text, "  LOADI r");
+        ivm_buf_add_int(&text, i);
+        ivm_buf_add_cstr(&text, ", ");
+        ivm_buf_add_int(&text, i);
+        ivm_buf_add_char(&text, '\n');
+    }
+    ivm_buf_add_cstr(&text, "  VECTOR r0, r1, 40\n  RET r0\n.end\n");
+    ivm_buf_add_char(&text, '\0');
+    ivm_buf want = {0};
+    for (int i = 1; i <= 40; i++) {
+        ivm_buf_add_char(&want, i == 1 ? '[' : ' ');
+        ivm_buf_add_int(&want, i);
+    }
+    ivm_buf_add_cstr(&want, "]");
+    ivm_buf_add_char(&want, '\0');
+    t_expect(text.data, want.data);
+    ivm_buf_free(&text);
+    ivm_buf_free(&want);
+}
+

@@ -232,6 +232,8 @@ static const char every_opcode[] =
     "  CALL r4, 2\n"
     "  CALL r4, 0\n"
     "  MULTIFN r0, r5, 2\n"
+    "  VECTOR r0, r5, 2\n"
+    "  VECTOR r1, r1, 0\n"
     "  SELF r2\n"
     "  TRY r3, top\n"
     "  ENDTRY\n"

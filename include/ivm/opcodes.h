@@ -24,7 +24,7 @@
  *   P  a constant that is a prototype: the function a CLOSURE makes
  *   C  a capture index: below the running function's capture count
  *   N  a count: registers A..A+N (LOADNIL), A+1..A+N (calls) or
- *      B..B+N-1 (MULTIFN, N >= 1) exist
+ *      B..B+N-1 (MULTIFN, N >= 1; VECTOR) exist
  *   I  a signed immediate: sBx, or sB / sC (the byte as int8)
  *   k  a flag: 0 or 1
  *   J  a jump: target = (index of the next instruction) + offset, inside
@@ -133,7 +133,9 @@
     /* drop the innermost handler (the TRY of this frame) */                  \
     X(ENDTRY, ABC, _, _, _)                                                    \
     /* throw R[A] */                                                          \
-    X(THROW, ABC, R, _, _)
+    X(THROW, ABC, R, _, _)                                                     \
+    /* R[A] := [R[B] ... R[B+C-1]], a new vector (vector literals) */         \
+    X(VECTOR, ABC, R, R, N)
 
 typedef enum ivm_opcode {
 #define IVM_OPCODE_ENUM(name, fmt, a, b, c) IVM_OP_##name,

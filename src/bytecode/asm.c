@@ -890,7 +890,8 @@ static bool parse_operand(assembler *as, ivm_op_format format, unsigned slot,
     ins->v[slot] = (int32_t)v;
     if (kind == IVM_OPK_R)
         note_register(as, (uint32_t)v, at);
-    else if (kind == IVM_OPK_N && ins->op == IVM_OP_MULTIFN) /* R[B..B+C-1] */
+    else if (kind == IVM_OPK_N && (ins->op == IVM_OP_MULTIFN || ins->op == IVM_OP_VECTOR))
+        /* R[B..B+C-1] */
         note_register(as, (uint32_t)(ins->v[1] + (v > 0 ? v - 1 : 0)), at);
     else if (kind == IVM_OPK_N) /* R[A..A+N] must exist */
         note_register(as, (uint32_t)(ins->v[0] + v), at);

@@ -549,6 +549,10 @@ static ivm_status run(ivm_vm *vm, uint32_t stop)
             vm->nhandlers--;
         NEXT;
     }
+    CASE(VECTOR) {
+        R[A] = ivm_vec_from(&vm->heap, &R[B], C);
+        NEXT;
+    }
     CASE(THROW) {
         SAVE_PC();
         st = ivm_raise_value(vm, R[A]);

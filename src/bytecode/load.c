@@ -285,6 +285,12 @@ static bool check_operand(loading *L, ivm_proto *p, const uint8_t *at,
                fail_at(r, at, "capture ", value, " out of range (the function has ",
                        p->ncaps, " captures)");
     case IVM_OPK_N:
+        if (IVM_GET_OP(ins) == IVM_OP_VECTOR) { /* elements R[B..B+C-1] */
+            unsigned first = IVM_GET_B(ins);
+            return first + value <= p->nregs ||
+                   fail_at(r, at, "VECTOR needs registers r", first,
+                           " and on inside the function's ", p->nregs, " registers");
+        }
         if (IVM_GET_OP(ins) == IVM_OP_MULTIFN) { /* closures R[B..B+C-1] */
             unsigned first = IVM_GET_B(ins);
             return (value >= 1 && first + value - 1 < p->nregs) ||

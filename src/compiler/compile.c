@@ -589,6 +589,23 @@ static int compile_arith(compiler *c, ivm_value form, uint32_t dest, ctx x)
     return finish(c, dest, x);
 }
 
+/* (vector a b ...), which vector literals expand to, as one VECTOR
+ * instruction when the name still means the built-in function. */
+static int compile_vector(compiler *c, ivm_value form, uint32_t dest, ctx x)
+{
+    ivm_value head = ivm_as_cons(form)->first;
+    uint32_t n = list_len(form) - 1;
+    if (!op_is(head, "vector") || is_local(c, head) || !ivm_expand_intrinsic(&c->ex, head) ||
+        n > 255)
+        return -1;
+    uint32_t saved = c->fn->free_reg, base = dest, count = 0;
+    if (n)
+        TRY(compile_into_consecutive(c, rest_form(form), &base, &count));
+    emit_abc(c, IVM_OP_VECTOR, dest, base, count);
+    c->fn->free_reg = saved;
+    return finish(c, dest, x);
+}
+
 /* ---- Special forms ----------------------------------------------------- */
 
 static bool compile_body(compiler *c, ivm_value forms, uint32_t dest, ctx x)
@@ -1219,6 +1236,8 @@ static bool compile_list(compiler *c, ivm_value form, uint32_t dest, ctx x)
         if (comparison(c, form) >= 0)
             return compile_comparison_value(c, form, dest, x);
         int a = compile_arith(c, form, dest, x);
+        if (a < 0)
+            a = compile_vector(c, form, dest, x);
         if (a >= 0)
             return a;
     }
