@@ -599,11 +599,7 @@ ivm_status ivm_call(ivm_vm *vm, ivm_value fn, uint32_t nargs,
         return stack_overflow(vm);
     /* The new frame goes above the top frame's registers (a native that
      * calls back in has its arguments there). */
-    uint32_t top = 0;
-    if (vm->nframes) {
-        ivm_frame *t = &vm->frames[vm->nframes - 1];
-        top = t->base + ivm_as_proto(ivm_as_closure(t->closure)->proto)->nregs;
-    }
+    uint32_t top = vm->nframes ? ivm_frame_end(&vm->frames[vm->nframes - 1]) : 0;
     if ((uint64_t)top + 1 + nargs > IVM_MAX_STACK)
         return stack_overflow(vm);
     if (top + 1 + nargs > vm->stack_high)

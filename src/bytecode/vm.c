@@ -47,8 +47,7 @@ static _Noreturn void out_of_memory(void *context, size_t heap_bytes)
 
 static uint32_t top_frame_end(const ivm_vm *vm)
 {
-    const ivm_frame *t = &vm->frames[vm->nframes - 1];
-    return t->base + ivm_as_proto(ivm_as_closure(t->closure)->proto)->nregs;
+    return ivm_frame_end(&vm->frames[vm->nframes - 1]);
 }
 
 /* The end of the live part of the stack (see top_live in vm.h): every

@@ -33,6 +33,12 @@ typedef struct ivm_frame {
     uint32_t base;     /* stack index of its R[0] */
 } ivm_frame;
 
+/* The first stack slot past a frame's registers. */
+static inline uint32_t ivm_frame_end(const ivm_frame *f)
+{
+    return f->base + ivm_as_proto(ivm_as_closure(f->closure)->proto)->nregs;
+}
+
 /* An active TRY: where an error in frame `frame` (or a callee) goes. */
 typedef struct ivm_handler {
     uint32_t frame;    /* index in frames */

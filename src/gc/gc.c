@@ -308,9 +308,7 @@ static void evacuate(ivm_gc *gc)
     a->collecting = true;
     gc->nto = 0;
     gc->fixing = true;
-    ivm_gc_visit_range(gc, gc->heap->interned.slots, gc->heap->interned.capacity);
-    if (gc->roots)
-        gc->roots(gc->roots_context, gc);
+    ivm_gc_visit_roots(gc);
     fix_kept_regions(gc);
     fix_copies(gc);
     gc->fixing = false;
@@ -386,9 +384,7 @@ void ivm_gc_collect(ivm_gc *gc, bool may_move)
     }
 
     gc->stats.live_bytes = 0;
-    ivm_gc_visit_range(gc, gc->heap->interned.slots, gc->heap->interned.capacity);
-    if (gc->roots)
-        gc->roots(gc->roots_context, gc);
+    ivm_gc_visit_roots(gc);
     drain(gc);
 
     select_regions(gc, nregions, may_move);
@@ -421,7 +417,12 @@ void ivm_gc_collect(ivm_gc *gc, bool may_move)
 
 /* ---- The visitor ------------------------------------------------------- */
 
-bool ivm_gc_verify_slot(ivm_gc *gc, ivm_value *slot); /* verify.c */
+void ivm_gc_visit_roots(ivm_gc *gc)
+{
+    ivm_gc_visit_range(gc, gc->heap->interned.slots, gc->heap->interned.capacity);
+    if (gc->roots)
+        gc->roots(gc->roots_context, gc);
+}
 
 void ivm_gc_visit(ivm_gc *gc, ivm_value *slot)
 {

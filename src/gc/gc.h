@@ -147,6 +147,11 @@ static inline void ivm_gc_visit_range(ivm_gc *gc, ivm_value *slots, size_t n)
         ivm_gc_visit(gc, &slots[i]);
 }
 
+/* The collector's own files: ivm_gc_visit on every root (the symbol table,
+ * then the embedder's), and verify mode's check of one root slot. */
+void ivm_gc_visit_roots(ivm_gc *gc);
+bool ivm_gc_verify_slot(ivm_gc *gc, ivm_value *slot);
+
 /* Whether the object at v was marked by the last collection (tests). */
 bool ivm_gc_is_marked(const ivm_gc *gc, ivm_value v);
 

@@ -152,9 +152,7 @@ bool ivm_gc_verify(ivm_gc *gc, char *why, size_t n)
     /* the roots */
     gc->verify_failed = NULL;
     gc->verifying = true;
-    ivm_gc_visit_range(gc, gc->heap->interned.slots, gc->heap->interned.capacity);
-    if (gc->roots)
-        gc->roots(gc->roots_context, gc);
+    ivm_gc_visit_roots(gc);
     gc->verifying = false;
     if (gc->verify_failed) {
         ivm_buf b = {0};
