@@ -404,10 +404,11 @@ Test(gc, a_program_collects_under_stress_and_verify)
 Test(gc, stale_stack_slots_are_cleared_after_a_collection)
 {
     ivm_vm *vm = fresh();
-    vm->stack[100] = ivm_string(&vm->heap, "stale", 5);
-    vm->stack_high = 101;
+    uint32_t stale = vm->slot_cap - 2;
+    vm->stack[stale] = ivm_string(&vm->heap, "stale", 5);
+    vm->stack_high = stale + 1;
     ivm_vm_collect(vm);
-    cr_assert_eq(vm->stack[100], IVM_NIL);
+    cr_assert_eq(vm->stack[stale], IVM_NIL);
     cr_assert_eq(vm->stack_high, 0);
 }
 

@@ -44,17 +44,35 @@ static __attribute__((noinline)) ivm_status safepoint(ivm_vm *vm, uint32_t live)
 
 static ivm_status stack_overflow(ivm_vm *vm) { return ivm_raise(vm, "stack overflow"); }
 
-/* Checks a call of closure `fn` whose nargs arguments lie at stack[base..]
- * and packs the rest arguments of a variadic function into a list. */
-static ivm_status prepare_call(ivm_vm *vm, ivm_value fn, uint32_t base,
-                               uint32_t nargs)
+/* Checks a call of closure `fn` whose nargs arguments lie at stack[*base..]
+ * (its callee slot below them) and packs the rest arguments of a variadic
+ * function into a list. A call that does not fit in the segment moves to
+ * a new one (vm.h), with the callee and arguments: *base changes. A tail
+ * call's frame, the top one, is dropped from the old segment first. */
+static ivm_status prepare_call(ivm_vm *vm, ivm_value fn, uint32_t *base_io,
+                               uint32_t nargs, bool tail)
 {
     ivm_proto *p = ivm_as_proto(ivm_as_closure(fn)->proto);
     bool variadic = p->flags & IVM_PROTO_VARIADIC;
     if (nargs != p->nparams && (!variadic || nargs < p->nparams))
         return ivm_raise_arity(vm, fn, nargs);
-    if (base + (uint64_t)p->nregs > IVM_MAX_STACK || vm->nframes >= IVM_MAX_FRAMES)
-        return stack_overflow(vm);
+    uint32_t base = *base_io;
+    /* a segment's last slot stays free (ivm_call's result may go there) */
+    if ((uint64_t)base + p->nregs >= vm->slot_cap || vm->nframes + !tail > vm->frame_cap) {
+        ivm_value *from = &vm->stack[base - 1];
+        uint32_t need = 1 + (nargs > p->nregs ? nargs : p->nregs);
+        if (tail)
+            vm->nframes--;
+        ivm_status st = ivm_stack_grow(vm, base - 1, need);
+        if (st != IVM_OK) {
+            vm->nframes += tail;
+            return st;
+        }
+        memcpy(vm->stack, from, (nargs + 1) * sizeof *from);
+        base = *base_io = 1;
+        if (nargs + 1 > vm->stack_high)
+            vm->stack_high = nargs + 1;
+    }
     if (base + p->nregs > vm->stack_high)
         vm->stack_high = base + p->nregs;
     if (variadic) {
@@ -96,7 +114,8 @@ static ivm_status push_handler(ivm_vm *vm, uint32_t frame, uint32_t catch_pc,
     return IVM_OK;
 }
 
-/* Drops the handlers of frames at or above `frame` (they are returning). */
+/* Drops the handlers of frames at or above depth `frame` (they are
+ * returning). */
 static void drop_handlers(ivm_vm *vm, uint32_t frame)
 {
     while (vm->nhandlers && vm->handlers[vm->nhandlers - 1].frame >= frame)
@@ -155,16 +174,22 @@ static ivm_status call_value(ivm_vm *vm, ivm_value fn, const ivm_value *args,
     return IVM_OK;
 }
 
-/* Records the frames above `stop` in the error's trace, innermost first,
- * after whatever deeper frames (from nested calls) are already there. */
+/* Records the frames above depth `stop` in the error's trace, innermost
+ * first, after whatever deeper frames (from nested calls) are already
+ * there. */
 static void record_trace(ivm_vm *vm, uint32_t stop)
 {
-    for (uint32_t i = vm->nframes; i-- > stop;) {
-        if (vm->ntrace < IVM_TRACE_MAX)
-            vm->trace[vm->ntrace++] = (ivm_trace_entry){
-                vm->frames[i].closure, vm->frames[i].pc ? vm->frames[i].pc - 1 : 0};
-        else
-            vm->trace_dropped++;
+    uint32_t depth = ivm_stack_depth(vm);
+    if (depth <= stop)
+        return;
+    uint32_t keep = IVM_TRACE_MAX - vm->ntrace;
+    if (depth - stop > keep)
+        vm->trace_dropped += depth - stop - keep;
+    else
+        keep = depth - stop;
+    for (uint32_t i = 0; i < keep; i++) {
+        const ivm_frame *f = ivm_stack_frame_at(vm, depth - 1 - i);
+        vm->trace[vm->ntrace++] = (ivm_trace_entry){f->closure, f->pc ? f->pc - 1 : 0};
     }
 }
 
@@ -255,7 +280,15 @@ static void record_trace(ivm_vm *vm, uint32_t stop)
     }
 #endif
 
-/* Runs until the frame count drops back to `stop`. */
+/* The frame count of the current segment at which a return needs a look
+ * (ivm_stack_returned): where the run's `stop` depth lies, or the
+ * segment's bottom. */
+static inline uint32_t floor_of(const ivm_vm *vm, uint32_t stop)
+{
+    return stop > vm->depth_below ? stop - vm->depth_below : 0;
+}
+
+/* Runs until the stack's depth drops back to `stop`. */
 static ivm_status run(ivm_vm *vm, uint32_t stop)
 {
 #ifdef IVM_COMPUTED_GOTO
@@ -273,6 +306,7 @@ static ivm_status run(ivm_vm *vm, uint32_t stop)
     uint32_t ins;
     ivm_status st;
     int32_t budget = vm->budget;
+    uint32_t floor = floor_of(vm, stop);
     LOAD_FRAME();
     /* entry from C: a native calling back in may allocate much */
     if (UNLIKELY(vm->heap.arena.collect_requested))
@@ -487,8 +521,10 @@ static ivm_status run(ivm_vm *vm, uint32_t stop)
         ivm_proto *np = ivm_as_proto(ivm_as_closure(fn)->proto);
         if (UNLIKELY(np->nparams != nargs || (np->flags & IVM_PROTO_VARIADIC) ||
                      base + np->nregs > vm->stack_high ||
-                     vm->nframes >= IVM_MAX_FRAMES))
-            CHECK(prepare_call(vm, fn, base, nargs));
+                     vm->nframes >= vm->frame_cap)) {
+            CHECK(prepare_call(vm, fn, &base, nargs, false));
+            floor = floor_of(vm, stop);
+        }
         vm->frames[vm->nframes++] = (ivm_frame){fn, 0, base};
         LOAD_FRAME();
         REDUCE_ENTRY();
@@ -499,7 +535,7 @@ static ivm_status run(ivm_vm *vm, uint32_t stop)
         uint32_t nargs = B;
         SAVE_PC();
         if (UNLIKELY(vm->nhandlers))
-            drop_handlers(vm, vm->nframes - 1);
+            drop_handlers(vm, ivm_stack_depth(vm) - 1);
         if (UNLIKELY(!ivm_is_kind(fn, IVM_K_CLOSURE))) {
             if (!ivm_is_kind(fn, IVM_K_MULTIFN)) {
                 CHECK(ivm_is_native(fn) ? call_native(vm, fn, &R[A + 1], nargs, &R[-1])
@@ -510,9 +546,16 @@ static ivm_status run(ivm_vm *vm, uint32_t stop)
         }
         /* slide the callee and its arguments down over this frame */
         memmove(R - 1, R + A, (nargs + 1) * sizeof *R);
-        CHECK(prepare_call(vm, fn, f->base, nargs));
-        f->closure = fn;
-        f->pc = 0;
+        uint32_t base = f->base;
+        ivm_segment *seg = vm->seg;
+        CHECK(prepare_call(vm, fn, &base, nargs, true));
+        if (UNLIKELY(vm->seg != seg)) { /* moved to a new segment */
+            vm->frames[vm->nframes++] = (ivm_frame){fn, 0, base};
+            floor = floor_of(vm, stop);
+        } else {
+            f->closure = fn;
+            f->pc = 0;
+        }
         LOAD_FRAME();
         REDUCE_ENTRY();
         NEXT;
@@ -521,10 +564,13 @@ static ivm_status run(ivm_vm *vm, uint32_t stop)
         R[-1] = R[A];
     return_from_frame:
         if (UNLIKELY(vm->nhandlers))
-            drop_handlers(vm, vm->nframes - 1);
-        if (--vm->nframes == stop) {
-            vm->budget = budget;
-            return IVM_OK;
+            drop_handlers(vm, ivm_stack_depth(vm) - 1);
+        if (UNLIKELY(--vm->nframes == floor)) {
+            if (ivm_stack_returned(vm, stop)) {
+                vm->budget = budget;
+                return IVM_OK;
+            }
+            floor = floor_of(vm, stop);
         }
         LOAD_FRAME();
         NEXT;
@@ -541,11 +587,11 @@ static ivm_status run(ivm_vm *vm, uint32_t stop)
     }
     CASE(TRY) {
         SAVE_PC();
-        CHECK(push_handler(vm, vm->nframes - 1, f->pc + (uint32_t)IVM_GET_SBX(ins), A));
+        CHECK(push_handler(vm, ivm_stack_depth(vm) - 1, f->pc + (uint32_t)IVM_GET_SBX(ins), A));
         NEXT;
     }
     CASE(ENDTRY) {
-        if (vm->nhandlers && vm->handlers[vm->nhandlers - 1].frame == vm->nframes - 1)
+        if (vm->nhandlers && vm->handlers[vm->nhandlers - 1].frame == ivm_stack_depth(vm) - 1)
             vm->nhandlers--;
         NEXT;
     }
@@ -567,7 +613,8 @@ fail:
     if (st == IVM_ERROR && vm->nhandlers &&
         vm->handlers[vm->nhandlers - 1].frame >= stop) {
         ivm_handler h = vm->handlers[--vm->nhandlers];
-        vm->nframes = h.frame + 1;
+        ivm_stack_unwind(vm, h.frame + 1);
+        floor = floor_of(vm, stop);
         LOAD_FRAME();
         pc = code + h.catch_pc;
         R[h.reg] = vm->error;
@@ -577,7 +624,7 @@ fail:
     if (st == IVM_ERROR)
         record_trace(vm, stop);
     drop_handlers(vm, stop);
-    vm->nframes = stop;
+    ivm_stack_unwind(vm, stop);
     return st;
 }
 
@@ -598,24 +645,41 @@ ivm_status ivm_call(ivm_vm *vm, ivm_value fn, uint32_t nargs,
     if (vm->nested_calls >= IVM_MAX_NESTED_CALLS)
         return stack_overflow(vm);
     /* The new frame goes above the top frame's registers (a native that
-     * calls back in has its arguments there). */
+     * calls back in has its arguments there), in a new segment if its
+     * callee and arguments do not fit (prepare_call moves them on when
+     * its registers do not). */
     uint32_t top = vm->nframes ? ivm_frame_end(&vm->frames[vm->nframes - 1]) : 0;
-    if ((uint64_t)top + 1 + nargs > IVM_MAX_STACK)
-        return stack_overflow(vm);
+    uint32_t ret = top; /* the result's slot in this segment */
+    ivm_segment *seg = vm->seg;
+    uint32_t stop = ivm_stack_depth(vm);
+    ivm_status st;
+    if ((uint64_t)top + 1 + nargs >= vm->slot_cap) {
+        if (top + 1 > vm->stack_high) /* the result comes back there */
+            vm->stack_high = top + 1;
+        st = ivm_stack_grow(vm, top, 1 + nargs);
+        if (st != IVM_OK)
+            return st;
+        top = 0;
+    }
     if (top + 1 + nargs > vm->stack_high)
         vm->stack_high = top + 1 + nargs;
     vm->stack[top] = fn;
     if (nargs) /* args may be NULL when there are none */
         memcpy(&vm->stack[top + 1], args, nargs * sizeof *args);
-    ivm_status st = prepare_call(vm, fn, top + 1, nargs);
-    if (st != IVM_OK)
-        return st;
-    uint32_t stop = vm->nframes;
-    vm->frames[vm->nframes++] = (ivm_frame){fn, 0, top + 1};
-    vm->nested_calls++;
-    st = run(vm, stop);
-    vm->nested_calls--;
+    uint32_t base = top + 1;
+    st = prepare_call(vm, fn, &base, nargs, false);
+    if (st == IVM_OK) {
+        vm->frames[vm->nframes++] = (ivm_frame){fn, 0, base};
+        vm->nested_calls++;
+        st = run(vm, stop);
+        vm->nested_calls--;
+    } else {
+        ivm_stack_unwind(vm, stop);
+    }
+    /* back in the caller's segment: the result is in its callee slot */
+    IVM_ASSERT(vm->seg == seg);
+    (void)seg;
     if (st == IVM_OK)
-        *result = vm->stack[top];
+        *result = vm->stack[ret];
     return st;
 }

@@ -45,33 +45,10 @@ static _Noreturn void out_of_memory(void *context, size_t heap_bytes)
 
 /* ---- Roots ------------------------------------------------------------- */
 
-static uint32_t top_frame_end(const ivm_vm *vm)
-{
-    return ivm_frame_end(&vm->frames[vm->nframes - 1]);
-}
-
-/* The end of the live part of the stack (see top_live in vm.h): every
- * frame below the top is live up to the base of the frame above it (its
- * callee's slot, and for a native that called back in, the native's
- * arguments too), so the live slots are those below the top frame's live
- * registers. */
-static uint32_t stack_top(const ivm_vm *vm)
-{
-    if (vm->nframes == 0)
-        return 0;
-    const ivm_frame *t = &vm->frames[vm->nframes - 1];
-    uint32_t end = top_frame_end(vm);
-    if (vm->top_live < end - t->base)
-        end = t->base + vm->top_live;
-    return end;
-}
-
 static void vm_roots(void *context, ivm_gc *gc)
 {
     ivm_vm *vm = context;
-    ivm_gc_visit_range(gc, vm->stack, stack_top(vm));
-    for (uint32_t i = 0; i < vm->nframes; i++)
-        ivm_gc_visit(gc, &vm->frames[i].closure);
+    ivm_stack_visit_running(vm, gc);
     for (uint32_t i = 0; i < vm->nglobals; i++) {
         ivm_gc_visit(gc, &vm->globals[i].name);
         ivm_gc_visit(gc, &vm->globals[i].value);
@@ -108,11 +85,7 @@ void ivm_vm_collect(ivm_vm *vm)
     /* Outside any native (the host's own ivm_call is nested_calls 1),
      * nothing but the roots refers to objects: they may move. */
     ivm_gc_collect(&vm->gc, vm->nested_calls <= 1);
-    uint32_t top = stack_top(vm);
-    if (vm->stack_high > top)
-        memset(vm->stack + top, 0, (vm->stack_high - top) * sizeof *vm->stack);
-    /* the top frame may write all of its registers without a check */
-    vm->stack_high = vm->nframes && top_frame_end(vm) > top ? top_frame_end(vm) : top;
+    ivm_stack_clear_running(vm);
     vm->top_live = UINT32_MAX;
 }
 
@@ -130,13 +103,15 @@ bool ivm_vm_init(ivm_vm *vm, size_t heap_bytes, ivm_arena_mode mode)
         return false;
     vm->heap.native_name = native_name;
     ivm_arena_set_oom_hook(&vm->heap.arena, out_of_memory, vm);
-    vm->stack = ivm_platform_reserve(IVM_MAX_STACK * sizeof *vm->stack,
-                                     ivm_platform_page_size());
-    vm->frames = ivm_platform_reserve(IVM_MAX_FRAMES * sizeof *vm->frames,
-                                      ivm_platform_page_size());
+    ivm_stack host;
+    bool stack_ok = ivm_stack_init(&host, IVM_HOST_STACK_SLOTS);
+    if (stack_ok) {
+        ivm_stack none;
+        ivm_stack_switch(vm, &none, &host);
+    }
     vm->global_index_cap = 256;
     vm->global_index = ivm_platform_malloc(vm->global_index_cap * sizeof(uint32_t));
-    if (!vm->stack || !vm->frames || !vm->global_index) {
+    if (!stack_ok || !vm->global_index) {
         ivm_vm_destroy(vm);
         return false;
     }
@@ -179,10 +154,12 @@ void ivm_vm_destroy(ivm_vm *vm)
     ivm_platform_free(vm->handlers);
     ivm_platform_free(vm->globals);
     ivm_platform_free(vm->global_index);
-    if (vm->stack)
-        ivm_platform_release(vm->stack, IVM_MAX_STACK * sizeof *vm->stack);
-    if (vm->frames)
-        ivm_platform_release(vm->frames, IVM_MAX_FRAMES * sizeof *vm->frames);
+    if (vm->seg) {
+        ivm_stack running = {vm->seg, NULL, 0, 0};
+        vm->seg->nframes = vm->nframes;
+        ivm_stack_free(&running);
+    }
+    ivm_platform_free(vm->spare);
     ivm_buf_free(&vm->out);
     if (vm->gc.heap)
         ivm_gc_destroy(&vm->gc);

@@ -30,10 +30,10 @@ typedef struct ivm_module {
 typedef struct ivm_frame {
     ivm_value closure; /* the running closure */
     uint32_t pc;       /* where it resumes, while it is not the top frame */
-    uint32_t base;     /* stack index of its R[0] */
+    uint32_t base;     /* index of its R[0] in its segment's slots */
 } ivm_frame;
 
-/* The first stack slot past a frame's registers. */
+/* The first slot past a frame's registers. */
 static inline uint32_t ivm_frame_end(const ivm_frame *f)
 {
     return f->base + ivm_as_proto(ivm_as_closure(f->closure)->proto)->nregs;
@@ -41,10 +41,56 @@ static inline uint32_t ivm_frame_end(const ivm_frame *f)
 
 /* An active TRY: where an error in frame `frame` (or a callee) goes. */
 typedef struct ivm_handler {
-    uint32_t frame;    /* index in frames */
+    uint32_t frame;    /* the frame's depth (0: the bottom frame of the stack) */
     uint32_t catch_pc; /* in that frame's code */
     uint8_t reg;       /* gets the thrown value */
 } ivm_handler;
+
+/* ---- Stacks (stack.c) ---------------------------------------------------
+ *
+ * A stack is a chain of segments, each a block of frames and of the value
+ * slots their registers live in. Segments never move, so a pointer into one
+ * (a native's args) stays valid while the stack grows: a call that does not
+ * fit starts a new segment, copying only the callee and its arguments, and
+ * its return carries the result back (ret_slot). A segment's bottom frame
+ * has its base at 1: slot 0 is its callee slot. A segment's last slot is
+ * never a register (a call that would reach it moves on), so that a call
+ * from C made just above the top frame always has a slot for its result.
+ *
+ * A segment is live (owned by one stack, written as it runs) or frozen
+ * (immutable, shared, reference-counted). Freezing a stack's segments
+ * (ivm_stack_freeze, for fork) costs the same whatever the depth: each
+ * holder then gets a fresh live segment whose `prev` is the frozen one, and
+ * returning into a frozen frame copies that one frame into the live
+ * segment first (Hieb, Dybvig and Bruggeman, PLDI 1990).
+ *
+ * Invariant: every slot of a live segment below `high` holds a valid value
+ * (fresh segments are zeroed: nil); slots past the live frames hold stale
+ * values, which the collector clears rather than traces. */
+typedef struct ivm_segment ivm_segment;
+struct ivm_segment {
+    ivm_segment *prev;     /* the caller of frames[0] lives there; NULL: none */
+    uint32_t prev_nframes; /* frames of prev below this segment (a frozen prev
+                              may hold more: they belong to later callers) */
+    uint32_t ret_slot;     /* prev's slot that frames[0]'s result goes to */
+    uint32_t depth_below;  /* frames in all the segments below */
+    uint32_t slots_below;  /* slots of all the segments below (the limit) */
+    uint32_t nframes;      /* frames in use (the VM's copy while current) */
+    uint32_t high;         /* see the invariant above (ditto) */
+    uint32_t slot_cap, frame_cap;
+    uint32_t refs;         /* frozen: holders (atomic) */
+    uint32_t visited;      /* frozen: the collector's last visit */
+    bool frozen;
+    ivm_frame *frames;     /* frame_cap frames, after the slots */
+    ivm_value slots[];
+};
+
+/* A stack that is not running: what a process keeps while descheduled. */
+typedef struct ivm_stack {
+    ivm_segment *seg;
+    ivm_handler *handlers; /* innermost last */
+    uint32_t nhandlers, handlers_cap;
+} ivm_stack;
 
 typedef struct ivm_global {
     ivm_value name;  /* symbol */
@@ -57,8 +103,21 @@ typedef struct ivm_trace_entry {
 } ivm_trace_entry;
 
 #define IVM_TRACE_MAX 32
-#define IVM_MAX_FRAMES (1u << 20)
-#define IVM_MAX_STACK (1u << 24)  /* value slots */
+#define IVM_MAX_FRAMES (1u << 20) /* a stack's depth */
+#define IVM_MAX_STACK (1u << 24)  /* a stack's value slots */
+/* Segment sizes: a process's first segment, the VM's own stack's, and the
+ * most a segment grows to (each new segment doubles its caller's). Builds
+ * with IVM_TINY_SEGMENTS (CMake option) make them tiny, so that the tests
+ * cross segment edges everywhere. */
+#ifdef IVM_TINY_SEGMENTS
+#define IVM_SEGMENT_SLOTS 8
+#define IVM_HOST_STACK_SLOTS 8
+#define IVM_SEGMENT_MAX_SLOTS 32
+#else
+#define IVM_SEGMENT_SLOTS 48
+#define IVM_HOST_STACK_SLOTS 1024
+#define IVM_SEGMENT_MAX_SLOTS (1u << 20)
+#endif
 #define IVM_MAX_NESTED_CALLS 200  /* natives calling back into the VM */
 #define IVM_REDUCTION_BUDGET 4000 /* calls and back jumps per slice */
 #define IVM_MAX_C_ROOTS 4096      /* values rooted by suspended natives */
@@ -84,18 +143,20 @@ typedef struct ivm_vm {
     uint32_t *global_index; /* open addressing over globals; UINT32_MAX empty */
     uint32_t global_index_cap;
 
-    /* Both reserved whole (IVM_MAX_STACK slots, IVM_MAX_FRAMES frames) and
-     * committed by the host as they are touched, so they never move and a
-     * pointer into them stays valid across calls.
-     * Invariant: every stack slot holds a valid value (fresh pages read as
-     * zero, which is nil), so no bytecode can read garbage through a
-     * register. Slots above the live top keep stale values; the collector
-     * must clear them (not trace them) when it scans this stack.
-     * stack_high: no slot at or above it has been written since the last
-     * collection (calls that reach past it go through prepare_call, which
-     * raises it); the collector clears [top, stack_high). */
-    ivm_value *stack;
+    /* The running stack (see ivm_segment): its current segment, with
+     * copies of that segment's fields the interpreter reads on every call
+     * and return. The stack never moves under a native: see above.
+     * stack_high: no slot of the current segment at or above it has been
+     * written since the last collection (calls that reach past it go
+     * through prepare_call, which raises it); the collector clears
+     * [top, stack_high). */
+    ivm_segment *seg;
+    ivm_value *stack;  /* seg->slots */
+    ivm_frame *frames; /* seg->frames */
+    uint32_t nframes;  /* seg's frames in use */
     uint32_t stack_high;
+    uint32_t frame_cap, slot_cap, depth_below; /* seg's */
+    ivm_segment *spare; /* the last segment left, kept for the next overflow */
     /* How many of the top frame's registers hold live values at the
      * safepoint where a collection runs (UINT32_MAX: all of them). It
      * rests on the bytecode contract (opcodes.h): a function's registers
@@ -105,8 +166,6 @@ typedef struct ivm_vm {
      * callee's slot. Registers outside these windows are cleared, not
      * traced, so that stale temporaries keep nothing alive. */
     uint32_t top_live;
-    ivm_frame *frames;
-    uint32_t nframes;
     /* Invariant: every handler belongs to a live frame, innermost last
      * (returns drop their frame's handlers). */
     ivm_handler *handlers;
@@ -161,6 +220,43 @@ static inline void ivm_roots_restore(ivm_vm *vm, uint32_t count) { vm->nc_roots 
 void ivm_vm_collect(ivm_vm *vm);
 /* Turns on the collector's debugging modes (IVM_GC_VERIFY, IVM_GC_STRESS). */
 void ivm_vm_gc_debug(ivm_vm *vm, bool verify, uint32_t stress_every);
+
+/* ---- Stacks (stack.c) ---------------------------------------------------- */
+
+/* The running stack's depth: frames in all its segments. */
+static inline uint32_t ivm_stack_depth(const ivm_vm *vm) { return vm->depth_below + vm->nframes; }
+/* A fresh, empty stack; false if memory ran out. */
+bool ivm_stack_init(ivm_stack *s, uint32_t slots);
+/* Frees a stack that is not running (frozen segments are released). */
+void ivm_stack_free(ivm_stack *s);
+/* Makes `s` the running stack, and saves the running one into `save`. */
+void ivm_stack_switch(ivm_vm *vm, ivm_stack *save, ivm_stack *s);
+/* Starts a new segment above the current one, for a call needing `need`
+ * slots whose result goes to the current segment's slot ret_slot; the new
+ * segment is empty. IVM_ERROR (stack overflow) past the limits. */
+ivm_status ivm_stack_grow(ivm_vm *vm, uint32_t ret_slot, uint32_t need);
+/* The current segment's frame count reached the run's floor (see run in
+ * interp.c): carries the result in slot 0 of an empty segment down to its
+ * caller. True when the stack is back at depth `stop`. */
+bool ivm_stack_returned(ivm_vm *vm, uint32_t stop);
+/* Drops every frame at depth `depth` and above (errors unwinding). */
+void ivm_stack_unwind(ivm_vm *vm, uint32_t depth);
+/* The frame at `depth` (0: bottom) and its segment, for traces. */
+const ivm_frame *ivm_stack_frame_at(const ivm_vm *vm, uint32_t depth);
+/* Freezes the running stack and gives it a fresh segment above the frozen
+ * one; `copy` (if not NULL) gets a second such stack, sharing the frozen
+ * segments. Then both resume their top frame: the value `result` (resp.
+ * `copy_result`) goes to slot `ret` of that frame's registers. False if
+ * memory ran out. */
+bool ivm_stack_fork(ivm_vm *vm, ivm_stack *copy, uint32_t ret, ivm_value result,
+                    ivm_value copy_result);
+/* Root walks, for the VM's roots: the running stack (its top frame live up
+ * to top_live) or a saved one; then, after the collection, the clearing of
+ * the stale slots the walk skipped. */
+void ivm_stack_visit_running(ivm_vm *vm, ivm_gc *gc);
+void ivm_stack_visit_saved(const ivm_stack *s, ivm_gc *gc);
+void ivm_stack_clear_running(ivm_vm *vm);
+void ivm_stack_clear_saved(ivm_stack *s);
 
 /* ---- Globals ----------------------------------------------------------- */
 

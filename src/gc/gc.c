@@ -419,6 +419,7 @@ void ivm_gc_collect(ivm_gc *gc, bool may_move)
 
 void ivm_gc_visit_roots(ivm_gc *gc)
 {
+    gc->walk++;
     ivm_gc_visit_range(gc, gc->heap->interned.slots, gc->heap->interned.capacity);
     if (gc->roots)
         gc->roots(gc->roots_context, gc);

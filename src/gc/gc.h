@@ -89,6 +89,9 @@ struct ivm_gc {
     ivm_bump to; /* where copies go */
     /* What ivm_gc_visit does: fix references, check them, or mark. */
     bool fixing, verifying;
+    /* Counts root walks: a root shared by many holders (a frozen stack
+     * segment) is walked once per walk, by whoever first sees it. */
+    uint32_t walk;
     const char *verify_failed; /* the first bad root verify found */
     ivm_value verify_failed_value;
 
@@ -138,6 +141,16 @@ void ivm_gc_set_stress(ivm_gc *gc, uint32_t every);
 /* Collects now. `may_move`: objects may be evacuated (no C code holds a
  * reference the roots do not cover). */
 void ivm_gc_collect(ivm_gc *gc, bool may_move);
+
+/* The object v refers to or, while a collection fixes references, its
+ * copy if it has been moved (its old header is then a forwarding one).
+ * Root walks that read objects to find their roots (a frame's size from
+ * its closure) read through this. */
+static inline ivm_value ivm_gc_resolve(ivm_value v)
+{
+    ivm_header h = *ivm_obj_header(v);
+    return (h & 0xff) == IVM_K_FORWARDED ? (ivm_value)(h >> 8) : v;
+}
 
 /* For the embedder's roots function: marks from, or fixes, one slot. */
 void ivm_gc_visit(ivm_gc *gc, ivm_value *slot);
