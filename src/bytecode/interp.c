@@ -37,7 +37,9 @@ static __attribute__((noinline)) ivm_status safepoint(ivm_vm *vm, uint32_t live)
     if (vm->heap.arena.collect_requested)
         ivm_vm_collect(vm);
     vm->top_live = UINT32_MAX;
-    return ivm_platform_interrupted() ? IVM_INTERRUPTED : IVM_OK;
+    if (ivm_platform_interrupted())
+        return IVM_INTERRUPTED;
+    return vm->preempt && ivm_may_block(vm) ? IVM_YIELD : IVM_OK;
 }
 
 /* ---- Calls ------------------------------------------------------------- */
@@ -288,8 +290,10 @@ static inline uint32_t floor_of(const ivm_vm *vm, uint32_t stop)
     return stop > vm->depth_below ? stop - vm->depth_below : 0;
 }
 
-/* Runs until the stack's depth drops back to `stop`. */
-static ivm_status run(ivm_vm *vm, uint32_t stop)
+/* Runs until the stack's depth drops back to `stop`, or until a process
+ * stops at a safepoint (ivm_resume). `resuming`: the top frame is not at
+ * its entry but where such a stop left it. */
+static ivm_status run(ivm_vm *vm, uint32_t stop, bool resuming)
 {
 #ifdef IVM_COMPUTED_GOTO
     static const void *const dispatch[IVM_OP_COUNT] = {
@@ -311,7 +315,10 @@ static ivm_status run(ivm_vm *vm, uint32_t stop)
     /* entry from C: a native calling back in may allocate much */
     if (UNLIKELY(vm->heap.arena.collect_requested))
         budget = 1;
-    REDUCE_ENTRY();
+    if (resuming)
+        REDUCE();
+    else
+        REDUCE_ENTRY();
 
     DISPATCH_BEGIN
 
@@ -608,6 +615,16 @@ static ivm_status run(ivm_vm *vm, uint32_t stop)
     DISPATCH_END
 
 fail:
+    if (st == IVM_BLOCKED || st == IVM_YIELD) {
+        /* a process stops (ivm_resume): a blocked native is called again
+         * when it resumes; after a yield the frame may have moved (fork),
+         * so `f` is not touched */
+        IVM_ASSERT(ivm_may_block(vm));
+        if (st == IVM_BLOCKED)
+            f->pc = (uint32_t)(pc - code) - 1;
+        vm->budget = vm->budget_reset; /* its next slice is a full one */
+        return st;
+    }
     /* An error goes to the innermost handler of a frame this run owns;
      * handlers of frames below `stop` belong to an outer run. */
     if (st == IVM_ERROR && vm->nhandlers &&
@@ -630,28 +647,17 @@ fail:
 
 /* ---- Entry from C ------------------------------------------------------ */
 
-ivm_status ivm_call(ivm_vm *vm, ivm_value fn, uint32_t nargs,
-                    const ivm_value *args, ivm_value *result)
+/* Puts the call of closure fn on the stack above the top frame (a native
+ * that calls back in has its arguments there), in a new segment if its
+ * callee and arguments do not fit (prepare_call moves them on when its
+ * registers do not). *ret: the slot of the current segment its result
+ * will be in. */
+static ivm_status push_call(ivm_vm *vm, ivm_value fn, uint32_t nargs,
+                            const ivm_value *args, uint32_t *ret)
 {
-    if (ivm_is_native(fn))
-        return call_native(vm, fn, args, nargs, result);
-    if (ivm_is_kind(fn, IVM_K_MULTIFN)) {
-        ivm_status st = select_arity(vm, &fn, nargs);
-        if (st != IVM_OK)
-            return st;
-    }
-    if (!ivm_is_kind(fn, IVM_K_CLOSURE))
-        return call_value(vm, fn, args, nargs, result);
-    if (vm->nested_calls >= IVM_MAX_NESTED_CALLS)
-        return stack_overflow(vm);
-    /* The new frame goes above the top frame's registers (a native that
-     * calls back in has its arguments there), in a new segment if its
-     * callee and arguments do not fit (prepare_call moves them on when
-     * its registers do not). */
     uint32_t top = vm->nframes ? ivm_frame_end(&vm->frames[vm->nframes - 1]) : 0;
-    uint32_t ret = top; /* the result's slot in this segment */
-    ivm_segment *seg = vm->seg;
     uint32_t stop = ivm_stack_depth(vm);
+    *ret = top;
     ivm_status st;
     if ((uint64_t)top + 1 + nargs >= vm->slot_cap) {
         if (top + 1 > vm->stack_high) /* the result comes back there */
@@ -668,18 +674,84 @@ ivm_status ivm_call(ivm_vm *vm, ivm_value fn, uint32_t nargs,
         memcpy(&vm->stack[top + 1], args, nargs * sizeof *args);
     uint32_t base = top + 1;
     st = prepare_call(vm, fn, &base, nargs, false);
-    if (st == IVM_OK) {
-        vm->frames[vm->nframes++] = (ivm_frame){fn, 0, base};
-        vm->nested_calls++;
-        st = run(vm, stop);
-        vm->nested_calls--;
-    } else {
+    if (st != IVM_OK) {
         ivm_stack_unwind(vm, stop);
+        return st;
     }
+    vm->frames[vm->nframes++] = (ivm_frame){fn, 0, base};
+    return IVM_OK;
+}
+
+/* Runs natives, multi-arity functions and callable values at once; for a
+ * closure says *is_closure and leaves fn the closure to call. */
+static ivm_status call_direct(ivm_vm *vm, ivm_value *fn, uint32_t nargs,
+                              const ivm_value *args, ivm_value *result,
+                              bool *is_closure)
+{
+    *is_closure = false;
+    if (ivm_is_native(*fn))
+        return call_native(vm, *fn, args, nargs, result);
+    if (ivm_is_kind(*fn, IVM_K_MULTIFN)) {
+        ivm_status st = select_arity(vm, fn, nargs);
+        if (st != IVM_OK)
+            return st;
+    }
+    if (!ivm_is_kind(*fn, IVM_K_CLOSURE))
+        return call_value(vm, *fn, args, nargs, result);
+    *is_closure = true;
+    return IVM_OK;
+}
+
+ivm_status ivm_call(ivm_vm *vm, ivm_value fn, uint32_t nargs,
+                    const ivm_value *args, ivm_value *result)
+{
+    bool closure;
+    ivm_status st = call_direct(vm, &fn, nargs, args, result, &closure);
+    if (st != IVM_OK || !closure)
+        return st;
+    if (vm->nested_calls >= IVM_MAX_NESTED_CALLS)
+        return stack_overflow(vm);
+    ivm_segment *seg = vm->seg;
+    uint32_t stop = ivm_stack_depth(vm), ret;
+    st = push_call(vm, fn, nargs, args, &ret);
+    if (st != IVM_OK)
+        return st;
+    vm->nested_calls++;
+    st = run(vm, stop, false);
+    vm->nested_calls--;
+    IVM_ASSERT(st != IVM_BLOCKED && st != IVM_YIELD);
     /* back in the caller's segment: the result is in its callee slot */
     IVM_ASSERT(vm->seg == seg);
     (void)seg;
     if (st == IVM_OK)
         *result = vm->stack[ret];
+    return st;
+}
+
+ivm_status ivm_start_call(ivm_vm *vm, ivm_value fn, uint32_t nargs,
+                          const ivm_value *args, ivm_value *result)
+{
+    IVM_ASSERT(ivm_stack_depth(vm) == 0);
+    bool closure;
+    ivm_status st = call_direct(vm, &fn, nargs, args, result, &closure);
+    if (st != IVM_OK || !closure)
+        return st;
+    uint32_t ret;
+    return push_call(vm, fn, nargs, args, &ret);
+}
+
+ivm_status ivm_resume(ivm_vm *vm, bool at_entry, ivm_value *result)
+{
+    if (ivm_stack_depth(vm) == 0) { /* a fork's tail call left no frame */
+        *result = vm->stack[0];
+        return IVM_OK;
+    }
+    uint32_t run_base = vm->run_base;
+    vm->run_base = ++vm->nested_calls;
+    ivm_status st = run(vm, 0, !at_entry);
+    vm->nested_calls--;
+    vm->run_base = run_base;
+    if (st == IVM_OK)
+        *result = vm->stack[0];
     return st;
 }

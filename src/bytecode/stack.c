@@ -272,18 +272,28 @@ const ivm_frame *ivm_stack_frame_at(const ivm_vm *vm, uint32_t depth)
 /* ---- Fork --------------------------------------------------------------- */
 
 /* A fresh live segment above frozen `top`, resumed in top's top frame
- * with `result` in that frame's register `ret`. */
+ * with `result` in that frame's register `ret`; or, when ret is
+ * IVM_RET_TAIL (the fork was the frame's tail call), resumed in the frame
+ * below with the result as the top frame's. An empty segment (slot 0 the
+ * result) when no frame is left. */
 static ivm_segment *resume_above(ivm_vm *vm, ivm_segment *top, uint32_t ret,
                                  ivm_value result)
 {
     ivm_segment *s = take_segment(vm, IVM_SEGMENT_SLOTS, 1);
+    const ivm_frame *f = &top->frames[top->nframes - 1];
+    bool tail = ret == IVM_RET_TAIL;
     s->prev = top;
-    s->prev_nframes = top->nframes;
-    s->ret_slot = top->frames[top->nframes - 1].base + ret;
-    s->depth_below = top->depth_below + top->nframes;
+    s->prev_nframes = top->nframes - tail;
+    s->ret_slot = tail ? f->base - 1 : f->base + ret;
     s->slots_below = top->slots_below + top->slot_cap;
     s->frozen = false;
-    return resume_frozen(vm, s, true, result);
+    skip_spent_frozen(s);
+    s->depth_below = link_depth(s);
+    if (s->prev)
+        return resume_frozen(vm, s, true, result);
+    s->slots[0] = result;
+    s->high = 1;
+    return s;
 }
 
 bool ivm_stack_fork(ivm_vm *vm, ivm_stack *copy, uint32_t ret, ivm_value result,

@@ -66,6 +66,8 @@ static void vm_roots(void *context, ivm_gc *gc)
         else
             ivm_gc_visit_range(gc, vm->c_roots[i].list->items, vm->c_roots[i].list->len);
     }
+    if (vm->roots_hook)
+        vm->roots_hook(vm->hook_context, gc);
 }
 
 static void add_c_root(ivm_vm *vm, ivm_c_root root)
@@ -86,6 +88,8 @@ void ivm_vm_collect(ivm_vm *vm)
      * nothing but the roots refers to objects: they may move. */
     ivm_gc_collect(&vm->gc, vm->nested_calls <= 1);
     ivm_stack_clear_running(vm);
+    if (vm->after_collect_hook)
+        vm->after_collect_hook(vm->hook_context);
     vm->top_live = UINT32_MAX;
 }
 

@@ -17,6 +17,10 @@ typedef enum ivm_status {
     IVM_OK,
     IVM_ERROR,       /* vm->error holds the thrown value */
     IVM_INTERRUPTED, /* SIGINT reached a safepoint */
+    /* Process control, only where a process may be descheduled (at the top
+     * level of its run, vm->run_base): */
+    IVM_BLOCKED, /* a native must wait; the call is made again on resume */
+    IVM_YIELD,   /* the process gives way; it resumes where it stopped */
 } ivm_status;
 
 /* A loaded .ivc file: its prototypes in file order. */
@@ -187,6 +191,17 @@ typedef struct ivm_vm {
     ivm_gc gc;
     ivm_c_root c_roots[IVM_MAX_C_ROOTS];
     uint32_t nc_roots;
+
+    /* The processes layer's view (NULL/0 without it): the running process,
+     * the nested_calls level of its top-level run (where it may block or
+     * yield), whether others wait to run (a safepoint then yields), and
+     * its roots: every stack and mailbox that is not the running one. */
+    struct ivm_proc *proc;
+    uint32_t run_base;
+    bool preempt;
+    void (*roots_hook)(void *context, ivm_gc *gc);
+    void (*after_collect_hook)(void *context);
+    void *hook_context;
 } ivm_vm;
 
 bool ivm_vm_init(ivm_vm *vm, size_t heap_bytes, ivm_arena_mode mode);
@@ -246,8 +261,10 @@ const ivm_frame *ivm_stack_frame_at(const ivm_vm *vm, uint32_t depth);
 /* Freezes the running stack and gives it a fresh segment above the frozen
  * one; `copy` (if not NULL) gets a second such stack, sharing the frozen
  * segments. Then both resume their top frame: the value `result` (resp.
- * `copy_result`) goes to slot `ret` of that frame's registers. False if
- * memory ran out. */
+ * `copy_result`) goes to register `ret` of that frame, or, with
+ * IVM_RET_TAIL, the top frame returns it (a tail call made the fork). False
+ * if memory ran out. */
+#define IVM_RET_TAIL UINT32_MAX
 bool ivm_stack_fork(ivm_vm *vm, ivm_stack *copy, uint32_t ret, ivm_value result,
                     ivm_value copy_result);
 /* Root walks, for the VM's roots: the running stack (its top frame live up
@@ -284,6 +301,23 @@ void ivm_vm_flush(ivm_vm *vm);
 /* Calls any function value with the given arguments. */
 ivm_status ivm_call(ivm_vm *vm, ivm_value fn, uint32_t nargs,
                     const ivm_value *args, ivm_value *result);
+
+/* A process's run, in steps: ivm_start_call puts the call of fn on the
+ * running stack, which must be empty; ivm_resume runs it until it returns
+ * (IVM_OK, *result its value), fails (IVM_ERROR, the stack emptied), or
+ * stops at a safepoint (IVM_BLOCKED or IVM_YIELD): then the next
+ * ivm_resume goes on. `at_entry`: the first ivm_resume after
+ * ivm_start_call. A native (fn itself) runs at once in ivm_start_call,
+ * which then says IVM_OK with *result set, or its error. */
+ivm_status ivm_start_call(ivm_vm *vm, ivm_value fn, uint32_t nargs,
+                          const ivm_value *args, ivm_value *result);
+ivm_status ivm_resume(ivm_vm *vm, bool at_entry, ivm_value *result);
+/* Whether the running code may block or yield (a process, at the top
+ * level of its run, not inside a native's call back into the VM). */
+static inline bool ivm_may_block(const ivm_vm *vm)
+{
+    return vm->proc && vm->nested_calls == vm->run_base;
+}
 
 /* ---- Loading ----------------------------------------------------------- */
 

@@ -8,6 +8,7 @@
 #include "cli/repl.h"
 #include "compiler/compile.h"
 #include "compiler/core.h"
+#include "process/process.h"
 #include "values/vector.h"
 #include "ivm/ivc.h"
 #include "ivm/platform.h"
@@ -292,7 +293,7 @@ static int run_module(ivm_vm *vm, const ivm_module *module, bool print)
     crashing_vm = vm;
     ivm_platform_set_crash_describer(describe_crash, NULL);
     ivm_value result;
-    ivm_status st = ivm_call(vm, ivm_module_entry(vm, module), 0, NULL, &result);
+    ivm_status st = ivm_sched_run_main(ivm_sched_of(vm), ivm_module_entry(vm, module), &result);
     if (st == IVM_OK && print && result != IVM_NIL) {
         ivm_print(&vm->heap, &vm->out, result, true);
         ivm_vm_write(vm, "\n", 1);
@@ -471,6 +472,8 @@ int main(int argc, char **argv)
         ivm_platform_set_exit_hook(report_gc, &vm);
     ivm_core_install(&vm);
     ivm_compiler_install(&vm);
+    static ivm_sched sched;
+    ivm_sched_init(&sched, &vm);
     bind_args(&vm, &o); /* every command: compile must resolve the name too */
     if (o.expr)
         status = eval_command(&vm, &o);

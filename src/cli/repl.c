@@ -6,6 +6,7 @@
 
 #include "compiler/compile.h"
 #include "compiler/reader.h"
+#include "process/process.h"
 #include "ivm/platform.h"
 
 /* Whether text holds only complete forms (an error other than running out
@@ -46,7 +47,7 @@ static void evaluate(ivm_vm *vm, const ivm_buf *text)
         say_error(vm, &err);
     } else {
         ivm_value result;
-        ivm_status st = ivm_call(vm, ivm_module_entry(vm, module), 0, NULL, &result);
+        ivm_status st = ivm_sched_run_main(ivm_sched_of(vm), ivm_module_entry(vm, module), &result);
         if (st == IVM_OK) {
             ivm_print(&vm->heap, &vm->out, result, true);
             ivm_vm_write(vm, "\n", 1);

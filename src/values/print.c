@@ -220,6 +220,16 @@ static void print_leaf(const ivm_heap *h, ivm_buf *out, ivm_value v, bool readab
     switch (ivm_type_of(v)) {
     case IVM_T_NIL: ivm_buf_add_cstr(out, "nil"); break;
     case IVM_T_BOOL: ivm_buf_add_cstr(out, v == IVM_TRUE ? "true" : "false"); break;
+    case IVM_T_PID:
+        ivm_buf_add_cstr(out, "#pid[");
+        ivm_buf_add_int(out, ivm_imm_payload(v));
+        ivm_buf_add_char(out, ']');
+        break;
+    case IVM_T_ATOM:
+        ivm_buf_add_cstr(out, "#atom[");
+        ivm_buf_add_int(out, (int64_t)ivm_as_atom(v)->id);
+        ivm_buf_add_char(out, ']');
+        break;
     case IVM_T_INT: ivm_buf_add_int(out, ivm_int_value(v)); break;
     case IVM_T_FLOAT: print_float(out, ivm_float_value(v)); break;
     case IVM_T_CHAR: {

@@ -44,6 +44,7 @@ ivm_type ivm_type_of(ivm_value v)
         case IVM_IMM_EMPTY_LIST: return IVM_T_LIST;
         case IVM_IMM_CHAR: return IVM_T_CHAR;
         case IVM_IMM_NATIVE: return IVM_T_FUNCTION;
+        case IVM_IMM_PID: return IVM_T_PID;
         default: return IVM_T_NIL;
         }
     }
@@ -58,6 +59,7 @@ ivm_type ivm_type_of(ivm_value v)
     case IVM_K_PROTO: return IVM_T_PROTO;
     case IVM_K_CLOSURE: case IVM_K_MULTIFN: return IVM_T_FUNCTION;
     case IVM_K_EXCEPTION: return IVM_T_EXCEPTION;
+    case IVM_K_ATOM: return IVM_T_ATOM;
     case IVM_K_VEC: case IVM_K_VEC_SUB: return IVM_T_VECTOR;
     case IVM_K_MAP_ROOT: case IVM_K_ARRAY_MAP: return IVM_T_MAP;
     case IVM_K_SET_ROOT: return IVM_T_SET;
@@ -76,6 +78,7 @@ const uint8_t ivm_kind_first_value[256] = {
     [IVM_K_CLOSURE] = 1,          /* proto, caps */
     [IVM_K_MULTIFN] = 1,          /* arities */
     [IVM_K_EXCEPTION] = 1,        /* message, data, cause */
+    [IVM_K_ATOM] = 3,             /* id, owner | shared | cell */
     [IVM_K_VEC] = 2,              /* count | root, tail */
     [IVM_K_VEC_NODE] = 2,         /* edit | slots */
     [IVM_K_VEC_SUB] = 3,          /* start, end | vec */
@@ -398,6 +401,17 @@ ivm_value ivm_exception_new(ivm_heap *h, ivm_value message, ivm_value data,
     return (ivm_value)(uintptr_t)e;
 }
 
+ivm_value ivm_atom_new(ivm_heap *h, uint64_t id, uint32_t owner, bool shared,
+                       ivm_value value)
+{
+    ivm_atom *a = ivm_heap_alloc(h, IVM_K_ATOM, 0, sizeof *a);
+    a->id = id;
+    a->owner = owner;
+    a->shared = shared;
+    a->cell = shared ? value : IVM_NIL;
+    return (ivm_value)(uintptr_t)a;
+}
+
 /* ---- Lists ------------------------------------------------------------- */
 
 ivm_value ivm_cons_new(ivm_heap *h, ivm_value first, ivm_value rest)
@@ -445,6 +459,7 @@ static bool leaf_equal(ivm_value a, ivm_value b, ivm_worklist *w)
     case IVM_T_FLOAT: return ivm_float_value(a) == ivm_float_value(b);
     case IVM_T_STRING: case IVM_T_BYTES: case IVM_T_SYMBOL: case IVM_T_KEYWORD:
         return str_equal(a, b);
+    case IVM_T_ATOM: return ivm_as_atom(a)->id == ivm_as_atom(b)->id;
     case IVM_T_PROTO: {
         ivm_proto *x = ivm_as_proto(a), *y = ivm_as_proto(b);
         if (!proto_same_code(x, y))
@@ -553,6 +568,8 @@ static uint32_t hash_leaf(ivm_value v)
     case IVM_T_INT: return hash_long(ivm_int_value(v));
     case IVM_T_FLOAT: return hash_double(ivm_float_value(v));
     case IVM_T_CHAR: return ivm_imm_payload(v);
+    case IVM_T_PID: return hash_int32(ivm_imm_payload(v));
+    case IVM_T_ATOM: return hash_long((int64_t)ivm_as_atom(v)->id);
     case IVM_T_STRING: case IVM_T_BYTES: case IVM_T_SYMBOL: case IVM_T_KEYWORD:
         return ivm_as_str(v)->hash;
     case IVM_T_EXCEPTION: return hash_combine(ivm_hash(ivm_as_exception(v)->message), 0x45);

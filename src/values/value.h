@@ -86,6 +86,7 @@ typedef enum ivm_kind {
     IVM_K_CLOSURE,
     IVM_K_MULTIFN,   /* a function of several arities (function.h) */
     IVM_K_EXCEPTION, /* what ex-info makes: message, data, cause */
+    IVM_K_ATOM,      /* an atom's identity (and a shared atom's cell) */
     IVM_K_VECTOR = 16, /* 16..23: persistent vectors (values/vector.h) */
     IVM_K_VECTOR_LAST = 23,
     IVM_K_MAP = 24, /* 24..31: hash maps and sets (values/map.h) */
@@ -115,6 +116,7 @@ enum {
     IVM_IMM_CHAR,    /* payload: Unicode code point */
     IVM_IMM_NATIVE,  /* payload: index in the native function table */
     IVM_IMM_UNBOUND, /* a global slot with no value; never seen by programs */
+    IVM_IMM_PID,     /* payload: a process id (processes layer) */
 };
 
 #define IVM_IMM(sub, payload)                                                  \
@@ -143,6 +145,12 @@ static inline ivm_value ivm_native(uint32_t i) { return IVM_IMM(IVM_IMM_NATIVE, 
 static inline bool ivm_is_native(ivm_value v)
 {
     return ivm_is_imm(v) && ivm_imm_sub(v) == IVM_IMM_NATIVE;
+}
+/* A process id: an immediate, so pids compare with = and cost nothing. */
+static inline ivm_value ivm_pid(uint32_t id) { return IVM_IMM(IVM_IMM_PID, id); }
+static inline bool ivm_is_pid(ivm_value v)
+{
+    return ivm_is_imm(v) && ivm_imm_sub(v) == IVM_IMM_PID;
 }
 
 /* ---- Objects ----------------------------------------------------------- */
@@ -185,6 +193,23 @@ typedef struct ivm_exception {
 
 ivm_value ivm_exception_new(ivm_heap *h, ivm_value message, ivm_value data,
                             ivm_value cause);
+
+/* An atom. Its identity is immutable: an id, and the process that owns it.
+ * A private atom's value lives in its owner's table (the processes layer:
+ * fork copies that table, so parent and child each see their own value);
+ * a shared atom's value is `cell`, the one word of the heap a program can
+ * change, only by compare-and-set. Atoms are equal only to themselves. */
+typedef struct ivm_atom {
+    ivm_header h;
+    uint64_t id;
+    uint32_t owner; /* the creating process's id */
+    uint32_t shared;
+    ivm_value cell; /* shared atoms only */
+} ivm_atom;
+
+ivm_value ivm_atom_new(ivm_heap *h, uint64_t id, uint32_t owner, bool shared,
+                       ivm_value value);
+static inline ivm_atom *ivm_as_atom(ivm_value v) { return (ivm_atom *)(uintptr_t)v; }
 static inline ivm_exception *ivm_as_exception(ivm_value v)
 {
     return (ivm_exception *)(uintptr_t)v;
