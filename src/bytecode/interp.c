@@ -315,10 +315,13 @@ static ivm_status run(ivm_vm *vm, uint32_t stop, bool resuming)
     /* entry from C: a native calling back in may allocate much */
     if (UNLIKELY(vm->heap.arena.collect_requested))
         budget = 1;
-    if (resuming)
-        REDUCE();
-    else
+    if (!resuming) {
         REDUCE_ENTRY();
+    } else if (UNLIKELY(vm->heap.arena.collect_requested)) {
+        /* a collection only: yielding here again would make no progress */
+        ivm_vm_collect(vm);
+        LOAD_FRAME();
+    }
 
     DISPATCH_BEGIN
 

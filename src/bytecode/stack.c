@@ -9,9 +9,14 @@
 #include "bytecode/vm.h"
 #include "ivm/platform.h"
 
+/* Frames a segment of `slots` slots has room for: a frame takes its callee
+ * slot and its registers, rarely fewer than four slots in all (a segment
+ * whose frames run out first moves on like one whose slots do). */
+static uint32_t frames_for(uint32_t slots) { return slots / 4 + 2; }
+
 static ivm_segment *segment_new(uint32_t slots)
 {
-    uint32_t frames = slots / 2 + 2;
+    uint32_t frames = frames_for(slots);
     size_t bytes = sizeof(ivm_segment) + (size_t)slots * sizeof(ivm_value) +
                    (size_t)frames * sizeof(ivm_frame);
     ivm_segment *s = ivm_platform_calloc(1, bytes);
@@ -190,7 +195,7 @@ ivm_status ivm_stack_grow(ivm_vm *vm, uint32_t ret_slot, uint32_t need)
         want = IVM_SEGMENT_MAX_SLOTS;
     ivm_segment *s = take_segment(vm, want, need + 1);
     /* the depth limit falls inside a segment, not at its end */
-    s->frame_cap = s->slot_cap / 2 + 2;
+    s->frame_cap = frames_for(s->slot_cap);
     if (s->frame_cap > IVM_MAX_FRAMES - depth)
         s->frame_cap = IVM_MAX_FRAMES - depth;
     leave(vm);

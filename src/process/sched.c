@@ -393,10 +393,8 @@ static ivm_status slice(ivm_sched *s, ivm_proc *p, ivm_value *result)
             report_crash(s, p);
     }
     stash_partial(vm, &p->partial);
-    if (st == IVM_OK || st == IVM_ERROR) {
-        ivm_buf_add(&vm->out, p->partial.data, p->partial.len); /* its last words */
-        p->partial.len = 0;
-    }
+    if (st == IVM_OK || st == IVM_ERROR) /* its last words */
+        unstash_partial(vm, &p->partial);
     ivm_stack_switch(vm, &p->stack, outer_stack);
     unstash_partial(vm, outer_partial);
     vm->proc = outer;
