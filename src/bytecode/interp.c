@@ -618,6 +618,16 @@ static ivm_status run(ivm_vm *vm, uint32_t stop, bool resuming)
     DISPATCH_END
 
 fail:
+    if (st == IVM_RELOAD) {
+        IVM_ASSERT(ivm_may_block(vm) && stop == 0);
+        if (ivm_stack_depth(vm) == 0) { /* a tail call's fork: all returned */
+            vm->budget = budget;
+            return IVM_OK;
+        }
+        floor = floor_of(vm, stop);
+        LOAD_FRAME();
+        NEXT;
+    }
     if (st == IVM_BLOCKED || st == IVM_YIELD) {
         /* a process stops (ivm_resume): a blocked native is called again
          * when it resumes; after a yield the frame may have moved (fork),

@@ -21,6 +21,8 @@ typedef enum ivm_status {
      * level of its run, vm->run_base): */
     IVM_BLOCKED, /* a native must wait; the call is made again on resume */
     IVM_YIELD,   /* the process gives way; it resumes where it stopped */
+    IVM_RELOAD,  /* a native moved the running frames (fork): go on from
+                    the top frame as it now is, its result already there */
 } ivm_status;
 
 /* A loaded .ivc file: its prototypes in file order. */

@@ -222,8 +222,8 @@ NATIVE(n_join)
 
 /* (fork): the running process's stack is frozen (constant time, whatever
  * its depth) and both processes go on from this call: the child with nil,
- * the parent with the child's pid. The parent yields, so that the
- * interpreter picks its frame up from its new segment. */
+ * the parent with the child's pid (IVM_RELOAD: the interpreter picks the
+ * parent's frame up from its new segment). */
 NATIVE(n_fork)
 {
     (void)args, (void)nargs;
@@ -247,7 +247,7 @@ NATIVE(n_fork)
                                                  : (uint32_t)(result - &vm->stack[f->base]);
     if (!ivm_stack_fork(vm, &child->stack, ret, ivm_pid(child->id), IVM_NIL))
         return ivm_raise(vm, "out of memory for stacks");
-    return IVM_YIELD;
+    return IVM_RELOAD;
 }
 
 NATIVE(n_link)
