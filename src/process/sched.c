@@ -127,17 +127,21 @@ static ivm_timer timer_pop(ivm_sched *s)
     return top;
 }
 
-/* Wakes the processes whose deadline has passed. */
-static void fire_timers(ivm_sched *s, uint64_t now)
+/* Wakes the processes whose deadline has passed; says whether it woke
+ * any (a held one is not in the run queue). */
+static bool fire_timers(ivm_sched *s, uint64_t now)
 {
+    bool woke = false;
     while (s->ntimers && s->timers[0].deadline <= now) {
         ivm_timer t = timer_pop(s);
         ivm_proc *p = s->procs[t.proc];
         if (p->state == IVM_PROC_WAITING && p->wait_gen == t.gen) {
             p->timed_out = true;
             wake(s, p);
+            woke = true;
         }
     }
+    return woke;
 }
 
 /* ---- Waiting ----------------------------------------------------------- */
@@ -393,8 +397,10 @@ static ivm_status slice(ivm_sched *s, ivm_proc *p, ivm_value *result)
             report_crash(s, p);
     }
     stash_partial(vm, &p->partial);
-    if (st == IVM_OK || st == IVM_ERROR) /* its last words */
+    if (st == IVM_OK || st == IVM_ERROR) { /* its last words, out now */
         unstash_partial(vm, &p->partial);
+        ivm_vm_flush(vm);
+    }
     ivm_stack_switch(vm, &p->stack, outer_stack);
     unstash_partial(vm, outer_partial);
     vm->proc = outer;
@@ -416,8 +422,8 @@ static ivm_status slice(ivm_sched *s, ivm_proc *p, ivm_value *result)
  * False when nothing can run and nothing will wake. */
 static bool run_one(ivm_sched *s)
 {
-    if (s->ntimers)
-        fire_timers(s, ivm_platform_now_ns());
+    if (s->ntimers && fire_timers(s, ivm_platform_now_ns()) && !s->run_head)
+        return true; /* only a held process woke: its wait goes on */
     ivm_proc *p;
     while ((p = dequeue(s)) && p->state != IVM_PROC_RUNNABLE)
         ; /* ended while queued */

@@ -2,7 +2,9 @@
 # Golden-file tests of the language: for each tests/lang/NAME.iv, run it
 # with the ivm binary and compare its stdout with NAME.out; when
 # NAME.err exists, its stderr must match too, and NAME.status (default 0)
-# gives the expected exit status. Usage: run.sh IVM LANGDIR [NAME...]
+# gives the expected exit status. Under the collector's stress mode
+# (IVM_GC_STRESS set), tests marked by a NAME.slow file are skipped: they
+# run for minutes there. Usage: run.sh IVM LANGDIR [NAME...]
 ivm=$1 dir=$2
 shift 2
 [ $# -gt 0 ] || set -- $(cd "$dir" && ls *.iv | sed 's/\.iv$//')
@@ -10,6 +12,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0 fail=0
 for name in "$@"; do
+  [ -n "${IVM_GC_STRESS:-}" ] && [ -f "$dir/$name.slow" ] && continue
   (cd "$dir" && "$ivm" run "$name.iv" arg1 "arg 2" > "$tmp/out" 2> "$tmp/err" < /dev/null)
   status=$?
   want_status=0
