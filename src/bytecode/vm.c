@@ -127,6 +127,7 @@ bool ivm_vm_init(ivm_vm *vm, size_t heap_bytes, ivm_arena_mode mode)
     ivm_gc_set_roots(&vm->gc, vm_roots, vm);
     vm->budget = vm->budget_reset = IVM_REDUCTION_BUDGET;
     vm->top_live = UINT32_MAX;
+    vm->proc_id = 1;
     ivm_vm_add_natives(vm, ivm_base_natives, ivm_base_native_count);
     return true;
 }

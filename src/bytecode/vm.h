@@ -199,6 +199,7 @@ typedef struct ivm_vm {
      * yield), whether others wait to run (a safepoint then yields), and
      * its roots: every stack and mailbox that is not the running one. */
     struct ivm_proc *proc;
+    uint32_t proc_id; /* its id; 1 (the main process's) when none runs */
     uint32_t run_base;
     bool preempt;
     void (*roots_hook)(void *context, ivm_gc *gc);

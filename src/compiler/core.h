@@ -31,11 +31,12 @@
  * ivm_vm_init. */
 void ivm_core_install(ivm_vm *vm);
 
-/* The process id that builds transients. There are no processes yet: the
- * whole VM is process 1. Both the in-place builders inside the core
- * (into, vec, frequencies, ...) and the explicit transient, conj!, ...,
- * persistent! use it; the scheduler will make it the running process. */
-#define IVM_CORE_OWNER ((uint64_t)1)
+/* The process id that builds transients: the running process's (1, the
+ * main process's, when none runs). Both the in-place builders inside the
+ * core (into, vec, frequencies, ...) and the explicit transient, conj!,
+ * ..., persistent! use it, so a transient another process reaches (a
+ * message, or a fork's copy of the stack) is refused there, not shared. */
+#define IVM_CORE_OWNER ((uint64_t)vm->proc_id)
 
 /* Clojure's compare: nil before everything, numbers by value (1 and 1.0
  * compare equal), strings as Java's String.compareTo (UTF-16 code units;

@@ -387,6 +387,7 @@ static ivm_status slice(ivm_sched *s, ivm_proc *p, ivm_value *result)
     ivm_stack_switch(vm, outer_stack, &p->stack);
     unstash_partial(vm, &p->partial);
     vm->proc = p;
+    vm->proc_id = p->id;
     p->state = IVM_PROC_RUNNING;
     vm->preempt = s->run_head != NULL || s->ntimers > 0;
     ivm_status st = p->started ? ivm_resume(vm, false, result) : start(s, p, result);
@@ -404,6 +405,7 @@ static ivm_status slice(ivm_sched *s, ivm_proc *p, ivm_value *result)
     ivm_stack_switch(vm, &p->stack, outer_stack);
     unstash_partial(vm, outer_partial);
     vm->proc = outer;
+    vm->proc_id = outer ? outer->id : 1;
     vm->preempt = outer && (s->run_head != NULL || s->ntimers > 0);
     if (st == IVM_YIELD) {
         p->state = IVM_PROC_RUNNABLE;
