@@ -288,7 +288,7 @@ NATIVE(n_monitor)
         ivm_value items[3] = {s->kw_down, args[0], t->crashed ? t->result : s->kw_normal};
         ivm_proc_send(s, p, ivm_vec_from(&vm->heap, items, 3));
     } else {
-        ivm_pid_list_add(&t->monitors, p->id);
+        ivm_pid_list_push(&t->monitors, p->id);
     }
     *result = args[0];
     return IVM_OK;

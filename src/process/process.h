@@ -118,7 +118,10 @@ ivm_status ivm_proc_wait(ivm_sched *s, ivm_proc *p);
 void ivm_proc_wait_until(ivm_sched *s, ivm_proc *p, uint64_t deadline);
 /* The wait is over (the native returns): clears its state. */
 void ivm_proc_wait_done(ivm_proc *p);
+/* Adds id unless it is there already (links, joiners); push adds it again
+ * (monitors: each call of monitor gets its own :down, as in Erlang). */
 bool ivm_pid_list_add(ivm_pid_list *l, uint32_t id);
+void ivm_pid_list_push(ivm_pid_list *l, uint32_t id);
 void ivm_pid_list_remove(ivm_pid_list *l, uint32_t id);
 
 #endif

@@ -24,14 +24,19 @@ static void *grow(void *p, uint32_t *cap, size_t item)
     return p;
 }
 
+void ivm_pid_list_push(ivm_pid_list *l, uint32_t id)
+{
+    if (l->len == l->cap)
+        l->ids = grow(l->ids, &l->cap, sizeof *l->ids);
+    l->ids[l->len++] = id;
+}
+
 bool ivm_pid_list_add(ivm_pid_list *l, uint32_t id)
 {
     for (uint32_t i = 0; i < l->len; i++)
         if (l->ids[i] == id)
             return false;
-    if (l->len == l->cap)
-        l->ids = grow(l->ids, &l->cap, sizeof *l->ids);
-    l->ids[l->len++] = id;
+    ivm_pid_list_push(l, id);
     return true;
 }
 
