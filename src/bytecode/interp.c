@@ -141,9 +141,7 @@ static ivm_status unbound_global(ivm_vm *vm, ivm_value name)
     ivm_buf b = {0};
     ivm_buf_add_cstr(&b, "unbound global: ");
     ivm_print(&vm->heap, &b, name, false);
-    ivm_value message = ivm_string(&vm->heap, b.data, b.len);
-    ivm_buf_free(&b);
-    return ivm_raise_value(vm, message);
+    return ivm_raise_buf(vm, &b);
 }
 
 /* Keywords, maps, sets and vectors are functions, as in Clojure:

@@ -240,9 +240,9 @@ ivm_status ivm_raise(ivm_vm *vm, const char *message)
     return ivm_raise_value(vm, ivm_string(&vm->heap, message, ivm_cstr_len(message)));
 }
 
-static ivm_status raise_buf(ivm_vm *vm, ivm_buf *b)
+ivm_status ivm_raise_buf(ivm_vm *vm, ivm_buf *b)
 {
-    ivm_value error = ivm_string(&vm->heap, b->data, b->len);
+    ivm_value error = ivm_string(&vm->heap, b->data ? b->data : "", b->len);
     ivm_buf_free(b);
     return ivm_raise_value(vm, error);
 }
@@ -262,7 +262,7 @@ ivm_status ivm_raise_type(ivm_vm *vm, const char *what, ivm_value got)
             b.len--;
         ivm_buf_add_cstr(&b, "...");
     }
-    return raise_buf(vm, &b);
+    return ivm_raise_buf(vm, &b);
 }
 
 ivm_status ivm_raise_arity(ivm_vm *vm, ivm_value fn, uint32_t nargs)
@@ -272,7 +272,7 @@ ivm_status ivm_raise_arity(ivm_vm *vm, ivm_value fn, uint32_t nargs)
     ivm_buf_add_int(&b, nargs);
     ivm_buf_add_cstr(&b, ") passed to ");
     ivm_print(&vm->heap, &b, fn, true);
-    return raise_buf(vm, &b);
+    return ivm_raise_buf(vm, &b);
 }
 
 static void add_trace_line(ivm_vm *vm, ivm_buf *out, const ivm_trace_entry *t)

@@ -290,6 +290,8 @@ void ivm_global_set(ivm_vm *vm, const char *name, ivm_value value);
 ivm_status ivm_raise(ivm_vm *vm, const char *message);
 ivm_status ivm_raise_value(ivm_vm *vm, ivm_value error);
 ivm_status ivm_raise_type(ivm_vm *vm, const char *what, ivm_value got);
+/* Throws the text of b as a string, and frees b. */
+ivm_status ivm_raise_buf(ivm_vm *vm, ivm_buf *b);
 ivm_status ivm_raise_arity(ivm_vm *vm, ivm_value fn, uint32_t nargs);
 /* Writes the error and its trace, as the CLI shows them, into out. */
 void ivm_format_error(ivm_vm *vm, ivm_buf *out);

@@ -28,19 +28,12 @@ void ivm_core_add_short(ivm_vm *vm, ivm_buf *b, ivm_value v)
     }
 }
 
-ivm_status ivm_core_raise_buf(ivm_vm *vm, ivm_buf *b)
-{
-    ivm_value s = ivm_string(&vm->heap, b->data ? b->data : "", b->len);
-    ivm_buf_free(b);
-    return ivm_raise_value(vm, s);
-}
-
 ivm_status ivm_core_raise_with(ivm_vm *vm, const char *message, ivm_value v)
 {
     ivm_buf b = {0};
     ivm_buf_add_cstr(&b, message);
     ivm_core_add_short(vm, &b, v);
-    return ivm_core_raise_buf(vm, &b);
+    return ivm_raise_buf(vm, &b);
 }
 
 ivm_status ivm_core_raise_index(ivm_vm *vm, int64_t i, uint64_t len)
@@ -50,7 +43,7 @@ ivm_status ivm_core_raise_index(ivm_vm *vm, int64_t i, uint64_t len)
     ivm_buf_add_int(&b, i);
     ivm_buf_add_cstr(&b, " out of bounds for length ");
     ivm_buf_add_int(&b, (int64_t)len);
-    return ivm_core_raise_buf(vm, &b);
+    return ivm_raise_buf(vm, &b);
 }
 
 ivm_status ivm_core_transient_status(ivm_vm *vm, ivm_transient_status s)
@@ -466,7 +459,7 @@ static ivm_status incomparable(ivm_vm *vm, ivm_value a, ivm_value b)
     ivm_buf_add_cstr(&m, ivm_type_name(ivm_type_of(b)));
     ivm_buf_add_char(&m, ' ');
     ivm_core_add_short(vm, &m, b);
-    return ivm_core_raise_buf(vm, &m);
+    return ivm_raise_buf(vm, &m);
 }
 
 /* Java's String.compareTo over the UTF-16 code units of two UTF-8 texts. */

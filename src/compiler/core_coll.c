@@ -130,7 +130,7 @@ static ivm_status odd_pairs(ivm_vm *vm, const char *fn)
     ivm_buf b = {0};
     ivm_buf_add_cstr(&b, fn);
     ivm_buf_add_cstr(&b, " expects even number of arguments after map/vector, found odd number");
-    return ivm_core_raise_buf(vm, &b);
+    return ivm_raise_buf(vm, &b);
 }
 
 NATIVE(n_assoc)
@@ -449,7 +449,7 @@ static ivm_status build_map(ivm_vm *vm, const ivm_value *args, uint32_t nargs,
         ivm_buf b = {0};
         ivm_buf_add_cstr(&b, "No value supplied for key: ");
         ivm_core_add_short(vm, &b, args[nargs - 1]);
-        return ivm_core_raise_buf(vm, &b);
+        return ivm_raise_buf(vm, &b);
     }
     ivm_heap *h = &vm->heap;
     ivm_value t = ivm_map_transient(h, empty, IVM_CORE_OWNER);

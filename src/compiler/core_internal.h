@@ -46,8 +46,6 @@ ivm_status ivm_core_raise_index(ivm_vm *vm, int64_t i, uint64_t len);
 ivm_status ivm_core_transient_status(ivm_vm *vm, ivm_transient_status s);
 /* Appends pr of v, cut at 60 bytes (on a character boundary) with "...". */
 void ivm_core_add_short(ivm_vm *vm, ivm_buf *b, ivm_value v);
-/* Raises the buffer's text as a string and frees it. */
-ivm_status ivm_core_raise_buf(ivm_vm *vm, ivm_buf *b);
 
 /* ---- Values ------------------------------------------------------------ */
 

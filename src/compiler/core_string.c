@@ -100,7 +100,7 @@ NATIVE(n_subs)
         ivm_buf_add_int(&b, end);
         ivm_buf_add_cstr(&b, ", length ");
         ivm_buf_add_int(&b, s->aux);
-        return ivm_core_raise_buf(vm, &b);
+        return ivm_raise_buf(vm, &b);
     }
     *result = substring(vm, s, ivm_core_cp_offset(s, (uint64_t)start),
                         ivm_core_cp_offset(s, (uint64_t)end));
@@ -558,7 +558,7 @@ static ivm_status file_error(ivm_vm *vm, const char *path, const char *error)
     ivm_buf_add_cstr(&b, " (");
     ivm_buf_add_cstr(&b, error ? error : "I/O error");
     ivm_buf_add_char(&b, ')');
-    return ivm_core_raise_buf(vm, &b);
+    return ivm_raise_buf(vm, &b);
 }
 
 /* (slurp path): the whole file, which must be UTF-8, as a string. */

@@ -24,9 +24,7 @@ static ivm_status running(ivm_vm *vm, const char *what, ivm_sched **s, ivm_proc 
     ivm_buf b = {0};
     ivm_buf_add_cstr(&b, what);
     ivm_buf_add_cstr(&b, " needs a running process");
-    ivm_value m = ivm_string(&vm->heap, b.data, b.len);
-    ivm_buf_free(&b);
-    return ivm_raise_value(vm, m);
+    return ivm_raise_buf(vm, &b);
 }
 
 static ivm_status target(ivm_vm *vm, ivm_sched *s, ivm_value pid, ivm_proc **out)
@@ -124,8 +122,6 @@ static ivm_status receive(ivm_vm *vm, ivm_value pred, ivm_value timeout,
         return st;
     if (p->deadline) /* set by the first try */
         deadline = p->deadline;
-    ivm_root(vm, &pred);
-    ivm_root(vm, &missing);
     for (;;) {
         ivm_msg *prev = NULL;
         for (ivm_msg *m = p->head; m; prev = m, m = m->next) {
@@ -265,8 +261,7 @@ NATIVE(n_link)
         if (!t->crashed)
             return IVM_OK;
         if (p->trap_exits) {
-            ivm_value items[3] = {s->kw_exit, args[0], t->result};
-            ivm_proc_send(s, p, ivm_vec_from(&vm->heap, items, 3));
+            ivm_proc_send(s, p, ivm_sched_signal(s, s->kw_exit, t->id, t->result));
             return IVM_OK;
         }
         return ivm_raise_value(vm, t->result);
@@ -284,12 +279,11 @@ NATIVE(n_monitor)
     ivm_status st = running(vm, "monitor", &s, &p);
     if (st != IVM_OK || (st = target(vm, s, args[0], &t)) != IVM_OK)
         return st;
-    if (t->state == IVM_PROC_DONE) {
-        ivm_value items[3] = {s->kw_down, args[0], t->crashed ? t->result : s->kw_normal};
-        ivm_proc_send(s, p, ivm_vec_from(&vm->heap, items, 3));
-    } else {
+    if (t->state == IVM_PROC_DONE)
+        ivm_proc_send(s, p, ivm_sched_signal(s, s->kw_down, t->id,
+                                             t->crashed ? t->result : s->kw_normal));
+    else
         ivm_pid_list_push(&t->monitors, p->id);
-    }
     *result = args[0];
     return IVM_OK;
 }
@@ -362,9 +356,7 @@ static ivm_status atom_get(ivm_vm *vm, ivm_value a, ivm_value *out)
     ivm_buf_add_cstr(&b, "] belongs to process #pid[");
     ivm_buf_add_int(&b, at->owner);
     ivm_buf_add_cstr(&b, "]: only an atom made with (atom v :shared true) can be used by other processes");
-    ivm_value m = ivm_string(&vm->heap, b.data, b.len);
-    ivm_buf_free(&b);
-    return ivm_raise_value(vm, m);
+    return ivm_raise_buf(vm, &b);
 }
 
 /* Sets atom a to `to` if it still holds `from` (the same value, not an

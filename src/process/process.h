@@ -112,6 +112,8 @@ ivm_sched *ivm_sched_of(ivm_vm *vm);
 ivm_proc *ivm_proc_of(ivm_sched *s, ivm_value pid);
 ivm_proc *ivm_proc_spawn(ivm_sched *s, ivm_value fn, ivm_value args);
 void ivm_proc_send(ivm_sched *s, ivm_proc *to, ivm_value v);
+/* What a monitor or a trapping link receives: [tag #pid[id] reason]. */
+ivm_value ivm_sched_signal(ivm_sched *s, ivm_value tag, uint32_t id, ivm_value reason);
 /* Waits (blocking or, inside a native, held) until the running process is
  * woken: IVM_BLOCKED to return from the native, IVM_OK to look again. */
 ivm_status ivm_proc_wait(ivm_sched *s, ivm_proc *p);

@@ -175,28 +175,20 @@ ivm_status ivm_proc_wait(ivm_sched *s, ivm_proc *p)
         return IVM_BLOCKED; /* the slice ends; the call is made again */
     /* Inside a native: run the others from here until p is woken. */
     p->held = true;
-    while (p->state == IVM_PROC_WAITING || (p->state == IVM_PROC_RUNNABLE && p->killed)) {
-        if (p->killed) {
-            p->held = false;
-            p->state = IVM_PROC_RUNNING;
-            ivm_proc_wait_done(p);
-            return ivm_raise_value(s->vm, p->result);
-        }
-        if (!run_one(s)) {
-            p->held = false;
-            p->state = IVM_PROC_RUNNING;
-            ivm_proc_wait_done(p);
-            return ivm_raise(s->vm, "deadlock: this process waits and no other process can wake it");
-        }
-        if (ivm_platform_interrupted()) {
-            p->held = false;
-            p->state = IVM_PROC_RUNNING;
-            return IVM_INTERRUPTED;
-        }
+    ivm_status st = IVM_OK;
+    while (st == IVM_OK && p->state == IVM_PROC_WAITING) {
+        if (!run_one(s))
+            st = ivm_raise(s->vm, "deadlock: this process waits and no other process can wake it");
+        else if (ivm_platform_interrupted())
+            st = IVM_INTERRUPTED;
     }
+    if (st == IVM_OK && p->killed) /* a link's crash woke it */
+        st = ivm_raise_value(s->vm, p->result);
     p->held = false;
     p->state = IVM_PROC_RUNNING;
-    return IVM_OK;
+    if (st == IVM_ERROR)
+        ivm_proc_wait_done(p);
+    return st;
 }
 
 /* ---- Processes --------------------------------------------------------- */
@@ -249,9 +241,9 @@ static void free_mailbox(ivm_sched *s, ivm_proc *p)
     p->nmsgs = 0;
 }
 
-static ivm_value pair3(ivm_sched *s, ivm_value a, ivm_value b, ivm_value c)
+ivm_value ivm_sched_signal(ivm_sched *s, ivm_value tag, uint32_t id, ivm_value reason)
 {
-    ivm_value items[3] = {a, b, c};
+    ivm_value items[3] = {tag, ivm_pid(id), reason};
     return ivm_vec_from(&s->vm->heap, items, 3);
 }
 
@@ -266,14 +258,14 @@ static void notify(ivm_sched *s, ivm_proc *p)
         wake(s, s->procs[p->joiners.ids[i]]);
     for (uint32_t i = 0; i < p->monitors.len; i++)
         ivm_proc_send(s, s->procs[p->monitors.ids[i]],
-                      pair3(s, s->kw_down, ivm_pid(p->id), reason));
+                      ivm_sched_signal(s, s->kw_down, p->id, reason));
     for (uint32_t i = 0; i < p->links.len; i++) {
         ivm_proc *l = s->procs[p->links.ids[i]];
         if (l->state == IVM_PROC_DONE)
             continue;
         ivm_pid_list_remove(&l->links, p->id);
         if (l->trap_exits)
-            ivm_proc_send(s, l, pair3(s, s->kw_exit, ivm_pid(p->id), reason));
+            ivm_proc_send(s, l, ivm_sched_signal(s, s->kw_exit, p->id, reason));
         else if (p->crashed)
             end_process(s, l, true, reason);
     }
@@ -417,7 +409,6 @@ static ivm_status slice(ivm_sched *s, ivm_proc *p, ivm_value *result)
         enqueue(s, p);
     } else if (st == IVM_OK || st == IVM_ERROR) {
         ivm_value reason = st == IVM_OK ? *result : vm->error;
-        p->state = IVM_PROC_WAITING; /* so that end_process takes it */
         end_process(s, p, st == IVM_ERROR, reason);
     }
     /* IVM_BLOCKED: the native left it WAITING (or a timer already woke it) */
