@@ -1195,8 +1195,8 @@ Test(core, no_argument_crashes_a_native)
     s[n++] = frozen;
     s[n++] = call("bytes", "[1 2 255]");
     s[n++] = ivm_vec_subvec(&vm.heap, rd("[1 2 3 4]"), 1, 3);
-    for (uint32_t i = ivm_base_native_count; i < vm.nnatives; i++) {
-        const ivm_native_def *def = vm.natives[i];
+    for (uint32_t i = ivm_base_native_count; i < vm.rt->nnatives; i++) {
+        const ivm_native_def *def = vm.rt->natives[i];
         if (strcmp(def->name, "spit") == 0)
             continue;
         ivm_value fn = ivm_native(i), a[4], out;

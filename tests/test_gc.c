@@ -20,14 +20,14 @@ static ivm_vm *fresh(void)
 
 static ivm_region *region_of(ivm_vm *vm, ivm_value v)
 {
-    ivm_arena *a = &vm->heap.arena;
+    ivm_arena *a = vm->heap.arena;
     return &a->regions[ivm_arena_region_of(a, (void *)(uintptr_t)v)];
 }
 
 static void verify_ok(ivm_vm *vm)
 {
     char why[200];
-    cr_assert(ivm_gc_verify(&vm->gc, why, sizeof why), "verify: %s", why);
+    cr_assert(ivm_gc_verify(&vm->rt->gc, why, sizeof why), "verify: %s", why);
 }
 
 /* A list of n conses whose elements are 0..n-1. */
@@ -54,11 +54,11 @@ Test(gc, marks_what_the_roots_reach_and_nothing_else)
     ivm_vm *vm = fresh();
     ivm_value kept = list_of(vm, 1000), dropped = list_of(vm, 1000);
     ivm_root(vm, &kept);
-    ivm_gc_collect(&vm->gc, false);
+    ivm_gc_collect(&vm->rt->gc, false);
     for (ivm_value l = kept; l != IVM_EMPTY_LIST; l = ivm_as_cons(l)->rest)
-        cr_assert(ivm_gc_is_marked(&vm->gc, l));
-    cr_assert_not(ivm_gc_is_marked(&vm->gc, dropped));
-    cr_assert_not(ivm_gc_is_marked(&vm->gc, ivm_as_cons(dropped)->rest));
+        cr_assert(ivm_gc_is_marked(&vm->rt->gc, l));
+    cr_assert_not(ivm_gc_is_marked(&vm->rt->gc, dropped));
+    cr_assert_not(ivm_gc_is_marked(&vm->rt->gc, ivm_as_cons(dropped)->rest));
     verify_ok(vm);
 }
 
@@ -82,15 +82,15 @@ Test(gc, every_kind_of_root_is_traced)
     vm->stack[0] = on_stack;
     vm->frames[0] = (ivm_frame){ivm_module_entry(vm, m), 0, 0};
     vm->nframes = 1;
-    ivm_gc_collect(&vm->gc, false);
+    ivm_gc_collect(&vm->rt->gc, false);
     vm->nframes = 0;
-    cr_assert(ivm_gc_is_marked(&vm->gc, g));
-    cr_assert(ivm_gc_is_marked(&vm->gc, err));
-    cr_assert(ivm_gc_is_marked(&vm->gc, on_stack));
-    cr_assert(ivm_gc_is_marked(&vm->gc, sym));
-    cr_assert(ivm_gc_is_marked(&vm->gc, c));
-    cr_assert(ivm_gc_is_marked(&vm->gc, w.items[0]));
-    cr_assert(ivm_gc_is_marked(&vm->gc, m->protos[0]), "a loaded prototype");
+    cr_assert(ivm_gc_is_marked(&vm->rt->gc, g));
+    cr_assert(ivm_gc_is_marked(&vm->rt->gc, err));
+    cr_assert(ivm_gc_is_marked(&vm->rt->gc, on_stack));
+    cr_assert(ivm_gc_is_marked(&vm->rt->gc, sym));
+    cr_assert(ivm_gc_is_marked(&vm->rt->gc, c));
+    cr_assert(ivm_gc_is_marked(&vm->rt->gc, w.items[0]));
+    cr_assert(ivm_gc_is_marked(&vm->rt->gc, m->protos[0]), "a loaded prototype");
     vm->error = IVM_NIL;
     ivm_roots_restore(vm, 0);
     ivm_worklist_free(&w);
@@ -101,14 +101,14 @@ Test(gc, live_bytes_are_counted_per_region)
     ivm_vm *vm = fresh();
     ivm_value l = list_of(vm, 100);
     ivm_root(vm, &l);
-    ivm_gc_collect(&vm->gc, false);
+    ivm_gc_collect(&vm->rt->gc, false);
     /* 100 conses of 32 bytes, all in the region they were built in */
     cr_assert_eq(region_of(vm, l)->live_bytes >= 100 * 32, true);
-    uint64_t before = vm->gc.stats.live_bytes;
+    uint64_t before = vm->rt->gc.stats.live_bytes;
     ivm_value more = list_of(vm, 100);
     ivm_root(vm, &more);
-    ivm_gc_collect(&vm->gc, false);
-    cr_assert_eq(vm->gc.stats.live_bytes - before, 100 * 32);
+    ivm_gc_collect(&vm->rt->gc, false);
+    cr_assert_eq(vm->rt->gc.stats.live_bytes - before, 100 * 32);
 }
 
 Test(gc, a_deep_structure_marks_without_recursion)
@@ -119,7 +119,7 @@ Test(gc, a_deep_structure_marks_without_recursion)
     for (int i = 0; i < 300000; i++)
         v = ivm_vec_conj(&vm->heap, ivm_vec_empty(&vm->heap), v);
     ivm_root(vm, &v);
-    ivm_gc_collect(&vm->gc, true);
+    ivm_gc_collect(&vm->rt->gc, true);
     verify_ok(vm);
     int depth = 0;
     for (ivm_value x = v; x != IVM_NIL; x = ivm_vec_nth(x, 0))
@@ -132,17 +132,17 @@ Test(gc, a_deep_structure_marks_without_recursion)
 Test(gc, empty_regions_are_freed_and_their_memory_returned)
 {
     ivm_vm *vm = fresh();
-    ivm_arena *a = &vm->heap.arena;
+    ivm_arena *a = vm->heap.arena;
     uint32_t in_use = a->regions_in_use;
     list_of(vm, 200000); /* 6.4 MB of garbage: about 25 regions */
     cr_assert_geq(a->regions_in_use, in_use + 24);
     uint32_t free_before = a->nfree;
-    ivm_gc_collect(&vm->gc, false);
+    ivm_gc_collect(&vm->rt->gc, false);
     cr_assert_leq(a->regions_in_use, in_use + 1, "%u regions in use, %u before",
                   a->regions_in_use, in_use);
     cr_assert_geq(a->nfree, free_before + 23, "the free list got the regions back: %u, %u before",
                   a->nfree, free_before);
-    cr_assert_geq(vm->gc.stats.regions_freed, 23);
+    cr_assert_geq(vm->rt->gc.stats.regions_freed, 23);
     for (uint32_t k = 0; k < a->nfree; k++)
         cr_assert_eq(a->regions[a->free_list[k]].state, IVM_REGION_FREE);
     /* the next allocations reuse them */
@@ -174,13 +174,13 @@ Test(gc, sparse_regions_are_evacuated_and_references_rewritten)
     ivm_worklist w;
     size_t kept = build_sparse(vm, &w, 8, 10); /* 10% live */
     ivm_value first = w.items[0];
-    uint32_t first_region = ivm_arena_region_of(&vm->heap.arena, (void *)(uintptr_t)first);
-    ivm_gc_collect(&vm->gc, true);
+    uint32_t first_region = ivm_arena_region_of(vm->heap.arena, (void *)(uintptr_t)first);
+    ivm_gc_collect(&vm->rt->gc, true);
     verify_ok(vm);
-    cr_assert_geq(vm->gc.stats.regions_evacuated, 7);
-    cr_assert_eq(vm->gc.stats.objects_copied >= kept - kept / 8, true, "copied %llu of %zu",
-                 (unsigned long long)vm->gc.stats.objects_copied, kept);
-    cr_assert_eq(vm->heap.arena.regions[first_region].state, IVM_REGION_FREE,
+    cr_assert_geq(vm->rt->gc.stats.regions_evacuated, 7);
+    cr_assert_eq(vm->rt->gc.stats.objects_copied >= kept - kept / 8, true, "copied %llu of %zu",
+                 (unsigned long long)vm->rt->gc.stats.objects_copied, kept);
+    cr_assert_eq(vm->heap.arena->regions[first_region].state, IVM_REGION_FREE,
                  "the evacuated region went back to the free list");
     cr_assert_neq(w.items[0], first, "the root was rewritten to the copy");
     for (size_t i = 0; i < w.len; i++)
@@ -195,9 +195,9 @@ Test(gc, dense_regions_stay_where_they_are)
     ivm_value l = list_of(vm, 50000); /* 1.6 MB, every cons live */
     ivm_root(vm, &l);
     ivm_value before = l;
-    ivm_gc_collect(&vm->gc, true);
+    ivm_gc_collect(&vm->rt->gc, true);
     cr_assert_eq(l, before);
-    cr_assert_eq(vm->gc.stats.objects_copied, 0);
+    cr_assert_eq(vm->rt->gc.stats.objects_copied, 0);
     cr_assert_eq(sum_list(l), (int64_t)50000 * 49999 / 2);
 }
 
@@ -212,7 +212,7 @@ Test(gc, an_object_reached_twice_is_copied_once)
     ivm_root(vm, &a);
     ivm_root(vm, &b);
     ivm_root(vm, &holder);
-    ivm_gc_collect(&vm->gc, true);
+    ivm_gc_collect(&vm->rt->gc, true);
     verify_ok(vm);
     cr_assert_neq(a, shared, "moved");
     cr_assert_eq(a, b, "both roots lead to the one copy");
@@ -234,9 +234,9 @@ Test(gc, copies_of_copies_are_fixed_in_cheney_order)
             ivm_cons_new(&vm->heap, IVM_NIL, IVM_EMPTY_LIST);
     }
     ivm_root(vm, &l);
-    ivm_gc_collect(&vm->gc, true);
+    ivm_gc_collect(&vm->rt->gc, true);
     verify_ok(vm);
-    cr_assert_geq(vm->gc.stats.objects_copied, 1900);
+    cr_assert_geq(vm->rt->gc.stats.objects_copied, 1900);
     cr_assert_eq(sum_list(l), (int64_t)2000 * 1999 / 2);
     cr_assert_eq(ivm_list_count(l), 2000);
 }
@@ -247,9 +247,9 @@ Test(gc, a_collection_that_may_not_move_copies_nothing)
     ivm_worklist w;
     build_sparse(vm, &w, 4, 10);
     ivm_value first = w.items[0];
-    ivm_gc_collect(&vm->gc, false);
+    ivm_gc_collect(&vm->rt->gc, false);
     cr_assert_eq(w.items[0], first);
-    cr_assert_eq(vm->gc.stats.objects_copied, 0);
+    cr_assert_eq(vm->rt->gc.stats.objects_copied, 0);
     verify_ok(vm);
     ivm_roots_restore(vm, 0);
     ivm_worklist_free(&w);
@@ -258,7 +258,7 @@ Test(gc, a_collection_that_may_not_move_copies_nothing)
 Test(gc, large_objects_are_kept_in_place_or_freed)
 {
     ivm_vm *vm = fresh();
-    ivm_arena *a = &vm->heap.arena;
+    ivm_arena *a = vm->heap.arena;
     char text[200000];
     memset(text, 'x', sizeof text);
     ivm_value big = ivm_string(&vm->heap, text, sizeof text);
@@ -267,7 +267,7 @@ Test(gc, large_objects_are_kept_in_place_or_freed)
     ivm_root(vm, &big);
     ivm_value before = big;
     uint32_t gone_region = ivm_arena_region_of(a, (void *)(uintptr_t)gone);
-    ivm_gc_collect(&vm->gc, true);
+    ivm_gc_collect(&vm->rt->gc, true);
     verify_ok(vm);
     cr_assert_eq(big, before, "large objects never move");
     cr_assert_eq(ivm_as_str(big)->len, sizeof text);
@@ -281,13 +281,13 @@ Test(gc, the_next_collection_follows_the_growth_policy)
     ivm_vm *vm = fresh();
     ivm_value l = list_of(vm, 300000); /* 9.6 MB live */
     ivm_root(vm, &l);
-    ivm_gc_collect(&vm->gc, true);
-    ivm_arena *a = &vm->heap.arena;
-    uint64_t live = vm->gc.stats.live_bytes;
+    ivm_gc_collect(&vm->rt->gc, true);
+    ivm_arena *a = vm->heap.arena;
+    uint64_t live = vm->rt->gc.stats.live_bytes;
     cr_assert_geq(live, 300000 * 32);
     /* 2 x live (at least the minimum), unless that would eat into the
      * reserve of a 64 MiB heap */
-    uint64_t room = (uint64_t)(ivm_arena_free_regions(a) - vm->gc.reserve_regions) * IVM_REGION_SIZE;
+    uint64_t room = (uint64_t)(ivm_arena_free_regions(a) - vm->rt->gc.reserve_regions) * IVM_REGION_SIZE;
     uint64_t want = live * IVM_GC_GROWTH > IVM_GC_MIN_BUDGET ? live * IVM_GC_GROWTH : IVM_GC_MIN_BUDGET;
     if (want > room)
         want = room;
@@ -300,8 +300,8 @@ Test(gc, the_next_collection_follows_the_growth_policy)
 Test(gc, stress_mode_asks_for_a_collection_every_n_allocations)
 {
     ivm_vm *vm = fresh();
-    ivm_arena *a = &vm->heap.arena;
-    ivm_gc_set_stress(&vm->gc, 7);
+    ivm_arena *a = vm->heap.arena;
+    ivm_gc_set_stress(&vm->rt->gc, 7);
     for (int round = 0; round < 3; round++) {
         a->collect_requested = false;
         for (int i = 0; i < 6; i++)
@@ -310,7 +310,7 @@ Test(gc, stress_mode_asks_for_a_collection_every_n_allocations)
         ivm_cons_new(&vm->heap, IVM_NIL, IVM_EMPTY_LIST);
         cr_assert(a->collect_requested, "round %d: not asked after 7", round);
     }
-    ivm_gc_set_stress(&vm->gc, 0);
+    ivm_gc_set_stress(&vm->rt->gc, 0);
 }
 
 Test(gc, verify_finds_a_reference_into_a_freed_region)
@@ -319,13 +319,13 @@ Test(gc, verify_finds_a_reference_into_a_freed_region)
     ivm_value holder = ivm_vec_conj(&vm->heap, ivm_vec_empty(&vm->heap), IVM_NIL);
     ivm_root(vm, &holder);
     ivm_value doomed = list_of(vm, 200000); /* regions that will be freed */
-    ivm_gc_collect(&vm->gc, true);
+    ivm_gc_collect(&vm->rt->gc, true);
     verify_ok(vm);
     /* break the heap behind the collector's back */
     ivm_vec_node *tail = (ivm_vec_node *)(uintptr_t)((ivm_vec *)(uintptr_t)holder)->tail;
     tail->slots[0] = doomed;
     char why[200];
-    cr_assert_not(ivm_gc_verify(&vm->gc, why, sizeof why));
+    cr_assert_not(ivm_gc_verify(&vm->rt->gc, why, sizeof why));
     cr_assert(strstr(why, "not live") || strstr(why, "did not keep"), "%s", why);
     tail->slots[0] = IVM_NIL;
 }
@@ -336,7 +336,7 @@ Test(gc, verify_poisons_what_it_found_dead)
     ivm_value dead = ivm_cons_new(&vm->heap, ivm_fixnum(1), IVM_EMPTY_LIST);
     ivm_value live = ivm_cons_new(&vm->heap, ivm_fixnum(2), IVM_EMPTY_LIST);
     ivm_root(vm, &live);
-    ivm_gc_collect(&vm->gc, false);
+    ivm_gc_collect(&vm->rt->gc, false);
     verify_ok(vm);
     cr_assert_eq(ivm_obj_kind(dead), IVM_K_DEAD);
     cr_assert_eq(ivm_obj_kind(live), IVM_K_CONS);
@@ -395,9 +395,9 @@ Test(gc, a_program_collects_under_stress_and_verify)
     t_result r = t_run_in(vm, churn);
     cr_assert_eq(r.status, IVM_OK, "%s", r.report ? r.report : "");
     cr_assert_str_eq(r.pr, "499500");
-    cr_assert_geq(vm->gc.stats.collections, 100, "%llu collections",
-                  (unsigned long long)vm->gc.stats.collections);
-    cr_assert_geq(vm->gc.stats.verified_objects, 1000);
+    cr_assert_geq(vm->rt->gc.stats.collections, 100, "%llu collections",
+                  (unsigned long long)vm->rt->gc.stats.collections);
+    cr_assert_geq(vm->rt->gc.stats.verified_objects, 1000);
     ivm_vm_gc_debug(vm, false, 0);
 }
 
@@ -416,9 +416,9 @@ Test(gc, stats_report_names_every_figure)
 {
     ivm_vm *vm = fresh();
     list_of(vm, 1000);
-    ivm_gc_collect(&vm->gc, true);
+    ivm_gc_collect(&vm->rt->gc, true);
     ivm_buf b = {0};
-    ivm_gc_report(&vm->gc, &b);
+    ivm_gc_report(&vm->rt->gc, &b);
     ivm_buf_add_char(&b, '\0');
     const char *want[] = {"collections: 1", "longest", "p50", "p99", "allocated:", "copied:",
                           "evacuated", "freed", "live after the last collection:", "high-water"};
@@ -489,12 +489,12 @@ Test(gc, free_memory_goes_back_beyond_the_budget_or_on_request)
 {
     ivm_vm big;
     cr_assert(ivm_vm_init(&big, (size_t)1 << 30, IVM_ARENA_LAZY));
-    ivm_arena *a = &big.heap.arena;
+    ivm_arena *a = big.heap.arena;
     ivm_value keep = list_of(&big, 1600000); /* 51 MB live: a 102 MB budget */
     ivm_root(&big, &keep);
     list_of(&big, 8000000); /* 256 MB of garbage */
-    ivm_gc_collect(&big.gc, true);
-    uint64_t budget = big.gc.stats.live_bytes * IVM_GC_GROWTH;
+    ivm_gc_collect(&big.rt->gc, true);
+    uint64_t budget = big.rt->gc.stats.live_bytes * IVM_GC_GROWTH;
     cr_assert_gt(budget, IVM_GC_MIN_BUDGET);
     uint32_t budget_regions = (uint32_t)(budget / IVM_REGION_SIZE) + 1;
     uint32_t min_regions = (uint32_t)(IVM_GC_MIN_BUDGET / IVM_REGION_SIZE) + 1;
@@ -502,10 +502,10 @@ Test(gc, free_memory_goes_back_beyond_the_budget_or_on_request)
                  a->free_committed, budget_regions);
     /* the same garbage again, then a requested release */
     list_of(&big, 8000000);
-    big.gc.release_memory = true;
-    ivm_gc_collect(&big.gc, true);
+    big.rt->gc.release_memory = true;
+    ivm_gc_collect(&big.rt->gc, true);
     cr_assert_eq(a->free_committed, min_regions, "%u committed free regions, want %u",
                  a->free_committed, min_regions);
-    cr_assert_not(big.gc.release_memory, "a request is served once");
+    cr_assert_not(big.rt->gc.release_memory, "a request is served once");
     ivm_vm_destroy(&big);
 }

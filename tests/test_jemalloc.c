@@ -82,7 +82,7 @@ Test(jemalloc, value_heavy_loop_makes_no_malloc)
     ivm_vm_gc_debug(vm, true, 20000);
     cr_assert_eq(ivm_call(vm, entry, 0, NULL, &result), IVM_OK, "warm-up run failed");
     cr_assert_str_eq(t_pr(vm, result, true), "(4999950000 50000.0 5.0E299)");
-    uint64_t arena_before = vm->heap.arena.bytes_allocated;
+    uint64_t arena_before = vm->heap.arena->bytes_allocated;
 
     uint64_t calls_before = ivm_platform_bootstrap_calls();
     uint64_t bytes_before = ivm_platform_thread_allocated_bytes();
@@ -92,10 +92,10 @@ Test(jemalloc, value_heavy_loop_makes_no_malloc)
 
     cr_assert_eq(st, IVM_OK);
     cr_assert_str_eq(t_pr(vm, result, true), "(4999950000 50000.0 5.0E299)");
-    cr_assert_geq(vm->gc.stats.collections, 10, "only %llu collections",
-                  (unsigned long long)vm->gc.stats.collections);
+    cr_assert_geq(vm->rt->gc.stats.collections, 10, "only %llu collections",
+                  (unsigned long long)vm->rt->gc.stats.collections);
     /* the values went to the arena: 100,000 conses of 32 bytes at least */
-    cr_assert_geq(vm->heap.arena.bytes_allocated - arena_before, (uint64_t)100000 * 32);
+    cr_assert_geq(vm->heap.arena->bytes_allocated - arena_before, (uint64_t)100000 * 32);
     cr_assert_eq(calls_after, calls_before,
                  "the run made %llu bootstrap allocator calls",
                  (unsigned long long)(calls_after - calls_before));

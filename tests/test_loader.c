@@ -724,8 +724,8 @@ Test(loader, refusal_leaves_the_vm_usable)
         try_load(b.d, b.n, &ok);
         cr_assert_not(ok);
     }
-    cr_assert_eq(t_vm()->nmodules, 0);
+    cr_assert_eq(t_vm()->rt->nmodules, 0);
     build(&b, "", 0, 1, &ret42);
     cr_assert_eq(run_module(expect_loads(b.d, b.n)), ivm_fixnum(42));
-    cr_assert_eq(t_vm()->nmodules, 1);
+    cr_assert_eq(t_vm()->rt->nmodules, 1);
 }

@@ -962,14 +962,14 @@ Test(map, iteration_of_empty_and_of_sets)
 Test(map, bytes_per_entry_of_a_million_integers)
 {
     enum { N = 1000000 };
-    uint64_t before = heap.arena.bytes_allocated;
+    uint64_t before = heap.arena->bytes_allocated;
     double t0 = now_s();
     ivm_value t = ivm_map_transient(&heap, ivm_map_empty(&heap), 1);
     for (int64_t i = 0; i < N; i++)
         tr_add(t, fix(i), fix(i));
     ivm_value m = tr_persistent(t);
     double t1 = now_s();
-    uint64_t built = heap.arena.bytes_allocated - before;
+    uint64_t built = heap.arena->bytes_allocated - before;
     for (int64_t i = 0; i < N; i++) {
         ivm_value v;
         if (!ivm_map_get(&heap, m, fix(i), &v) || v != fix(i))
@@ -977,20 +977,20 @@ Test(map, bytes_per_entry_of_a_million_integers)
     }
     double t2 = now_s();
 
-    before = heap.arena.bytes_allocated;
+    before = heap.arena->bytes_allocated;
     ivm_value p = ivm_map_empty(&heap);
     for (int64_t i = 0; i < N; i++)
         p = ivm_map_assoc(&heap, p, fix(i), fix(i));
     double t3 = now_s();
-    uint64_t built_p = heap.arena.bytes_allocated - before;
+    uint64_t built_p = heap.arena->bytes_allocated - before;
     cr_assert_eq(compare(m, p), EQUAL);
 
-    before = heap.arena.bytes_allocated;
+    before = heap.arena->bytes_allocated;
     ivm_value ts = ivm_map_transient(&heap, ivm_set_empty(&heap), 1);
     for (int64_t i = 0; i < N; i++)
         tr_add(ts, fix(i), IVM_NIL);
     ivm_value s = tr_persistent(ts);
-    uint64_t built_s = heap.arena.bytes_allocated - before;
+    uint64_t built_s = heap.arena->bytes_allocated - before;
 
     double live = (double)ivm_map_node_bytes(m) / N, live_p = (double)ivm_map_node_bytes(p) / N;
     double live_s = (double)ivm_map_node_bytes(s) / N;

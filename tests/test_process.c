@@ -30,7 +30,7 @@ static void setup(void)
     cr_assert(ivm_vm_init(&vm, (size_t)256 << 20, IVM_ARENA_LAZY));
     ivm_core_install(&vm);
     ivm_compiler_install(&vm);
-    ivm_sched_init(&sched, &vm);
+    cr_assert(ivm_sched_init(&sched, &vm, IVM_TEST_SCHEDULERS));
     ivm_vm_add_natives(&vm, test_natives, 1);
 }
 

@@ -290,7 +290,7 @@ Test(values, interning_many_names)
         cr_assert_eq(kw(name), kws[i], "keyword %s re-interned as another object", name);
         cr_assert_str_eq(pr(syms[i]), name);
     }
-    cr_assert_geq(heap.interned.count, 10000);
+    cr_assert_geq(heap.shared->interned.count, 10000);
 }
 
 /* ---- Hashing: an independent transcription of Clojure's -------------- */

@@ -221,8 +221,8 @@ static void check_some(ivm_value v, const model *m, int probes)
 
 static uint64_t arena_bytes(void)
 {
-    ivm_arena_retire(&heap.arena, &heap.bump); /* the cursor's rest is filler */
-    return heap.arena.bytes_allocated;
+    ivm_arena_retire(heap.arena, &heap.bump); /* the cursor's rest is filler */
+    return heap.arena->bytes_allocated;
 }
 
 /* ---- Property test ------------------------------------------------------ */
@@ -837,9 +837,9 @@ Test(vector, small_vectors_allocate_only_what_they_keep)
         items[i] = ivm_fixnum(i);
     for (size_t n = 0; n <= 32; n++) {
         arena_bytes();
-        uint64_t before = heap.arena.bytes_allocated;
+        uint64_t before = heap.arena->bytes_allocated;
         ivm_value v = ivm_vec_from(&heap, items, n);
-        uint64_t used = heap.arena.bytes_allocated - before - (uint64_t)(heap.bump.end - heap.bump.ptr);
+        uint64_t used = heap.arena->bytes_allocated - before - (uint64_t)(heap.bump.end - heap.bump.ptr);
         uint64_t want = sizeof(ivm_vec) + (n ? sizeof(ivm_vec_node) + n * sizeof(ivm_value) : 0);
         cr_assert_eq(used, want, "n=%zu: %llu bytes, want %llu", n, (unsigned long long)used,
                      (unsigned long long)want);

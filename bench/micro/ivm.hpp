@@ -49,8 +49,8 @@ constexpr size_t kReserve = size_t(8) << 30;
 // allocation takes a fresh region.
 inline uint64_t arena_bytes(ivm_heap *h)
 {
-    ivm_arena_retire(&h->arena, &h->bump);
-    return h->arena.bytes_allocated;
+    ivm_arena_retire(h->arena, &h->bump);
+    return h->arena->bytes_allocated;
 }
 
 // Commits the `bytes` of the reservation that the next allocations will
@@ -59,8 +59,8 @@ inline uint64_t arena_bytes(ivm_heap *h)
 inline void prefault_next(ivm_heap *h, size_t bytes)
 {
     char *from = h->bump.ptr ? h->bump.ptr
-                             : ivm_arena_region_start(&h->arena, h->arena.fresh);
-    char *end = h->arena.base + h->arena.bytes;
+                             : ivm_arena_region_start(h->arena, h->arena->fresh);
+    char *end = h->arena->base + h->arena->bytes;
     if (from + bytes > end)
         bytes = size_t(end - from);
     ivm_platform_prefault(from, bytes);

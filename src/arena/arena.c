@@ -1,7 +1,8 @@
 /* Arena: reservation, region table, bump cursors, large-object spans, and
  * the requests for a collection. See arena.h for the invariants.
- * Single-threaded for now: the scheduler issue gives each scheduler thread
- * its own cursor and guards the region table's free list. */
+ * Each scheduler thread has its own cursor; the region table and the
+ * counters are guarded by the arena's lock, which only the slow path takes
+ * (once per region). */
 #include "arena/arena.h"
 
 #include <string.h>
@@ -26,7 +27,8 @@ bool ivm_arena_init(ivm_arena *a, size_t bytes, ivm_arena_mode mode)
     a->nregions = (uint32_t)(bytes >> IVM_REGION_SHIFT);
     a->regions = ivm_platform_calloc(a->nregions, sizeof *a->regions);
     a->free_list = ivm_platform_calloc(a->nregions, sizeof *a->free_list);
-    if (!a->regions || !a->free_list) {
+    a->lock = ivm_platform_mutex_new();
+    if (!a->regions || !a->free_list || !a->lock) {
         ivm_arena_destroy(a);
         return false;
     }
@@ -39,6 +41,8 @@ void ivm_arena_destroy(ivm_arena *a)
         ivm_platform_release(a->base, a->bytes);
     ivm_platform_free(a->regions);
     ivm_platform_free(a->free_list);
+    if (a->lock)
+        ivm_platform_mutex_free(a->lock);
     memset(a, 0, sizeof *a);
 }
 
@@ -62,7 +66,7 @@ static void note_in_use(ivm_arena *a, uint32_t n)
         a->regions_high_water = a->regions_in_use;
     if (!a->collecting && (a->bytes_allocated >= a->collect_at ||
                            ivm_arena_free_regions(a) < a->reserve_regions))
-        a->collect_requested = true;
+        ivm_arena_request_collection(a);
 }
 
 /* One free region, from the free list first so that the address range in
@@ -123,7 +127,7 @@ static void write_filler(char *p, size_t bytes)
     memcpy(p, &header, sizeof header);
 }
 
-void ivm_arena_retire(ivm_arena *a, ivm_bump *b)
+static void retire(ivm_arena *a, ivm_bump *b)
 {
     if (b->region == UINT32_MAX || !b->ptr)
         return;
@@ -139,6 +143,15 @@ void ivm_arena_retire(ivm_arena *a, ivm_bump *b)
     b->region = UINT32_MAX;
 }
 
+void ivm_arena_retire(ivm_arena *a, ivm_bump *b)
+{
+    ivm_platform_mutex_lock(a->lock);
+    retire(a, b);
+    ivm_platform_mutex_unlock(a->lock);
+}
+
+static void *slow_region(ivm_arena *a, ivm_bump *b, size_t bytes);
+
 void ivm_arena_set_stress(ivm_arena *a, ivm_bump *b, uint32_t every)
 {
     a->stress_every = every;
@@ -152,11 +165,11 @@ static void *stress_alloc(ivm_arena *a, ivm_bump *b, size_t bytes)
 {
     if (!a->collecting && ++a->stress_count >= a->stress_every) {
         a->stress_count = 0;
-        a->collect_requested = true;
+        ivm_arena_request_collection(a);
     }
     char *p = b->ptr;
     if (bytes > IVM_LARGE_OBJECT_BYTES || !p || (size_t)(b->end - p) < bytes) {
-        p = ivm_arena_alloc_slow_region(a, b, bytes);
+        p = slow_region(a, b, bytes);
     } else {
         b->ptr = p + bytes;
     }
@@ -183,19 +196,29 @@ static void *alloc_large(ivm_arena *a, size_t bytes)
 
 void *ivm_arena_alloc_slow(ivm_arena *a, ivm_bump *b, size_t bytes)
 {
-    if (a->stress_every && !a->collecting)
-        return stress_alloc(a, b, bytes);
-    return ivm_arena_alloc_slow_region(a, b, bytes);
+    ivm_platform_mutex_lock(a->lock);
+    void *p = a->stress_every && !a->collecting ? stress_alloc(a, b, bytes)
+                                                 : slow_region(a, b, bytes);
+    ivm_platform_mutex_unlock(a->lock);
+    return p;
 }
 
 void *ivm_arena_alloc_slow_region(ivm_arena *a, ivm_bump *b, size_t bytes)
+{
+    ivm_platform_mutex_lock(a->lock);
+    void *p = slow_region(a, b, bytes);
+    ivm_platform_mutex_unlock(a->lock);
+    return p;
+}
+
+static void *slow_region(ivm_arena *a, ivm_bump *b, size_t bytes)
 {
     if (bytes > IVM_LARGE_OBJECT_BYTES)
         return alloc_large(a, bytes);
     /* b->region is UINT32_MAX for a cursor that never had a region; a zeroed
      * cursor (region 0, NULL pointers) is treated the same way. */
     if (b->ptr)
-        ivm_arena_retire(a, b);
+        retire(a, b);
     uint32_t i = take_region(a);
     char *start = ivm_arena_region_start(a, i);
     if (a->mode == IVM_ARENA_PREFAULT)

@@ -103,9 +103,28 @@ typedef struct ivm_arena {
     uint32_t reserve_regions;
     uint32_t stress_every; /* 0: off */
     uint32_t stress_count;
-    bool collect_requested;
+    bool collect_requested; /* read and written atomically: see below */
     bool collecting; /* the collector's own copies: no accounting, no requests */
+    /* Guards everything above but base, bytes, nregions and mode (fixed)
+     * and collect_requested (atomic), for the slow path: cursors belong to
+     * their threads and the fast path takes no lock. The collector runs
+     * with every other thread stopped and needs no lock. */
+    ivm_mutex *lock;
 } ivm_arena;
+
+/* Every safepoint reads this: a relaxed load, one plain read. */
+static inline bool ivm_arena_collect_requested(const ivm_arena *a)
+{
+    return __atomic_load_n(&a->collect_requested, __ATOMIC_RELAXED);
+}
+static inline void ivm_arena_request_collection(ivm_arena *a)
+{
+    __atomic_store_n(&a->collect_requested, true, __ATOMIC_RELAXED);
+}
+static inline void ivm_arena_clear_request(ivm_arena *a)
+{
+    __atomic_store_n(&a->collect_requested, false, __ATOMIC_RELAXED);
+}
 
 
 /* Reserves `bytes` (rounded up to whole regions), aligned to 2 MiB so that

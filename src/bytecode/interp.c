@@ -34,12 +34,12 @@ static __attribute__((noinline)) ivm_status safepoint(ivm_vm *vm, uint32_t live)
 {
     vm->top_live = live;
     vm->budget = vm->budget_reset;
-    if (vm->heap.arena.collect_requested)
+    if (ivm_arena_collect_requested(vm->heap.arena))
         ivm_vm_collect(vm);
     vm->top_live = UINT32_MAX;
     if (ivm_platform_interrupted())
         return IVM_INTERRUPTED;
-    return vm->preempt && ivm_may_block(vm) ? IVM_YIELD : IVM_OK;
+    return ivm_vm_preempted(vm) && ivm_may_block(vm) ? IVM_YIELD : IVM_OK;
 }
 
 /* ---- Calls ------------------------------------------------------------- */
@@ -127,7 +127,7 @@ static void drop_handlers(ivm_vm *vm, uint32_t frame)
 static ivm_status call_native(ivm_vm *vm, ivm_value fn, const ivm_value *args,
                               uint32_t nargs, ivm_value *result)
 {
-    const ivm_native_def *def = vm->natives[ivm_imm_payload(fn)];
+    const ivm_native_def *def = vm->rt->natives[ivm_imm_payload(fn)];
     if (nargs < def->min_args || nargs > def->max_args)
         return ivm_raise_arity(vm, fn, nargs);
     uint32_t roots = vm->nc_roots; /* a native's roots end with it */
@@ -238,7 +238,7 @@ static void record_trace(ivm_vm *vm, uint32_t stop)
  * may allocate without bound between reductions. */
 #define POLL_AFTER_CALL()                                                      \
     do {                                                                       \
-        if (UNLIKELY(vm->heap.arena.collect_requested))                        \
+        if (UNLIKELY(ivm_arena_collect_requested(vm->heap.arena)))                        \
             budget = 1;                                                        \
         REDUCE_LIVE(A + 1u);                                                   \
     } while (0)
@@ -311,11 +311,11 @@ static ivm_status run(ivm_vm *vm, uint32_t stop, bool resuming)
     uint32_t floor = floor_of(vm, stop);
     LOAD_FRAME();
     /* entry from C: a native calling back in may allocate much */
-    if (UNLIKELY(vm->heap.arena.collect_requested))
+    if (UNLIKELY(ivm_arena_collect_requested(vm->heap.arena)))
         budget = 1;
     if (!resuming) {
         REDUCE_ENTRY();
-    } else if (UNLIKELY(vm->heap.arena.collect_requested)) {
+    } else if (UNLIKELY(ivm_arena_collect_requested(vm->heap.arena))) {
         /* a collection only: yielding here again would make no progress */
         ivm_vm_collect(vm);
         LOAD_FRAME();
@@ -334,7 +334,7 @@ static ivm_status run(ivm_vm *vm, uint32_t stop, bool resuming)
     CASE(LOADTRUE) { R[A] = IVM_TRUE; NEXT; }
     CASE(LOADFALSE) { R[A] = IVM_FALSE; NEXT; }
     CASE(GETGLOBAL) {
-        ivm_value v = vm->globals[ivm_proto_gslots(p)[BX]].value;
+        ivm_value v = __atomic_load_n(&vm->globals[ivm_proto_gslots(p)[BX]].value, __ATOMIC_RELAXED);
         if (UNLIKELY(v == IVM_UNBOUND)) {
             SAVE_PC();
             CHECK(unbound_global(vm, K[BX]));
@@ -342,7 +342,10 @@ static ivm_status run(ivm_vm *vm, uint32_t stop, bool resuming)
         R[A] = v;
         NEXT;
     }
-    CASE(SETGLOBAL) { vm->globals[ivm_proto_gslots(p)[BX]].value = R[A]; NEXT; }
+    CASE(SETGLOBAL) {
+        __atomic_store_n(&vm->globals[ivm_proto_gslots(p)[BX]].value, R[A], __ATOMIC_RELAXED);
+        NEXT;
+    }
     CASE(GETCAP) { R[A] = ivm_as_closure(f->closure)->caps[B]; NEXT; }
     CASE(SELF) { R[A] = R[-1]; NEXT; } /* the callee slot holds it until RET */
     CASE(CLOSURE) {

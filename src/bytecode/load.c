@@ -473,13 +473,13 @@ static bool check_header(reader *r, size_t len)
 
 static const ivm_module *register_module(ivm_vm *vm, const ivm_module *m)
 {
-    ivm_module **mods = ivm_platform_realloc(vm->modules, (vm->nmodules + 1) * sizeof *mods);
+    ivm_module **mods = ivm_platform_realloc(vm->rt->modules, (vm->rt->nmodules + 1) * sizeof *mods);
     ivm_module *copy = ivm_platform_malloc(sizeof *copy);
     if (!mods || !copy)
         ivm_platform_exit(70);
     *copy = *m;
-    vm->modules = mods;
-    mods[vm->nmodules++] = copy;
+    vm->rt->modules = mods;
+    mods[vm->rt->nmodules++] = copy;
     return copy;
 }
 

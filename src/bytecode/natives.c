@@ -251,8 +251,8 @@ NATIVE(n_ge) { return chain(vm, args, nargs, true, true, result); }
 static ivm_status n_gc(ivm_vm *vm, const ivm_value *args, uint32_t nargs, ivm_value *result)
 {
     (void)args, (void)nargs;
-    vm->heap.arena.collect_requested = true;
-    vm->gc.release_memory = true;
+    ivm_arena_request_collection(vm->heap.arena);
+    vm->rt->gc.release_memory = true;
     *result = IVM_NIL;
     return IVM_OK;
 }
@@ -262,8 +262,8 @@ static ivm_status n_memory(ivm_vm *vm, const ivm_value *args, uint32_t nargs, iv
 {
     (void)args, (void)nargs;
     ivm_heap *h = &vm->heap;
-    const ivm_arena *a = &h->arena;
-    const ivm_gc_stats *s = &vm->gc.stats;
+    const ivm_arena *a = h->arena;
+    const ivm_gc_stats *s = &vm->rt->gc.stats;
     struct { const char *key; uint64_t value; } rows[] = {
         {"resident", ivm_platform_resident_bytes()},
         {"heap-in-use", (uint64_t)a->regions_in_use * IVM_REGION_SIZE},

@@ -13,7 +13,7 @@ _Static_assert(offsetof(ivm_vm, heap) == 0, "native_name finds the VM from its h
 static const char *native_name(const ivm_heap *h, uint32_t index)
 {
     const ivm_vm *vm = (const ivm_vm *)h; /* the heap is the VM's first member */
-    return index < vm->nnatives ? vm->natives[index]->name : "native";
+    return index < vm->rt->nnatives ? vm->rt->natives[index]->name : "native";
 }
 
 static void add_size(ivm_buf *b, size_t bytes)
@@ -35,9 +35,9 @@ static _Noreturn void out_of_memory(void *context, size_t heap_bytes)
     ivm_buf_add_cstr(&msg, "ivm: out of memory: the ");
     add_size(&msg, heap_bytes);
     ivm_buf_add_cstr(&msg, " heap is full (see --heap); ");
-    add_size(&msg, vm->gc.stats.live_bytes);
+    add_size(&msg, vm->rt->gc.stats.live_bytes);
     ivm_buf_add_cstr(&msg, " were live after the last of ");
-    ivm_buf_add_int(&msg, (int64_t)vm->gc.stats.collections);
+    ivm_buf_add_int(&msg, (int64_t)vm->rt->gc.stats.collections);
     ivm_buf_add_cstr(&msg, " collections\n");
     ivm_platform_write(IVM_STDERR, msg.data, msg.len);
     ivm_platform_exit(1);
@@ -45,18 +45,11 @@ static _Noreturn void out_of_memory(void *context, size_t heap_bytes)
 
 /* ---- Roots ------------------------------------------------------------- */
 
-static void vm_roots(void *context, ivm_gc *gc)
+/* One thread's roots: its running stack, its error and trace, and what its
+ * natives rooted. */
+static void thread_roots(ivm_vm *vm, ivm_gc *gc)
 {
-    ivm_vm *vm = context;
     ivm_stack_visit_running(vm, gc);
-    for (uint32_t i = 0; i < vm->nglobals; i++) {
-        ivm_gc_visit(gc, &vm->globals[i].name);
-        ivm_gc_visit(gc, &vm->globals[i].value);
-    }
-    for (uint32_t i = 0; i < vm->nmodules; i++) {
-        ivm_gc_visit(gc, &vm->modules[i]->source);
-        ivm_gc_visit_range(gc, vm->modules[i]->protos, vm->modules[i]->nprotos);
-    }
     ivm_gc_visit(gc, &vm->error);
     for (uint32_t i = 0; i < vm->ntrace; i++)
         ivm_gc_visit(gc, &vm->trace[i].function);
@@ -66,8 +59,23 @@ static void vm_roots(void *context, ivm_gc *gc)
         else
             ivm_gc_visit_range(gc, vm->c_roots[i].list->items, vm->c_roots[i].list->len);
     }
-    if (vm->roots_hook)
-        vm->roots_hook(vm->hook_context, gc);
+}
+
+static void runtime_roots(void *context, ivm_gc *gc)
+{
+    ivm_runtime *rt = context;
+    for (uint32_t i = 0; i < rt->nglobals; i++) {
+        ivm_gc_visit(gc, &rt->globals[i].name);
+        ivm_gc_visit(gc, &rt->globals[i].value);
+    }
+    for (uint32_t i = 0; i < rt->nmodules; i++) {
+        ivm_gc_visit(gc, &rt->modules[i]->source);
+        ivm_gc_visit_range(gc, rt->modules[i]->protos, rt->modules[i]->nprotos);
+    }
+    for (uint32_t i = 0; i < rt->nvms; i++)
+        thread_roots(rt->vms[i], gc);
+    if (rt->roots_hook)
+        rt->roots_hook(rt->hook_context, gc);
 }
 
 static void add_c_root(ivm_vm *vm, ivm_c_root root)
@@ -82,22 +90,189 @@ static void add_c_root(ivm_vm *vm, ivm_c_root root)
 void ivm_root(ivm_vm *vm, ivm_value *slot) { add_c_root(vm, (ivm_c_root){slot, NULL}); }
 void ivm_root_list(ivm_vm *vm, ivm_worklist *list) { add_c_root(vm, (ivm_c_root){NULL, list}); }
 
-void ivm_vm_collect(ivm_vm *vm)
+/* ---- Stopping the world ------------------------------------------------- */
+
+/* The collection itself, by `vm`'s thread once every other thread stopped
+ * or parked. The others' cursors give their regions up (filler for the
+ * rest), so that every region but this thread's is walkable to its end. */
+static void collect_stopped(ivm_vm *vm)
 {
+    ivm_runtime *rt = vm->rt;
     /* Outside any native (the host's own ivm_call is nested_calls 1),
      * nothing but the roots refers to objects: they may move. */
-    ivm_gc_collect(&vm->gc, vm->nested_calls <= 1);
-    ivm_stack_clear_running(vm);
-    if (vm->after_collect_hook)
-        vm->after_collect_hook(vm->hook_context);
+    bool may_move = true;
+    for (uint32_t i = 0; i < rt->nvms; i++) {
+        ivm_vm *t = rt->vms[i];
+        may_move = may_move && t->nested_calls <= 1;
+        if (t != vm)
+            ivm_arena_retire(vm->heap.arena, &t->heap.bump);
+    }
+    rt->gc.heap = &vm->heap;
+    ivm_gc_collect(&rt->gc, may_move);
+    for (uint32_t i = 0; i < rt->nvms; i++)
+        ivm_stack_clear_running(rt->vms[i]);
+    if (rt->after_collect_hook)
+        rt->after_collect_hook(rt->hook_context);
+}
+
+void ivm_vm_collect(ivm_vm *vm)
+{
+    ivm_runtime *rt = vm->rt;
+    ivm_platform_mutex_lock(rt->lock);
+    if (rt->stopping) { /* another thread collects: stop here until it is done */
+        uint64_t epoch = rt->epoch;
+        rt->waiting++;
+        ivm_platform_cond_signal(rt->stopped_cond);
+        while (rt->epoch == epoch)
+            ivm_platform_cond_wait(rt->resume_cond, rt->lock);
+        ivm_platform_mutex_unlock(rt->lock);
+        vm->top_live = UINT32_MAX;
+        return;
+    }
+    if (rt->nvms > 1 && !ivm_arena_collect_requested(vm->heap.arena)) {
+        ivm_platform_mutex_unlock(rt->lock); /* served by another thread */
+        return;
+    }
+    rt->stopping = true;
+    while (rt->waiting + 1 < rt->active)
+        ivm_platform_cond_wait(rt->stopped_cond, rt->lock);
+    ivm_platform_mutex_unlock(rt->lock);
+    collect_stopped(vm);
+    ivm_platform_mutex_lock(rt->lock);
+    /* the waiters leave without a word: a next collection must not count
+     * one that has not yet woken as stopped */
+    rt->waiting = 0;
+    rt->stopping = false;
+    rt->epoch++;
+    ivm_platform_cond_broadcast(rt->resume_cond);
+    ivm_platform_mutex_unlock(rt->lock);
     vm->top_live = UINT32_MAX;
+}
+
+void ivm_vm_park(ivm_vm *vm)
+{
+    ivm_runtime *rt = vm->rt;
+    ivm_platform_mutex_lock(rt->lock);
+    IVM_ASSERT(!vm->parked);
+    vm->parked = true;
+    rt->active--;
+    if (rt->stopping)
+        ivm_platform_cond_signal(rt->stopped_cond);
+    ivm_platform_mutex_unlock(rt->lock);
+}
+
+void ivm_vm_unpark(ivm_vm *vm)
+{
+    ivm_runtime *rt = vm->rt;
+    ivm_platform_mutex_lock(rt->lock);
+    IVM_ASSERT(vm->parked);
+    while (rt->stopping)
+        ivm_platform_cond_wait(rt->resume_cond, rt->lock);
+    vm->parked = false;
+    rt->active++;
+    ivm_platform_mutex_unlock(rt->lock);
 }
 
 void ivm_vm_gc_debug(ivm_vm *vm, bool verify, uint32_t stress_every)
 {
-    vm->gc.verify = verify;
-    ivm_gc_set_stress(&vm->gc, stress_every);
+    vm->rt->gc.verify = verify;
+    ivm_gc_set_stress(&vm->rt->gc, stress_every);
     vm->budget = vm->budget_reset = stress_every ? 1 : IVM_REDUCTION_BUDGET;
+}
+
+/* ---- Life cycle of a thread's VM and of the runtime --------------------- */
+
+static bool add_thread(ivm_runtime *rt, ivm_vm *vm)
+{
+    ivm_platform_mutex_lock(rt->lock);
+    bool ok = true;
+    if (rt->nvms == rt->vms_cap) {
+        uint32_t cap = rt->vms_cap ? rt->vms_cap * 2 : 8;
+        ivm_vm **t = ivm_platform_realloc(rt->vms, cap * sizeof *t);
+        if (t) {
+            rt->vms = t;
+            rt->vms_cap = cap;
+        }
+        ok = t != NULL;
+    }
+    if (ok) {
+        rt->vms[rt->nvms++] = vm;
+        if (!vm->parked)
+            rt->active++;
+    }
+    ivm_platform_mutex_unlock(rt->lock);
+    return ok;
+}
+
+static void remove_thread(ivm_runtime *rt, ivm_vm *vm)
+{
+    ivm_platform_mutex_lock(rt->lock);
+    for (uint32_t i = 0; i < rt->nvms; i++)
+        if (rt->vms[i] == vm) {
+            rt->vms[i] = rt->vms[--rt->nvms];
+            if (!vm->parked)
+                rt->active--;
+            break;
+        }
+    ivm_platform_mutex_unlock(rt->lock);
+}
+
+/* A thread's own parts: its host stack and its place in the thread list. */
+static bool init_thread_parts(ivm_vm *vm)
+{
+    vm->globals = vm->rt->globals;
+    vm->heap.native_name = native_name;
+    vm->budget = vm->budget_reset = IVM_REDUCTION_BUDGET;
+    vm->top_live = UINT32_MAX;
+    vm->proc_id = 1;
+    ivm_stack host;
+    if (!ivm_stack_init(&host, IVM_HOST_STACK_SLOTS))
+        return false;
+    ivm_stack none;
+    ivm_stack_switch(vm, &none, &host);
+    return add_thread(vm->rt, vm);
+}
+
+static bool init_runtime(ivm_runtime *rt, ivm_heap *heap)
+{
+    rt->lock = ivm_platform_mutex_new();
+    rt->out_lock = ivm_platform_mutex_new();
+    rt->stopped_cond = ivm_platform_cond_new();
+    rt->resume_cond = ivm_platform_cond_new();
+    rt->globals = ivm_platform_reserve((size_t)IVM_MAX_GLOBALS * sizeof(ivm_global), 0);
+    rt->global_index_cap = 256;
+    rt->global_index = ivm_platform_malloc(rt->global_index_cap * sizeof(uint32_t));
+    if (!rt->lock || !rt->out_lock || !rt->stopped_cond || !rt->resume_cond || !rt->globals ||
+        !rt->global_index || !ivm_gc_init(&rt->gc, heap))
+        return false;
+    memset(rt->global_index, 0xff, rt->global_index_cap * sizeof(uint32_t));
+    ivm_gc_set_roots(&rt->gc, runtime_roots, rt);
+    return true;
+}
+
+static void destroy_runtime(ivm_runtime *rt)
+{
+    for (uint32_t i = 0; i < rt->nmodules; i++) {
+        ivm_platform_free(rt->modules[i]->protos);
+        ivm_platform_free(rt->modules[i]);
+    }
+    ivm_platform_free(rt->modules);
+    ivm_platform_free(rt->natives);
+    if (rt->globals)
+        ivm_platform_release(rt->globals, (size_t)IVM_MAX_GLOBALS * sizeof(ivm_global));
+    ivm_platform_free(rt->global_index);
+    ivm_platform_free(rt->vms);
+    if (rt->gc.heap)
+        ivm_gc_destroy(&rt->gc);
+    if (rt->lock)
+        ivm_platform_mutex_free(rt->lock);
+    if (rt->out_lock)
+        ivm_platform_mutex_free(rt->out_lock);
+    if (rt->stopped_cond)
+        ivm_platform_cond_free(rt->stopped_cond);
+    if (rt->resume_cond)
+        ivm_platform_cond_free(rt->resume_cond);
+    ivm_platform_free(rt);
 }
 
 bool ivm_vm_init(ivm_vm *vm, size_t heap_bytes, ivm_arena_mode mode)
@@ -105,60 +280,53 @@ bool ivm_vm_init(ivm_vm *vm, size_t heap_bytes, ivm_arena_mode mode)
     memset(vm, 0, sizeof *vm);
     if (!ivm_heap_init(&vm->heap, heap_bytes, mode))
         return false;
-    vm->heap.native_name = native_name;
-    ivm_arena_set_oom_hook(&vm->heap.arena, out_of_memory, vm);
-    ivm_stack host;
-    bool stack_ok = ivm_stack_init(&host, IVM_HOST_STACK_SLOTS);
-    if (stack_ok) {
-        ivm_stack none;
-        ivm_stack_switch(vm, &none, &host);
-    }
-    vm->global_index_cap = 256;
-    vm->global_index = ivm_platform_malloc(vm->global_index_cap * sizeof(uint32_t));
-    if (!stack_ok || !vm->global_index) {
+    ivm_arena_set_oom_hook(vm->heap.arena, out_of_memory, vm);
+    vm->rt = ivm_platform_calloc(1, sizeof *vm->rt);
+    vm->owns_rt = vm->rt != NULL;
+    if (!vm->rt || !init_runtime(vm->rt, &vm->heap) || !init_thread_parts(vm)) {
         ivm_vm_destroy(vm);
         return false;
     }
-    memset(vm->global_index, 0xff, vm->global_index_cap * sizeof(uint32_t));
-    if (!ivm_gc_init(&vm->gc, &vm->heap)) {
-        ivm_vm_destroy(vm);
-        return false;
-    }
-    ivm_gc_set_roots(&vm->gc, vm_roots, vm);
-    vm->budget = vm->budget_reset = IVM_REDUCTION_BUDGET;
-    vm->top_live = UINT32_MAX;
-    vm->proc_id = 1;
     ivm_vm_add_natives(vm, ivm_base_natives, ivm_base_native_count);
+    return true;
+}
+
+bool ivm_vm_init_thread(ivm_vm *vm, ivm_vm *main)
+{
+    memset(vm, 0, sizeof *vm);
+    ivm_heap_init_thread(&vm->heap, &main->heap);
+    vm->rt = main->rt;
+    vm->parked = true;
+    vm->budget_reset = main->budget_reset;
+    if (!init_thread_parts(vm)) {
+        ivm_vm_destroy(vm);
+        return false;
+    }
+    vm->budget = vm->budget_reset = main->budget_reset;
     return true;
 }
 
 void ivm_vm_add_natives(ivm_vm *vm, const ivm_native_def *defs, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++) {
-        if (vm->nnatives == vm->natives_cap) {
-            uint32_t cap = vm->natives_cap ? vm->natives_cap * 2 : 64;
-            const ivm_native_def **t = ivm_platform_realloc(vm->natives, cap * sizeof *t);
+        if (vm->rt->nnatives == vm->rt->natives_cap) {
+            uint32_t cap = vm->rt->natives_cap ? vm->rt->natives_cap * 2 : 64;
+            const ivm_native_def **t = ivm_platform_realloc(vm->rt->natives, cap * sizeof *t);
             if (!t)
                 ivm_platform_exit(70);
-            vm->natives = t;
-            vm->natives_cap = cap;
+            vm->rt->natives = t;
+            vm->rt->natives_cap = cap;
         }
-        vm->natives[vm->nnatives] = &defs[i];
-        ivm_global_set(vm, defs[i].name, ivm_native(vm->nnatives++));
+        vm->rt->natives[vm->rt->nnatives] = &defs[i];
+        ivm_global_set(vm, defs[i].name, ivm_native(vm->rt->nnatives++));
     }
 }
 
 void ivm_vm_destroy(ivm_vm *vm)
 {
-    for (uint32_t i = 0; i < vm->nmodules; i++) {
-        ivm_platform_free(vm->modules[i]->protos);
-        ivm_platform_free(vm->modules[i]);
-    }
-    ivm_platform_free(vm->modules);
-    ivm_platform_free(vm->natives);
+    if (vm->rt)
+        remove_thread(vm->rt, vm);
     ivm_platform_free(vm->handlers);
-    ivm_platform_free(vm->globals);
-    ivm_platform_free(vm->global_index);
     if (vm->seg) {
         ivm_stack running = {vm->seg, NULL, 0, 0};
         vm->seg->nframes = vm->nframes;
@@ -166,63 +334,71 @@ void ivm_vm_destroy(ivm_vm *vm)
     }
     ivm_platform_free(vm->spare);
     ivm_buf_free(&vm->out);
-    if (vm->gc.heap)
-        ivm_gc_destroy(&vm->gc);
+    if (vm->owns_rt) {
+        IVM_ASSERT(vm->rt->nvms == 0); /* the other threads' VMs went first */
+        destroy_runtime(vm->rt);
+    }
     ivm_heap_destroy(&vm->heap);
     memset(vm, 0, sizeof *vm);
 }
 
 /* ---- Globals ----------------------------------------------------------- */
 
-static void global_index_insert(ivm_vm *vm, uint32_t slot)
+static void global_index_insert(ivm_runtime *rt, uint32_t slot)
 {
-    uint32_t mask = vm->global_index_cap - 1;
-    uint32_t i = ivm_hash(vm->globals[slot].name) & mask;
-    while (vm->global_index[i] != UINT32_MAX)
+    uint32_t mask = rt->global_index_cap - 1;
+    uint32_t i = ivm_hash(rt->globals[slot].name) & mask;
+    while (rt->global_index[i] != UINT32_MAX)
         i = (i + 1) & mask;
-    vm->global_index[i] = slot;
+    rt->global_index[i] = slot;
 }
 
-static void global_index_grow(ivm_vm *vm)
+static void global_index_grow(ivm_runtime *rt)
 {
-    ivm_platform_free(vm->global_index);
-    vm->global_index_cap *= 2;
-    vm->global_index = ivm_platform_malloc(vm->global_index_cap * sizeof(uint32_t));
-    if (!vm->global_index)
+    ivm_platform_free(rt->global_index);
+    rt->global_index_cap *= 2;
+    rt->global_index = ivm_platform_malloc(rt->global_index_cap * sizeof(uint32_t));
+    if (!rt->global_index)
         ivm_platform_exit(70);
-    memset(vm->global_index, 0xff, vm->global_index_cap * sizeof(uint32_t));
-    for (uint32_t s = 0; s < vm->nglobals; s++)
-        global_index_insert(vm, s);
+    memset(rt->global_index, 0xff, rt->global_index_cap * sizeof(uint32_t));
+    for (uint32_t s = 0; s < rt->nglobals; s++)
+        global_index_insert(rt, s);
+}
+
+static uint32_t global_slot_locked(ivm_runtime *rt, ivm_value name)
+{
+    uint32_t mask = rt->global_index_cap - 1;
+    for (uint32_t i = ivm_hash(name) & mask; rt->global_index[i] != UINT32_MAX;
+         i = (i + 1) & mask)
+        if (ivm_equal(rt->globals[rt->global_index[i]].name, name))
+            return rt->global_index[i];
+    if (rt->nglobals == IVM_MAX_GLOBALS) {
+        static const char m[] = "ivm: too many globals\n";
+        ivm_platform_write(IVM_STDERR, m, sizeof m - 1);
+        ivm_platform_exit(70);
+    }
+    uint32_t slot = rt->nglobals;
+    rt->globals[slot] = (ivm_global){name, IVM_UNBOUND};
+    rt->nglobals++;
+    if (rt->nglobals * 2 > rt->global_index_cap)
+        global_index_grow(rt);
+    else
+        global_index_insert(rt, slot);
+    return slot;
 }
 
 uint32_t ivm_global_slot(ivm_vm *vm, ivm_value name)
 {
-    uint32_t mask = vm->global_index_cap - 1;
-    for (uint32_t i = ivm_hash(name) & mask; vm->global_index[i] != UINT32_MAX;
-         i = (i + 1) & mask)
-        if (ivm_equal(vm->globals[vm->global_index[i]].name, name))
-            return vm->global_index[i];
-    if (vm->nglobals == vm->globals_cap) {
-        uint32_t cap = vm->globals_cap ? vm->globals_cap * 2 : 256;
-        ivm_global *g = ivm_platform_realloc(vm->globals, cap * sizeof *g);
-        if (!g)
-            ivm_platform_exit(70);
-        vm->globals = g;
-        vm->globals_cap = cap;
-    }
-    uint32_t slot = vm->nglobals++;
-    vm->globals[slot] = (ivm_global){name, IVM_UNBOUND};
-    if (vm->nglobals * 2 > vm->global_index_cap)
-        global_index_grow(vm);
-    else
-        global_index_insert(vm, slot);
+    ivm_platform_mutex_lock(vm->rt->lock);
+    uint32_t slot = global_slot_locked(vm->rt, name);
+    ivm_platform_mutex_unlock(vm->rt->lock);
     return slot;
 }
 
 void ivm_global_set(ivm_vm *vm, const char *name, ivm_value value)
 {
     uint32_t slot = ivm_global_slot(vm, ivm_symbol_cstr(&vm->heap, name));
-    vm->globals[slot].value = value; /* after the call: it may move globals */
+    __atomic_store_n(&vm->globals[slot].value, value, __ATOMIC_RELAXED);
 }
 
 /* ---- Errors ------------------------------------------------------------ */
@@ -338,10 +514,28 @@ void ivm_vm_write(ivm_vm *vm, const void *data, size_t len)
         ivm_vm_flush(vm);
 }
 
+void ivm_vm_flush_lines(ivm_vm *vm)
+{
+    size_t end = vm->out.len;
+    while (end > 0 && vm->out.data[end - 1] != '\n')
+        end--;
+    if (end == 0)
+        return;
+    ivm_platform_mutex_lock(vm->rt->out_lock);
+    ivm_platform_write(IVM_STDOUT, vm->out.data, end);
+    ivm_platform_mutex_unlock(vm->rt->out_lock);
+    memmove(vm->out.data, vm->out.data + end, vm->out.len - end);
+    vm->out.len -= end;
+}
+
 void ivm_vm_flush(ivm_vm *vm)
 {
     if (vm->out.len) {
+        /* whole lines from each thread (see the scheduler's stash), and
+         * one write at a time, so that lines never interleave */
+        ivm_platform_mutex_lock(vm->rt->out_lock);
         ivm_platform_write(IVM_STDOUT, vm->out.data, vm->out.len);
+        ivm_platform_mutex_unlock(vm->rt->out_lock);
         vm->out.len = 0;
     }
 }

@@ -127,6 +127,7 @@ typedef struct ivm_trace_entry {
 #define IVM_MAX_NESTED_CALLS 200  /* natives calling back into the VM */
 #define IVM_REDUCTION_BUDGET 4000 /* calls and back jumps per slice */
 #define IVM_MAX_C_ROOTS 4096      /* values rooted by suspended natives */
+#define IVM_MAX_GLOBALS (1u << 22) /* the globals' fixed reservation */
 
 typedef struct ivm_native_def ivm_native_def;
 
@@ -137,17 +138,61 @@ typedef struct ivm_c_root {
     ivm_worklist *list;
 } ivm_c_root;
 
-typedef struct ivm_vm {
-    ivm_heap heap; /* first: the heap's native namer finds the VM from it */
+typedef struct ivm_vm ivm_vm;
 
+/* What the scheduler threads share: the natives, globals and loaded
+ * modules, the collector, and the list of every thread's VM, which a
+ * collection stops (see ivm_vm_collect). Made by ivm_vm_init with the
+ * first thread's VM; ivm_vm_init_thread adds a VM for another thread.
+ *
+ * Natives are added only before a second thread starts. Globals live in a
+ * fixed reservation, so that a thread's pointer to them stays valid while
+ * another defines a new one; their values are read and written with
+ * relaxed atomics. */
+typedef struct ivm_runtime {
     /* Native functions by index (the payload of a native value). */
     const ivm_native_def **natives;
     uint32_t nnatives, natives_cap;
 
-    ivm_global *globals;
-    uint32_t nglobals, globals_cap;
+    ivm_global *globals; /* IVM_MAX_GLOBALS reserved, committed as used */
+    uint32_t nglobals;
     uint32_t *global_index; /* open addressing over globals; UINT32_MAX empty */
     uint32_t global_index_cap;
+
+    ivm_module **modules; /* each separately allocated: pointers stay valid */
+    uint32_t nmodules;
+
+    ivm_gc gc;
+
+    /* Guards the global index, the modules, the thread list and the
+     * stop-the-world state below. */
+    ivm_mutex *lock;
+    ivm_cond *stopped_cond; /* a thread stopped or parked: the collector looks */
+    ivm_cond *resume_cond;  /* a collection ended */
+    ivm_mutex *out_lock;    /* one thread writes standard output at a time */
+    ivm_vm **vms;
+    uint32_t nvms, vms_cap;
+    uint32_t active;      /* VMs not parked */
+    uint32_t waiting;     /* active VMs stopped for the collection (the
+                             collector resets it as it lets them go) */
+    bool stopping;        /* a thread collects once the others stop */
+    uint64_t epoch;       /* collections ended */
+
+    /* The processes layer's roots: every process record, its stack and
+     * mailbox; and what it clears after a collection. */
+    void (*roots_hook)(void *context, ivm_gc *gc);
+    void (*after_collect_hook)(void *context);
+    void *hook_context;
+} ivm_runtime;
+
+/* One thread's VM: its heap cursor, running stack, error, output buffer
+ * and the process it runs. Natives receive it. */
+struct ivm_vm {
+    ivm_heap heap; /* first: the heap's native namer finds the VM from it */
+    ivm_runtime *rt;
+    bool owns_rt;
+    bool parked; /* at a safepoint outside the interpreter (see ivm_vm_park) */
+    ivm_global *globals; /* rt->globals (it never moves) */
 
     /* The running stack (see ivm_segment): its current segment, with
      * copies of that segment's fields the interpreter reads on every call
@@ -178,9 +223,6 @@ typedef struct ivm_vm {
     uint32_t nhandlers, handlers_cap;
     uint32_t nested_calls;
 
-    ivm_module **modules; /* each separately allocated: pointers stay valid */
-    uint32_t nmodules;
-
     ivm_value error; /* the thrown value while status is IVM_ERROR */
     ivm_trace_entry trace[IVM_TRACE_MAX];
     uint32_t ntrace;
@@ -190,25 +232,37 @@ typedef struct ivm_vm {
     int32_t budget;
     int32_t budget_reset; /* IVM_REDUCTION_BUDGET; 1 in stress mode */
 
-    ivm_gc gc;
     ivm_c_root c_roots[IVM_MAX_C_ROOTS];
     uint32_t nc_roots;
 
     /* The processes layer's view (NULL/0 without it): the running process,
      * the nested_calls level of its top-level run (where it may block or
-     * yield), whether others wait to run (a safepoint then yields), and
-     * its roots: every stack and mailbox that is not the running one. */
+     * yield), whether others wait to run (a safepoint then yields: another
+     * thread may set it, so it is read and written atomically), and the
+     * layer's context for this thread. */
     struct ivm_proc *proc;
     uint32_t proc_id; /* its id; 1 (the main process's) when none runs */
     uint32_t run_base;
     bool preempt;
-    void (*roots_hook)(void *context, ivm_gc *gc);
-    void (*after_collect_hook)(void *context);
     void *hook_context;
-} ivm_vm;
+};
 
 bool ivm_vm_init(ivm_vm *vm, size_t heap_bytes, ivm_arena_mode mode);
+/* A VM for another thread over main's runtime (its heap, globals and
+ * collector). The thread starts parked: ivm_vm_unpark before it runs. */
+bool ivm_vm_init_thread(ivm_vm *vm, ivm_vm *main);
+/* Destroys a VM; the one made by ivm_vm_init destroys the runtime, after
+ * every other thread's VM. */
 void ivm_vm_destroy(ivm_vm *vm);
+
+static inline bool ivm_vm_preempted(const ivm_vm *vm)
+{
+    return __atomic_load_n(&vm->preempt, __ATOMIC_RELAXED);
+}
+static inline void ivm_vm_set_preempt(ivm_vm *vm, bool on)
+{
+    __atomic_store_n(&vm->preempt, on, __ATOMIC_RELAXED);
+}
 
 /* ---- Collection -------------------------------------------------------- */
 
@@ -234,8 +288,16 @@ static inline uint32_t ivm_roots_count(const ivm_vm *vm) { return vm->nc_roots; 
 static inline void ivm_roots_restore(ivm_vm *vm, uint32_t count) { vm->nc_roots = count; }
 
 /* Collects now (the interpreter calls it at a safepoint when the arena has
- * asked for a collection). */
+ * asked for a collection). With several threads, the first to come stops
+ * the others (each at its next safepoint, or parked) and collects; the
+ * others wait here until it is done.
+ * While a thread is parked it is at a safepoint outside the interpreter
+ * (its roots are in its VM and the process records): it neither reads nor
+ * writes values or process records until ivm_vm_unpark, which waits for a
+ * collection in progress to end. */
 void ivm_vm_collect(ivm_vm *vm);
+void ivm_vm_park(ivm_vm *vm);
+void ivm_vm_unpark(ivm_vm *vm);
 /* Turns on the collector's debugging modes (IVM_GC_VERIFY, IVM_GC_STRESS). */
 void ivm_vm_gc_debug(ivm_vm *vm, bool verify, uint32_t stress_every);
 
@@ -300,6 +362,8 @@ void ivm_format_error(ivm_vm *vm, ivm_buf *out);
 
 void ivm_vm_write(ivm_vm *vm, const void *data, size_t len);
 void ivm_vm_flush(ivm_vm *vm);
+/* Writes the whole lines buffered, keeping an unfinished last one. */
+void ivm_vm_flush_lines(ivm_vm *vm);
 
 /* ---- Calls ------------------------------------------------------------- */
 

@@ -43,6 +43,8 @@ static const char usage_text[] =
     "                transparent huge pages), lazy (4 KiB pages on first touch)\n"
     "                or prefault (commit each region when the allocator takes it)\n"
     "  --gc-stats    at exit, print what the collector did to standard error\n"
+    "  --schedulers N  scheduler threads running processes, 1 to 1024\n"
+    "                (default: the number of cores)\n"
     "\n"
     "environment:\n"
     "  IVM_GC_VERIFY=1  check the whole heap after every collection\n"
@@ -91,6 +93,7 @@ typedef struct options {
     size_t heap_bytes;
     ivm_arena_mode arena_mode;
     bool gc_stats;
+    uint32_t schedulers; /* 0: the number of cores */
     const char *command;
     const char *file;
     const char *output;
@@ -117,6 +120,19 @@ static int parse_options(int argc, char **argv, options *o)
                 return usage_error("--heap needs a size, such as 512M or 4G", NULL);
             if (!ivm_arena_parse_size(argv[++i], &o->heap_bytes))
                 return usage_error("bad --heap size: ", argv[i]);
+        } else if (same(a, "--schedulers")) {
+            if (i + 1 >= argc)
+                return usage_error("--schedulers needs a number of threads, 1 to 1024", NULL);
+            const char *n = argv[++i];
+            uint32_t v = 0;
+            for (const char *c = n; *c >= '0' && *c <= '9' && v <= 1024; c++)
+                v = v * 10 + (uint32_t)(*c - '0');
+            size_t digits = 0;
+            while (n[digits] >= '0' && n[digits] <= '9')
+                digits++;
+            if (digits == 0 || n[digits] != '\0' || v < 1 || v > 1024)
+                return usage_error("bad --schedulers count (1 to 1024): ", n);
+            o->schedulers = v;
         } else if (same(a, "--gc-stats")) {
             o->gc_stats = true;
         } else if (same(a, "--arena")) {
@@ -409,7 +425,7 @@ static void report_gc(void *context, int status)
     ivm_vm *vm = context;
     ivm_vm_flush(vm);
     ivm_buf b = {0};
-    ivm_gc_report(&vm->gc, &b);
+    ivm_gc_report(&vm->rt->gc, &b);
     ivm_platform_write(IVM_STDERR, b.data, b.len);
     ivm_buf_free(&b);
 }
@@ -473,7 +489,11 @@ int main(int argc, char **argv)
     ivm_core_install(&vm);
     ivm_compiler_install(&vm);
     static ivm_sched sched;
-    ivm_sched_init(&sched, &vm);
+    uint32_t schedulers = o.schedulers ? o.schedulers : ivm_platform_cpu_count();
+    if (!ivm_sched_init(&sched, &vm, schedulers < 1 ? 1 : schedulers)) {
+        say("cannot start the scheduler", NULL, NULL);
+        return EXIT_INTERNAL;
+    }
     bind_args(&vm, &o); /* every command: compile must resolve the name too */
     if (o.expr)
         status = eval_command(&vm, &o);

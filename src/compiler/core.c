@@ -335,8 +335,8 @@ ivm_status ivm_core_assoc(ivm_vm *vm, ivm_value coll, ivm_value k, ivm_value v,
 
 bool ivm_core_is_native_fn(ivm_vm *vm, ivm_value f, ivm_native_fn fn)
 {
-    return ivm_is_native(f) && ivm_imm_payload(f) < vm->nnatives &&
-           vm->natives[ivm_imm_payload(f)]->fn == fn;
+    return ivm_is_native(f) && ivm_imm_payload(f) < vm->rt->nnatives &&
+           vm->rt->natives[ivm_imm_payload(f)]->fn == fn;
 }
 
 /* ---- Builders ---------------------------------------------------------- */

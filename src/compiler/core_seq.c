@@ -61,7 +61,7 @@ NATIVE(n_reduce)
     /* A native function over a vector: straight to its C function, chunk
      * by chunk, without the general call path for every element. */
     if (ivm_is_native(f) && ivm_is_vector(args[nargs - 1])) {
-        const ivm_native_def *d = vm->natives[ivm_imm_payload(f)];
+        const ivm_native_def *d = vm->rt->natives[ivm_imm_payload(f)];
         if (d->min_args <= 2 && d->max_args >= 2) {
             ivm_value v = args[nargs - 1], pair[2];
             uint64_t i = nargs == 2 ? 1 : 0, n = ivm_vec_count(v);

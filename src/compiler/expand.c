@@ -391,7 +391,7 @@ static const ivm_native_def *global_native(const ivm_expander *ex, ivm_value nam
     ivm_vm *vm = ex->vm;
     uint32_t slot = ivm_global_slot(vm, name);
     ivm_value v = vm->globals[slot].value;
-    return ivm_is_native(v) ? vm->natives[ivm_imm_payload(v)] : NULL;
+    return ivm_is_native(v) ? vm->rt->natives[ivm_imm_payload(v)] : NULL;
 }
 
 bool ivm_expand_intrinsic(const ivm_expander *ex, ivm_value s)

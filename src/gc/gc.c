@@ -13,7 +13,7 @@ enum { MODE_MARK, MODE_FIX, MODE_VERIFY };
 
 static inline size_t word_of(const ivm_gc *gc, const void *p)
 {
-    return (size_t)((const char *)p - gc->heap->arena.base) >> 3;
+    return (size_t)((const char *)p - gc->heap->arena->base) >> 3;
 }
 
 static inline bool is_marked(const ivm_gc *gc, const void *p)
@@ -40,7 +40,7 @@ static void clear_slice(ivm_gc *gc, uint32_t region)
 
 bool ivm_gc_is_marked(const ivm_gc *gc, ivm_value v)
 {
-    return ivm_is_obj(v) && ivm_arena_contains(&gc->heap->arena, (void *)(uintptr_t)v) &&
+    return ivm_is_obj(v) && ivm_arena_contains(gc->heap->arena, (void *)(uintptr_t)v) &&
            is_marked(gc, (void *)(uintptr_t)v);
 }
 
@@ -50,7 +50,7 @@ bool ivm_gc_init(ivm_gc *gc, ivm_heap *heap)
 {
     memset(gc, 0, sizeof *gc);
     gc->heap = heap;
-    ivm_arena *a = &heap->arena;
+    ivm_arena *a = heap->arena;
     gc->marks_bytes = (size_t)a->nregions * SLICE_BYTES;
     gc->marks = ivm_platform_reserve(gc->marks_bytes, ivm_platform_page_size());
     gc->stack_cap = 1u << 14;
@@ -88,7 +88,7 @@ void ivm_gc_set_roots(ivm_gc *gc, ivm_gc_roots_fn roots, void *context)
 
 void ivm_gc_set_stress(ivm_gc *gc, uint32_t every)
 {
-    ivm_arena_set_stress(&gc->heap->arena, &gc->heap->bump, every);
+    ivm_arena_set_stress(gc->heap->arena, &gc->heap->bump, every);
 }
 
 /* ---- Marking ----------------------------------------------------------- */
@@ -115,7 +115,7 @@ static inline void mark_value(ivm_gc *gc, ivm_value v)
     if (!ivm_is_obj(v))
         return;
     ivm_header *o = ivm_obj_header(v);
-    IVM_ASSERT(ivm_arena_contains(&gc->heap->arena, o));
+    IVM_ASSERT(ivm_arena_contains(gc->heap->arena, o));
     if (!set_mark(gc, o))
         return;
     push(gc, v);
@@ -127,7 +127,7 @@ static inline void mark_value(ivm_gc *gc, ivm_value v)
 #define PREFETCH_AHEAD 8
 static void drain(ivm_gc *gc)
 {
-    ivm_arena *a = &gc->heap->arena;
+    ivm_arena *a = gc->heap->arena;
     ivm_value ring[PREFETCH_AHEAD];
     unsigned head = 0, waiting = 0;
     for (;;) {
@@ -157,7 +157,7 @@ static void drain(ivm_gc *gc)
 
 static inline bool in_evacuating(const ivm_gc *gc, ivm_value v)
 {
-    const ivm_arena *a = &gc->heap->arena;
+    const ivm_arena *a = gc->heap->arena;
     return ivm_is_obj(v) &&
            a->regions[ivm_arena_region_of(a, (void *)(uintptr_t)v)].state ==
                IVM_REGION_EVACUATING;
@@ -172,7 +172,7 @@ static ivm_value forward(ivm_gc *gc, ivm_value v)
     ivm_header h = *o;
     if ((h & 0xff) == IVM_K_FORWARDED)
         return (ivm_value)(h >> 8);
-    ivm_arena *a = &gc->heap->arena;
+    ivm_arena *a = gc->heap->arena;
     size_t bytes = (size_t)ivm_header_words(h) * 8;
     ivm_header *copy = ivm_arena_alloc(a, &gc->to, bytes);
     if (gc->nto == 0 || gc->to_regions[gc->nto - 1] != gc->to.region)
@@ -201,7 +201,7 @@ static void fix_object(ivm_gc *gc, ivm_header *o)
 /* Fixes the live objects of the regions kept in place (gc->kept). */
 static void fix_kept_regions(ivm_gc *gc)
 {
-    ivm_arena *a = &gc->heap->arena;
+    ivm_arena *a = gc->heap->arena;
     for (uint32_t k = 0; k < gc->nkept; k++) {
         uint32_t i = gc->kept[k];
         ivm_region *r = &a->regions[i];
@@ -226,7 +226,7 @@ static void fix_kept_regions(ivm_gc *gc)
  * copy more, which lands behind the scan. */
 static void fix_copies(ivm_gc *gc)
 {
-    ivm_arena *a = &gc->heap->arena;
+    ivm_arena *a = gc->heap->arena;
     for (uint32_t k = 0; k < gc->nto; k++) {
         uint32_t region = gc->to_regions[k];
         char *p = ivm_arena_region_start(a, region);
@@ -249,7 +249,7 @@ static void fix_copies(ivm_gc *gc)
 static void free_region(ivm_gc *gc, uint32_t i)
 {
     clear_slice(gc, i);
-    ivm_arena_free_region(&gc->heap->arena, i);
+    ivm_arena_free_region(gc->heap->arena, i);
     gc->stats.regions_freed++;
 }
 
@@ -257,7 +257,7 @@ static void free_region(ivm_gc *gc, uint32_t i)
  * copy is made (copies may land in regions freed just now). */
 static void list_kept(ivm_gc *gc, uint32_t nregions)
 {
-    ivm_arena *a = &gc->heap->arena;
+    ivm_arena *a = gc->heap->arena;
     gc->nkept = 0;
     for (uint32_t i = 0; i < nregions; i++)
         if (a->regions[i].state == IVM_REGION_FULL || a->regions[i].state == IVM_REGION_LARGE ||
@@ -271,7 +271,7 @@ static void list_kept(ivm_gc *gc, uint32_t nregions)
  * a region's end). */
 static void select_regions(ivm_gc *gc, uint32_t nregions, bool may_move)
 {
-    ivm_arena *a = &gc->heap->arena;
+    ivm_arena *a = gc->heap->arena;
     gc->nevacuating = 0;
     for (uint32_t i = 0; i < nregions; i++) {
         ivm_region *r = &a->regions[i];
@@ -303,7 +303,7 @@ done:
 
 static void evacuate(ivm_gc *gc)
 {
-    ivm_arena *a = &gc->heap->arena;
+    ivm_arena *a = gc->heap->arena;
     uint64_t allocated = a->bytes_allocated; /* copies are not allocation */
     a->collecting = true;
     gc->nto = 0;
@@ -342,7 +342,7 @@ static uint64_t bucket_floor(unsigned b)
  * (at least MIN_BUDGET), but early enough to leave the reserve free. */
 static void set_next_collection(ivm_gc *gc)
 {
-    ivm_arena *a = &gc->heap->arena;
+    ivm_arena *a = gc->heap->arena;
     uint64_t budget = gc->stats.live_bytes * IVM_GC_GROWTH;
     if (budget < IVM_GC_MIN_BUDGET)
         budget = IVM_GC_MIN_BUDGET;
@@ -372,8 +372,8 @@ static void set_next_collection(ivm_gc *gc)
 void ivm_gc_collect(ivm_gc *gc, bool may_move)
 {
     uint64_t start = ivm_platform_now_ns();
-    ivm_arena *a = &gc->heap->arena;
-    a->collect_requested = false;
+    ivm_arena *a = gc->heap->arena;
+    ivm_arena_clear_request(a);
     uint32_t nregions = a->fresh; /* copies go to new regions: not walked */
     for (uint32_t i = 0; i < nregions; i++) {
         ivm_region *r = &a->regions[i];
@@ -420,7 +420,7 @@ void ivm_gc_collect(ivm_gc *gc, bool may_move)
 void ivm_gc_visit_roots(ivm_gc *gc)
 {
     gc->walk++;
-    ivm_gc_visit_range(gc, gc->heap->interned.slots, gc->heap->interned.capacity);
+    ivm_gc_visit_range(gc, gc->heap->shared->interned.slots, gc->heap->shared->interned.capacity);
     if (gc->roots)
         gc->roots(gc->roots_context, gc);
 }
@@ -476,7 +476,7 @@ static uint64_t pause_percentile(const ivm_gc_stats *s, unsigned permille)
 void ivm_gc_report(const ivm_gc *gc, ivm_buf *out)
 {
     const ivm_gc_stats *s = &gc->stats;
-    const ivm_arena *a = &gc->heap->arena;
+    const ivm_arena *a = gc->heap->arena;
     ivm_buf_add_cstr(out, "gc: collections: ");
     ivm_buf_add_int(out, (int64_t)s->collections);
     ivm_buf_add_cstr(out, " (");

@@ -3,8 +3,9 @@
  *
  * A collection (stop-the-world in this stage: the caller stops every
  * mutator at a safepoint first):
- *  1. (The mutator's bump cursor keeps its region, which is walked up to
- *     the cursor and is never evacuated.)
+ *  1. (The collecting thread's bump cursor, gc->heap's, keeps its region,
+ *     which is walked up to the cursor and is never evacuated; the VM has
+ *     the other threads' cursors retire theirs first.)
  *  2. Mark: from every root, set the object's bit in a side bitmap (one
  *     bit per arena word, at the object's header) and add its size to its
  *     region's live bytes. Marking never writes an object, so readers of

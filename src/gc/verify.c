@@ -34,7 +34,7 @@ static void fail(check *c, const char *what, const void *where, ivm_value v)
     ivm_buf b = {0};
     ivm_buf_add_cstr(&b, what);
     ivm_buf_add_cstr(&b, " (at arena offset ");
-    ivm_buf_add_int(&b, where ? (int64_t)((const char *)where - c->gc->heap->arena.base) : -1);
+    ivm_buf_add_int(&b, where ? (int64_t)((const char *)where - c->gc->heap->arena->base) : -1);
     ivm_buf_add_cstr(&b, ", value 0x");
     uint8_t bytes[8];
     for (int i = 0; i < 8; i++)
@@ -50,7 +50,7 @@ static void fail(check *c, const char *what, const void *where, ivm_value v)
 /* Why the reference v (found at `where`) is bad, or NULL if it is good. */
 static const char *bad_reference(const ivm_gc *gc, ivm_value v)
 {
-    const ivm_arena *a = &gc->heap->arena;
+    const ivm_arena *a = gc->heap->arena;
     if (!ivm_is_obj(v))
         return NULL;
     const void *p = (const void *)(uintptr_t)v;
@@ -123,7 +123,7 @@ bool ivm_gc_verify_slot(ivm_gc *gc, ivm_value *slot)
 
 bool ivm_gc_verify(ivm_gc *gc, char *why, size_t n)
 {
-    ivm_arena *a = &gc->heap->arena;
+    ivm_arena *a = gc->heap->arena;
     check c = {gc, why, n, true};
     for (uint32_t i = 0; i < a->fresh && c.ok; i++) {
         ivm_region *r = &a->regions[i];

@@ -15,9 +15,9 @@
                            ivm_value *result)
 
 /* The running process, or an error naming the native that needs one. */
-static ivm_status running(ivm_vm *vm, const char *what, ivm_sched **s, ivm_proc **p)
+static ivm_status running(ivm_vm *vm, const char *what, ivm_worker **w, ivm_proc **p)
 {
-    *s = ivm_sched_of(vm);
+    *w = ivm_worker_of(vm);
     *p = vm->proc;
     if (*p)
         return IVM_OK;
@@ -27,9 +27,14 @@ static ivm_status running(ivm_vm *vm, const char *what, ivm_sched **s, ivm_proc 
     return ivm_raise_buf(vm, &b);
 }
 
-static ivm_status target(ivm_vm *vm, ivm_sched *s, ivm_value pid, ivm_proc **out)
+/* The process pid names (records are never freed while the scheduler
+ * lives, so the pointer stays valid after the lock). */
+static ivm_status target(ivm_vm *vm, ivm_value pid, ivm_proc **out)
 {
+    ivm_sched *s = ivm_sched_of(vm);
+    ivm_sched_lock(s);
     *out = ivm_proc_of(s, pid);
+    ivm_sched_unlock(s);
     return *out ? IVM_OK : ivm_raise_type(vm, "expected a pid", pid);
 }
 
@@ -56,9 +61,17 @@ static ivm_status deadline_of(ivm_vm *vm, ivm_value ms, uint64_t *deadline)
 
 NATIVE(n_spawn)
 {
-    ivm_sched *s = ivm_sched_of(vm);
+    ivm_worker *w = ivm_worker_of(vm);
     ivm_value rest = ivm_vec_from(&vm->heap, args + 1, nargs - 1);
-    ivm_proc *p = ivm_proc_spawn(s, args[0], rest);
+    ivm_vm_flush_lines(vm); /* what it printed comes before what they print */
+    ivm_sched_lock(w->sched);
+    ivm_proc *p = ivm_proc_new(w);
+    if (p) {
+        p->fn = args[0];
+        p->args = rest;
+        ivm_proc_start(w, p);
+    }
+    ivm_sched_unlock(w->sched);
     if (!p)
         return ivm_raise(vm, "too many processes");
     *result = ivm_pid(p->id);
@@ -68,9 +81,9 @@ NATIVE(n_spawn)
 NATIVE(n_self)
 {
     (void)args, (void)nargs;
-    ivm_sched *s;
+    ivm_worker *w;
     ivm_proc *p;
-    ivm_status st = running(vm, "self", &s, &p);
+    ivm_status st = running(vm, "self", &w, &p);
     if (st == IVM_OK)
         *result = ivm_pid(p->id);
     return st;
@@ -79,17 +92,21 @@ NATIVE(n_self)
 NATIVE(n_send)
 {
     (void)nargs;
-    ivm_sched *s = ivm_sched_of(vm);
+    ivm_worker *w = ivm_worker_of(vm);
     ivm_proc *to;
-    ivm_status st = target(vm, s, args[0], &to);
+    ivm_status st = target(vm, args[0], &to);
     if (st != IVM_OK)
         return st;
-    ivm_proc_send(s, to, args[1]);
+    ivm_vm_flush_lines(vm); /* what it printed comes before what the receiver prints */
+    ivm_sched_lock(w->sched);
+    ivm_proc_send(w, to, args[1]);
+    ivm_sched_unlock(w->sched);
     *result = args[1];
     return IVM_OK;
 }
 
-/* Takes message m (after prev, or the first) out of p's mailbox. */
+/* Takes message m (after prev, or the first) out of p's own messages
+ * (locked: the node goes back to the scheduler). */
 static ivm_value take(ivm_sched *s, ivm_proc *p, ivm_msg *prev, ivm_msg *m)
 {
     if (prev)
@@ -98,11 +115,34 @@ static ivm_value take(ivm_sched *s, ivm_proc *p, ivm_msg *prev, ivm_msg *m)
         p->head = m->next;
     if (p->tail == &m->next)
         p->tail = prev ? &prev->next : &p->head;
-    p->nmsgs--;
     ivm_value v = m->value;
-    m->next = s->free_msgs;
-    s->free_msgs = m;
+    ivm_msg_free(s, m);
     return v;
+}
+
+/* The first of p's own messages that satisfies pred (called without the
+ * lock: it runs code), taken out; *found says whether there was one. */
+static ivm_status scan(ivm_vm *vm, ivm_proc *p, ivm_value pred, bool *found, ivm_value *out)
+{
+    ivm_sched *s = ivm_sched_of(vm);
+    ivm_msg *prev = NULL;
+    *found = false;
+    for (ivm_msg *m = p->head; m; prev = m, m = m->next) {
+        ivm_value r;
+        p->scanning = true;
+        ivm_status st = ivm_call(vm, pred, 1, &m->value, &r);
+        p->scanning = false;
+        if (st != IVM_OK)
+            return st;
+        if (ivm_truthy(r)) {
+            ivm_sched_lock(s);
+            *out = take(s, p, prev, m);
+            ivm_sched_unlock(s);
+            *found = true;
+            return IVM_OK;
+        }
+    }
+    return IVM_OK;
 }
 
 /* The common part of receive and receive-if: `pred` nil takes the first
@@ -110,48 +150,52 @@ static ivm_value take(ivm_sched *s, ivm_proc *p, ivm_msg *prev, ivm_msg *m)
 static ivm_status receive(ivm_vm *vm, ivm_value pred, ivm_value timeout,
                           ivm_value missing, ivm_value *result)
 {
-    ivm_sched *s;
+    ivm_worker *w;
     ivm_proc *p;
-    ivm_status st = running(vm, "receive", &s, &p);
+    ivm_status st = running(vm, "receive", &w, &p);
     if (st != IVM_OK)
         return st;
+    ivm_sched *s = w->sched;
     if (p->scanning)
         return ivm_raise(vm, "receive inside a receive-if predicate");
     uint64_t deadline = 0;
     if (timeout != IVM_NIL && (st = deadline_of(vm, timeout, &deadline)) != IVM_OK)
         return st;
-    if (p->deadline) /* set by the first try */
-        deadline = p->deadline;
     for (;;) {
-        ivm_msg *prev = NULL;
-        for (ivm_msg *m = p->head; m; prev = m, m = m->next) {
-            bool ok = true;
-            if (pred != IVM_NIL) {
-                ivm_value r;
-                p->scanning = true;
-                st = ivm_call(vm, pred, 1, &m->value, &r);
-                p->scanning = false;
-                if (st != IVM_OK) {
-                    ivm_proc_wait_done(p);
-                    return st;
-                }
-                ok = ivm_truthy(r);
-            }
-            if (ok) {
-                *result = take(s, p, prev, m);
-                ivm_proc_wait_done(p);
-                return IVM_OK;
-            }
+        bool found = false;
+        if (pred != IVM_NIL && (st = scan(vm, p, pred, &found, result)) != IVM_OK) {
+            ivm_sched_lock(s);
+            ivm_proc_wait_done(p);
+            ivm_sched_unlock(s);
+            return st;
+        }
+        ivm_sched_lock(s);
+        if (p->deadline) /* set by the first try */
+            deadline = p->deadline;
+        if (!found && pred == IVM_NIL) {
+            ivm_proc_take_inbox(p);
+            if ((found = p->head != NULL))
+                *result = take(s, p, NULL, p->head);
+        }
+        if (found) {
+            ivm_proc_wait_done(p);
+            ivm_sched_unlock(s);
+            return IVM_OK;
+        }
+        if (p->in_head) { /* new messages for the predicate */
+            ivm_proc_take_inbox(p);
+            ivm_sched_unlock(s);
+            continue;
         }
         if (timeout != IVM_NIL && (p->timed_out || ivm_platform_now_ns() >= deadline)) {
             *result = missing;
             ivm_proc_wait_done(p);
+            ivm_sched_unlock(s);
             return IVM_OK;
         }
         if (timeout != IVM_NIL)
-            ivm_proc_wait_until(s, p, deadline);
-        st = ivm_proc_wait(s, p);
-        if (st != IVM_OK)
+            ivm_proc_wait_until(w, p, deadline);
+        if ((st = ivm_proc_wait(w, p)) != IVM_OK) /* unlocks */
             return st;
     }
 }
@@ -174,20 +218,22 @@ NATIVE(n_receive_if)
 NATIVE(n_sleep)
 {
     (void)nargs;
-    ivm_sched *s;
+    ivm_worker *w;
     ivm_proc *p;
-    ivm_status st = running(vm, "sleep", &s, &p);
+    ivm_status st = running(vm, "sleep", &w, &p);
     uint64_t deadline;
     if (st != IVM_OK || (st = deadline_of(vm, args[0], &deadline)) != IVM_OK)
         return st;
     for (;;) {
+        ivm_sched_lock(w->sched);
         if (p->timed_out || (!p->deadline && ivm_platform_now_ns() >= deadline)) {
             ivm_proc_wait_done(p);
+            ivm_sched_unlock(w->sched);
             *result = IVM_NIL;
             return IVM_OK;
         }
-        ivm_proc_wait_until(s, p, deadline);
-        if ((st = ivm_proc_wait(s, p)) != IVM_OK)
+        ivm_proc_wait_until(w, p, deadline);
+        if ((st = ivm_proc_wait(w, p)) != IVM_OK) /* unlocks */
             return st;
     }
 }
@@ -195,23 +241,27 @@ NATIVE(n_sleep)
 NATIVE(n_join)
 {
     (void)nargs;
-    ivm_sched *s;
+    ivm_worker *w;
     ivm_proc *p, *t;
-    ivm_status st = running(vm, "join", &s, &p);
-    if (st != IVM_OK || (st = target(vm, s, args[0], &t)) != IVM_OK)
+    ivm_status st = running(vm, "join", &w, &p);
+    if (st != IVM_OK || (st = target(vm, args[0], &t)) != IVM_OK)
         return st;
     if (t == p)
         return ivm_raise(vm, "a process cannot join itself");
     for (;;) {
+        ivm_sched_lock(w->sched);
         if (t->state == IVM_PROC_DONE) {
             ivm_proc_wait_done(p);
-            if (t->crashed)
-                return ivm_raise_value(vm, t->result);
-            *result = t->result;
+            bool crashed = t->crashed;
+            ivm_value r = t->result;
+            ivm_sched_unlock(w->sched);
+            if (crashed)
+                return ivm_raise_value(vm, r);
+            *result = r;
             return IVM_OK;
         }
         ivm_pid_list_add(&t->joiners, p->id);
-        if ((st = ivm_proc_wait(s, p)) != IVM_OK)
+        if ((st = ivm_proc_wait(w, p)) != IVM_OK) /* unlocks */
             return st;
     }
 }
@@ -223,67 +273,80 @@ NATIVE(n_join)
 NATIVE(n_fork)
 {
     (void)args, (void)nargs;
-    ivm_sched *s;
+    ivm_worker *w;
     ivm_proc *p;
-    ivm_status st = running(vm, "fork", &s, &p);
+    ivm_status st = running(vm, "fork", &w, &p);
     if (st != IVM_OK)
         return st;
     if (!ivm_may_block(vm))
         return ivm_raise(vm, "fork inside a function called by a native (map, reduce, sort...) "
                              "is not supported: fork from the process's own code");
-    ivm_proc *child = ivm_proc_spawn(s, IVM_NIL, IVM_NIL);
+    ivm_sched_lock(w->sched);
+    ivm_proc *child = ivm_proc_new(w);
+    ivm_sched_unlock(w->sched);
     if (!child)
         return ivm_raise(vm, "too many processes");
-    child->atoms = p->atoms;
-    child->started = true;
     const ivm_frame *f = &vm->frames[vm->nframes - 1];
     /* a call leaves the result in a register; a tail call in the frame's
      * own callee slot, below its registers */
     uint32_t ret = result < &vm->stack[f->base] ? IVM_RET_TAIL
                                                  : (uint32_t)(result - &vm->stack[f->base]);
-    if (!ivm_stack_fork(vm, &child->stack, ret, ivm_pid(child->id), IVM_NIL))
-        return ivm_raise(vm, "out of memory for stacks");
-    return IVM_RELOAD;
+    bool forked = ivm_stack_fork(vm, &child->stack, ret, ivm_pid(child->id), IVM_NIL);
+    ivm_sched_lock(w->sched);
+    if (forked) {
+        child->atoms = p->atoms;
+        child->started = true;
+        ivm_proc_start(w, child);
+    } else {
+        ivm_proc_discard(w, child);
+    }
+    ivm_sched_unlock(w->sched);
+    return forked ? IVM_RELOAD : ivm_raise(vm, "out of memory for stacks");
 }
 
 NATIVE(n_link)
 {
     (void)nargs;
-    ivm_sched *s;
+    ivm_worker *w;
     ivm_proc *p, *t;
-    ivm_status st = running(vm, "link", &s, &p);
-    if (st != IVM_OK || (st = target(vm, s, args[0], &t)) != IVM_OK)
+    ivm_status st = running(vm, "link", &w, &p);
+    if (st != IVM_OK || (st = target(vm, args[0], &t)) != IVM_OK)
         return st;
+    ivm_sched *s = w->sched;
     *result = IVM_TRUE;
     if (t == p)
         return IVM_OK;
+    ivm_sched_lock(s);
     if (t->state == IVM_PROC_DONE) { /* as if it ended now */
-        if (!t->crashed)
-            return IVM_OK;
-        if (p->trap_exits) {
-            ivm_proc_send(s, p, ivm_sched_signal(s, s->kw_exit, t->id, t->result));
-            return IVM_OK;
-        }
-        return ivm_raise_value(vm, t->result);
+        ivm_value reason = t->result;
+        bool crashed = t->crashed;
+        if (crashed && p->trap_exits)
+            ivm_proc_send(w, p, ivm_sched_signal(vm, s->kw_exit, t->id, reason));
+        ivm_sched_unlock(s);
+        return crashed && !p->trap_exits ? ivm_raise_value(vm, reason) : IVM_OK;
     }
     ivm_pid_list_add(&p->links, t->id);
     ivm_pid_list_add(&t->links, p->id);
+    ivm_sched_unlock(s);
     return IVM_OK;
 }
 
 NATIVE(n_monitor)
 {
     (void)nargs;
-    ivm_sched *s;
+    ivm_worker *w;
     ivm_proc *p, *t;
-    ivm_status st = running(vm, "monitor", &s, &p);
-    if (st != IVM_OK || (st = target(vm, s, args[0], &t)) != IVM_OK)
+    ivm_status st = running(vm, "monitor", &w, &p);
+    if (st != IVM_OK || (st = target(vm, args[0], &t)) != IVM_OK)
         return st;
+    ivm_sched *s = w->sched;
+    ivm_sched_lock(s);
     if (t->state == IVM_PROC_DONE)
-        ivm_proc_send(s, p, ivm_sched_signal(s, s->kw_down, t->id,
+        ivm_proc_send(w, p, ivm_sched_signal(vm, s->kw_down, t->id,
                                              t->crashed ? t->result : s->kw_normal));
     else
         ivm_pid_list_push(&t->monitors, p->id);
+    ivm_sched_unlock(s);
     *result = args[0];
     return IVM_OK;
 }
@@ -291,13 +354,15 @@ NATIVE(n_monitor)
 NATIVE(n_trap_exits)
 {
     (void)nargs;
-    ivm_sched *s;
+    ivm_worker *w;
     ivm_proc *p;
-    ivm_status st = running(vm, "trap-exits", &s, &p);
+    ivm_status st = running(vm, "trap-exits", &w, &p);
     if (st != IVM_OK)
         return st;
+    ivm_sched_lock(w->sched);
     *result = ivm_bool(p->trap_exits);
     p->trap_exits = ivm_truthy(args[0]);
+    ivm_sched_unlock(w->sched);
     return IVM_OK;
 }
 
@@ -305,9 +370,9 @@ NATIVE(n_trap_exits)
 
 NATIVE(n_atom)
 {
-    ivm_sched *s;
+    ivm_worker *w;
     ivm_proc *p;
-    ivm_status st = running(vm, "atom", &s, &p);
+    ivm_status st = running(vm, "atom", &w, &p);
     if (st != IVM_OK)
         return st;
     bool shared = false;
@@ -321,7 +386,7 @@ NATIVE(n_atom)
                  !(ivm_as_str(k)->len == 9 && !memcmp(ivm_as_str(k)->bytes, "validator", 9)))
             return ivm_raise_type(vm, "unknown atom option", k);
     }
-    uint64_t id = ++s->last_atom_id;
+    uint64_t id = __atomic_add_fetch(&w->sched->last_atom_id, 1, __ATOMIC_RELAXED);
     ivm_value a = ivm_atom_new(&vm->heap, id, p->id, shared, args[0]);
     if (!shared) {
         ivm_value table = p->atoms == IVM_NIL ? ivm_map_empty(&vm->heap) : p->atoms;

@@ -1,6 +1,7 @@
-/* The scheduler: process records, the run queue, timers, slices, waits,
- * the ends of processes (links, monitors, joiners, crash reports), and
- * the processes' roots. process.h describes the model. */
+/* The scheduler: process records, the workers and their run queues, work
+ * stealing, timers, slices, waits, the ends of processes (links, monitors,
+ * joiners, crash reports), and the processes' roots. process.h describes
+ * the model and the locking. */
 #include "process/process.h"
 
 #include "ivm/platform.h"
@@ -55,7 +56,8 @@ static void pid_list_free(ivm_pid_list *l)
     *l = (ivm_pid_list){0};
 }
 
-ivm_sched *ivm_sched_of(ivm_vm *vm) { return vm->hook_context; }
+ivm_worker *ivm_worker_of(ivm_vm *vm) { return vm->hook_context; }
+ivm_sched *ivm_sched_of(ivm_vm *vm) { return ivm_worker_of(vm)->sched; }
 
 ivm_proc *ivm_proc_of(ivm_sched *s, ivm_value pid)
 {
@@ -63,41 +65,98 @@ ivm_proc *ivm_proc_of(ivm_sched *s, ivm_value pid)
     return ivm_is_pid(pid) && id > 0 && id < s->nprocs ? s->procs[id] : NULL;
 }
 
-/* ---- Run queue and timers ---------------------------------------------- */
+/* ---- Run queues and timers --------------------------------------------- */
 
-static void enqueue(ivm_sched *s, ivm_proc *p)
+/* Wakes worker w if it waits for work (or for its held process). */
+static void wake_worker(ivm_sched *s, ivm_worker *w)
 {
-    if (p->in_queue || p->held)
+    if (!w->idle)
         return;
-    p->in_queue = true;
-    p->next_run = NULL;
-    if (s->run_tail)
-        s->run_tail->next_run = p;
-    else
-        s->run_head = p;
-    s->run_tail = p;
-    s->vm->preempt = true;
+    w->idle = false;
+    s->nidle--;
+    ivm_platform_cond_signal(w->wake);
 }
 
-static ivm_proc *dequeue(ivm_sched *s)
+/* Wakes some idle worker, to steal. */
+static void wake_idle(ivm_sched *s)
 {
-    ivm_proc *p = s->run_head;
+    for (uint32_t i = 0; i < s->nworkers && s->nidle; i++) {
+        ivm_worker *o = s->workers[i];
+        if (o->idle && !(s->paused && i > 0)) {
+            wake_worker(s, o);
+            return;
+        }
+    }
+}
+
+/* Queues p on w (the worker that made it runnable: a message's receiver
+ * runs where its sender ran, so a chain of messages stays on one thread
+ * until there is work to share). */
+static void enqueue(ivm_worker *w, ivm_proc *p)
+{
+    if (p->in_queue || p->held || p->on_cpu)
+        return;
+    ivm_sched *s = w->sched;
+    p->in_queue = true;
+    p->next_run = NULL;
+    if (w->run_tail)
+        w->run_tail->next_run = p;
+    else
+        w->run_head = p;
+    w->run_tail = p;
+    w->nrun++;
+    s->nrunnable++;
+    ivm_vm_set_preempt(w->vm, true);
+    /* one waiting process is for w itself, which is about to run it (or
+     * runs it next slice); more are work to share */
+    if (w->nrun >= 2 && s->nidle)
+        wake_idle(s);
+}
+
+static ivm_proc *dequeue(ivm_worker *w)
+{
+    ivm_proc *p = w->run_head;
     if (p) {
-        s->run_head = p->next_run;
-        if (!s->run_head)
-            s->run_tail = NULL;
+        w->run_head = p->next_run;
+        if (!w->run_head)
+            w->run_tail = NULL;
         p->in_queue = false;
+        w->nrun--;
+        w->sched->nrunnable--;
     }
     return p;
 }
 
-/* Makes a waiting process runnable (a held one goes on from its wait). */
-static void wake(ivm_sched *s, ivm_proc *p)
+/* Moves half of the longest other queue to w's; says whether it took any. */
+static bool steal(ivm_worker *w)
+{
+    ivm_sched *s = w->sched;
+    ivm_worker *victim = NULL;
+    for (uint32_t i = 1; i < s->nworkers; i++) {
+        ivm_worker *o = s->workers[(w->index + i) % s->nworkers];
+        if (o->nrun && (!victim || o->nrun > victim->nrun))
+            victim = o;
+    }
+    if (!victim)
+        return false;
+    for (uint32_t n = (victim->nrun + 1) / 2; n > 0; n--) {
+        ivm_proc *p = dequeue(victim);
+        enqueue(w, p);
+    }
+    return true;
+}
+
+/* Makes a waiting process runnable on w; a held one goes on from its
+ * wait, on the worker that holds it. */
+static void wake(ivm_worker *w, ivm_proc *p)
 {
     if (p->state != IVM_PROC_WAITING)
         return;
     p->state = IVM_PROC_RUNNABLE;
-    enqueue(s, p);
+    if (p->held)
+        wake_worker(w->sched, p->held_on);
+    else
+        enqueue(w, p);
 }
 
 static void timer_push(ivm_sched *s, ivm_timer t)
@@ -132,31 +191,38 @@ static ivm_timer timer_pop(ivm_sched *s)
     return top;
 }
 
-/* Wakes the processes whose deadline has passed; says whether it woke
- * any (a held one is not in the run queue). */
-static bool fire_timers(ivm_sched *s, uint64_t now)
+/* Wakes the processes whose deadline has passed, onto w. */
+static void fire_timers(ivm_worker *w, uint64_t now)
 {
-    bool woke = false;
+    ivm_sched *s = w->sched;
     while (s->ntimers && s->timers[0].deadline <= now) {
         ivm_timer t = timer_pop(s);
         ivm_proc *p = s->procs[t.proc];
         if (p->state == IVM_PROC_WAITING && p->wait_gen == t.gen) {
             p->timed_out = true;
-            wake(s, p);
-            woke = true;
+            wake(w, p);
         }
     }
-    return woke;
 }
 
 /* ---- Waiting ----------------------------------------------------------- */
 
-void ivm_proc_wait_until(ivm_sched *s, ivm_proc *p, uint64_t deadline)
+void ivm_proc_wait_until(ivm_worker *w, ivm_proc *p, uint64_t deadline)
 {
+    ivm_sched *s = w->sched;
     if (p->deadline)
         return; /* armed by the first try */
     p->deadline = deadline;
     timer_push(s, (ivm_timer){deadline, p->id, p->wait_gen});
+    /* the worker that sleeps until the next timer must wake sooner; busy
+     * workers must look at the timers between slices */
+    if (s->timer_keeper && deadline < s->keeper_deadline)
+        wake_worker(s, s->timer_keeper);
+    else if (!s->timer_keeper && s->nidle)
+        wake_idle(s);
+    for (uint32_t i = 0; i < s->nworkers; i++)
+        if (!s->workers[i]->idle)
+            ivm_vm_set_preempt(s->workers[i]->vm, true);
 }
 
 void ivm_proc_wait_done(ivm_proc *p)
@@ -166,35 +232,46 @@ void ivm_proc_wait_done(ivm_proc *p)
     p->wait_gen++;
 }
 
-static bool run_one(ivm_sched *s);
+static bool run_one(ivm_worker *w, bool may_report);
 
-ivm_status ivm_proc_wait(ivm_sched *s, ivm_proc *p)
+ivm_status ivm_proc_wait(ivm_worker *w, ivm_proc *p)
 {
+    ivm_sched *s = w->sched;
     p->state = IVM_PROC_WAITING;
-    if (ivm_may_block(s->vm))
+    if (ivm_may_block(w->vm)) {
+        ivm_sched_unlock(s);
         return IVM_BLOCKED; /* the slice ends; the call is made again */
-    /* Inside a native: run the others from here until p is woken. */
+    }
+    /* Inside a native: run others from here until p is woken. */
     p->held = true;
+    p->held_on = w;
     ivm_status st = IVM_OK;
     while (st == IVM_OK && p->state == IVM_PROC_WAITING) {
-        if (!run_one(s))
-            st = ivm_raise(s->vm, "deadlock: this process waits and no other process can wake it");
+        ivm_sched_unlock(s);
+        if (!run_one(w, true))
+            st = ivm_raise(w->vm, s->shutdown ? "the runtime is shutting down"
+                                              : "deadlock: this process waits and no other process can wake it");
         else if (ivm_platform_interrupted())
             st = IVM_INTERRUPTED;
+        ivm_sched_lock(s);
     }
     if (st == IVM_OK && p->killed) /* a link's crash woke it */
-        st = ivm_raise_value(s->vm, p->result);
+        st = ivm_raise_value(w->vm, p->result);
     p->held = false;
     p->state = IVM_PROC_RUNNING;
     if (st == IVM_ERROR)
         ivm_proc_wait_done(p);
+    ivm_sched_unlock(s);
     return st;
 }
 
 /* ---- Processes --------------------------------------------------------- */
 
-ivm_proc *ivm_proc_spawn(ivm_sched *s, ivm_value fn, ivm_value args)
+static void end_process(ivm_worker *w, ivm_proc *p, bool crashed, ivm_value reason);
+
+ivm_proc *ivm_proc_new(ivm_worker *w)
 {
+    ivm_sched *s = w->sched;
     if (s->nprocs == UINT32_MAX)
         return NULL;
     if (s->nprocs == s->procs_cap)
@@ -204,16 +281,27 @@ ivm_proc *ivm_proc_spawn(ivm_sched *s, ivm_value fn, ivm_value args)
         out_of_memory();
     p->id = s->nprocs;
     s->procs[s->nprocs++] = p;
-    p->fn = fn;
-    p->args = args;
+    p->fn = p->args = p->atoms = p->result = IVM_NIL;
     p->tail = &p->head;
-    p->state = IVM_PROC_RUNNABLE;
-    enqueue(s, p);
+    p->in_tail = &p->in_head;
+    p->state = IVM_PROC_WAITING; /* for nothing: ivm_proc_start */
     return p;
 }
 
-void ivm_proc_send(ivm_sched *s, ivm_proc *to, ivm_value v)
+void ivm_proc_start(ivm_worker *w, ivm_proc *p)
 {
+    p->state = IVM_PROC_RUNNABLE;
+    enqueue(w, p);
+}
+
+void ivm_proc_discard(ivm_worker *w, ivm_proc *p)
+{
+    end_process(w, p, false, IVM_NIL);
+}
+
+void ivm_proc_send(ivm_worker *w, ivm_proc *to, ivm_value v)
+{
+    ivm_sched *s = w->sched;
     if (to->state == IVM_PROC_DONE)
         return; /* as in Erlang: a message to a dead process is dropped */
     ivm_msg *m = s->free_msgs;
@@ -223,78 +311,104 @@ void ivm_proc_send(ivm_sched *s, ivm_proc *to, ivm_value v)
         out_of_memory();
     m->value = v;
     m->next = NULL;
-    *to->tail = m;
-    to->tail = &m->next;
-    to->nmsgs++;
-    wake(s, to);
+    *to->in_tail = m;
+    to->in_tail = &m->next;
+    wake(w, to);
+}
+
+void ivm_proc_take_inbox(ivm_proc *p)
+{
+    if (!p->in_head)
+        return;
+    *p->tail = p->in_head;
+    p->tail = p->in_tail;
+    p->in_head = NULL;
+    p->in_tail = &p->in_head;
+}
+
+void ivm_msg_free(ivm_sched *s, ivm_msg *m)
+{
+    m->next = s->free_msgs;
+    s->free_msgs = m;
 }
 
 static void free_mailbox(ivm_sched *s, ivm_proc *p)
 {
+    ivm_proc_take_inbox(p);
     while (p->head) {
         ivm_msg *m = p->head;
         p->head = m->next;
-        m->next = s->free_msgs;
-        s->free_msgs = m;
+        ivm_msg_free(s, m);
     }
     p->tail = &p->head;
-    p->nmsgs = 0;
 }
 
-ivm_value ivm_sched_signal(ivm_sched *s, ivm_value tag, uint32_t id, ivm_value reason)
+ivm_value ivm_sched_signal(ivm_vm *vm, ivm_value tag, uint32_t id, ivm_value reason)
 {
     ivm_value items[3] = {tag, ivm_pid(id), reason};
-    return ivm_vec_from(&s->vm->heap, items, 3);
+    return ivm_vec_from(&vm->heap, items, 3);
 }
-
-static void end_process(ivm_sched *s, ivm_proc *p, bool crashed, ivm_value reason);
 
 /* p ended (reason :normal, or its error): tells its joiners, monitors and
  * links. A link that does not trap exits ends with the same error. */
-static void notify(ivm_sched *s, ivm_proc *p)
+static void notify(ivm_worker *w, ivm_proc *p)
 {
+    ivm_sched *s = w->sched;
     ivm_value reason = p->crashed ? p->result : s->kw_normal;
     for (uint32_t i = 0; i < p->joiners.len; i++)
-        wake(s, s->procs[p->joiners.ids[i]]);
+        wake(w, s->procs[p->joiners.ids[i]]);
     for (uint32_t i = 0; i < p->monitors.len; i++)
-        ivm_proc_send(s, s->procs[p->monitors.ids[i]],
-                      ivm_sched_signal(s, s->kw_down, p->id, reason));
+        ivm_proc_send(w, s->procs[p->monitors.ids[i]],
+                      ivm_sched_signal(w->vm, s->kw_down, p->id, reason));
     for (uint32_t i = 0; i < p->links.len; i++) {
         ivm_proc *l = s->procs[p->links.ids[i]];
         if (l->state == IVM_PROC_DONE)
             continue;
         ivm_pid_list_remove(&l->links, p->id);
         if (l->trap_exits)
-            ivm_proc_send(s, l, ivm_sched_signal(s, s->kw_exit, p->id, reason));
+            ivm_proc_send(w, l, ivm_sched_signal(w->vm, s->kw_exit, p->id, reason));
         else if (p->crashed)
-            end_process(s, l, true, reason);
+            end_process(w, l, true, reason);
     }
     pid_list_free(&p->joiners);
     pid_list_free(&p->monitors);
     pid_list_free(&p->links);
 }
 
-/* Ends a process that is not running (a link's crash took it). A held
- * one is inside a native on the C stack: it ends when its wait returns. */
-static void end_process(ivm_sched *s, ivm_proc *p, bool crashed, ivm_value reason)
+/* Ends a process (locked). One on a worker (a link's crash took it) ends
+ * when its slice ends: it is marked killed, and a held one's wait raises
+ * the error (ivm_proc_wait). */
+static void end_process(ivm_worker *w, ivm_proc *p, bool crashed, ivm_value reason)
 {
+    ivm_sched *s = w->sched;
     if (p->state == IVM_PROC_DONE)
         return;
-    if (p->held) { /* its wait raises the error (ivm_proc_wait) */
+    if (p->held || p->on_cpu) { /* it ends when its wait or its slice ends */
         p->killed = true;
         p->result = reason;
-        wake(s, p);
+        wake(w, p);
+        for (uint32_t i = 0; i < s->nworkers; i++)
+            ivm_vm_set_preempt(s->workers[i]->vm, true);
         return;
     }
     p->state = IVM_PROC_DONE;
     p->crashed = crashed;
     p->result = reason;
+    if (p->id == 1 && crashed) { /* w's trace is the error's */
+        memcpy(s->main_trace, w->vm->trace, sizeof s->main_trace);
+        s->main_ntrace = w->vm->ntrace;
+        s->main_trace_dropped = w->vm->trace_dropped;
+    }
     if (p->started)
         ivm_stack_free(&p->stack);
     free_mailbox(s, p);
     p->atoms = p->fn = p->args = IVM_NIL;
     ivm_buf_free(&p->partial);
-    notify(s, p);
+    notify(w, p);
+    if (p->id == 1) { /* run_main, on worker 0, looks */
+        ivm_vm_set_preempt(s->workers[0]->vm, true);
+        wake_worker(s, s->workers[0]);
+    }
 }
 
 /* Whether someone takes care of p's crash: a monitor, or a link that
@@ -309,9 +423,8 @@ static bool crash_handled(ivm_sched *s, ivm_proc *p)
     return false;
 }
 
-static void report_crash(ivm_sched *s, ivm_proc *p)
+static void report_crash(ivm_vm *vm, ivm_proc *p)
 {
-    ivm_vm *vm = s->vm;
     ivm_buf m = {0};
     ivm_format_error(vm, &m);
     /* "ivm: error: MESSAGE..." becomes "ivm: process #pid[N] crashed: MESSAGE..." */
@@ -350,9 +463,8 @@ static void unstash_partial(ivm_vm *vm, ivm_buf *keep)
     }
 }
 
-static ivm_status start(ivm_sched *s, ivm_proc *p, ivm_value *result)
+static ivm_status start(ivm_vm *vm, ivm_proc *p, ivm_value *result)
 {
-    ivm_vm *vm = s->vm;
     uint32_t n = ivm_is_vector(p->args) ? (uint32_t)ivm_vec_count(p->args) : 0;
     ivm_value small[8], *args = n <= 8 ? small : ivm_platform_malloc(n * sizeof *args);
     if (!args)
@@ -370,72 +482,228 @@ static ivm_status start(ivm_sched *s, ivm_proc *p, ivm_value *result)
     return st;
 }
 
-/* Runs p until it stops; returns how. The process running before (a held
- * one, or none) is put back afterwards. */
-static ivm_status slice(ivm_sched *s, ivm_proc *p, ivm_value *result)
+/* Whether w has reason to stop a slice early: others wait, or timers. */
+static bool others_wait(ivm_worker *w)
 {
-    ivm_vm *vm = s->vm;
+    return w->run_head != NULL || w->sched->ntimers > 0;
+}
+
+/* Runs p (dequeued by w, on_cpu) until it stops, then (locked) puts it
+ * where its state says. The process running before on w (a held one, or
+ * none) is put back afterwards. */
+static void slice(ivm_worker *w, ivm_proc *p)
+{
+    ivm_sched *s = w->sched;
+    ivm_vm *vm = w->vm;
     ivm_proc *outer = vm->proc;
-    ivm_stack *outer_stack = outer ? &outer->stack : &s->host;
-    ivm_buf *outer_partial = outer ? &outer->partial : &s->host_partial;
+    ivm_stack *outer_stack = outer ? &outer->stack : &w->host;
+    ivm_buf *outer_partial = outer ? &outer->partial : &w->host_partial;
     stash_partial(vm, outer_partial);
     if (!p->started && !ivm_stack_init(&p->stack, IVM_SEGMENT_SLOTS))
         out_of_memory();
     ivm_stack_switch(vm, outer_stack, &p->stack);
+    if (outer)
+        outer->stack_in_vm = false;
+    p->stack_in_vm = true;
     unstash_partial(vm, &p->partial);
     vm->proc = p;
     vm->proc_id = p->id;
-    p->state = IVM_PROC_RUNNING;
-    vm->preempt = s->run_head != NULL || s->ntimers > 0;
-    ivm_status st = p->started ? ivm_resume(vm, false, result) : start(s, p, result);
+    ivm_value result = IVM_NIL;
+    ivm_status st = p->started ? ivm_resume(vm, false, &result) : start(vm, p, &result);
+    bool report = false;
     if (st == IVM_ERROR) {
-        p->crashed = true;
-        p->result = vm->error;
-        if (p->id != 1 && !crash_handled(s, p)) /* the main one's is the CLI's */
-            report_crash(s, p);
+        ivm_sched_lock(s);
+        report = p->id != 1 && !crash_handled(s, p) && !p->killed; /* the main one's is the CLI's */
+        ivm_sched_unlock(s);
+        if (report)
+            report_crash(vm, p);
     }
+    /* Its whole lines go out now (it may run on another worker next: its
+     * lines must not overtake each other), its unfinished one with it
+     * (or out now if it ended). */
     stash_partial(vm, &p->partial);
-    if (st == IVM_OK || st == IVM_ERROR) { /* its last words, out now */
+    if (st == IVM_OK || st == IVM_ERROR)
         unstash_partial(vm, &p->partial);
-        ivm_vm_flush(vm);
-    }
+    ivm_vm_flush(vm);
     ivm_stack_switch(vm, &p->stack, outer_stack);
+    p->stack_in_vm = false;
+    if (outer)
+        outer->stack_in_vm = true;
     unstash_partial(vm, outer_partial);
     vm->proc = outer;
     vm->proc_id = outer ? outer->id : 1;
-    vm->preempt = outer && (s->run_head != NULL || s->ntimers > 0);
-    if (st == IVM_YIELD) {
+
+    ivm_sched_lock(s);
+    p->on_cpu = false;
+    ivm_vm_set_preempt(vm, outer && others_wait(w));
+    if (st == IVM_OK || st == IVM_ERROR) {
+        ivm_value reason = st == IVM_OK ? result : vm->error;
+        end_process(w, p, st == IVM_ERROR, reason);
+    } else if (p->killed) { /* a link's crash ended it while it ran */
+        end_process(w, p, true, p->result);
+    } else if (st == IVM_YIELD || st == IVM_INTERRUPTED) {
         p->state = IVM_PROC_RUNNABLE;
-        enqueue(s, p);
-    } else if (st == IVM_OK || st == IVM_ERROR) {
-        ivm_value reason = st == IVM_OK ? *result : vm->error;
-        end_process(s, p, st == IVM_ERROR, reason);
+        enqueue(w, p);
+    } else if (p->state == IVM_PROC_RUNNABLE) { /* IVM_BLOCKED, and woken since */
+        enqueue(w, p);
     }
-    /* IVM_BLOCKED: the native left it WAITING (or a timer already woke it) */
-    return st;
+    ivm_sched_unlock(s);
 }
 
-/* Runs one slice of some runnable process, first waking those whose
- * timers are due; sleeps until the next timer when nothing can run.
- * False when nothing can run and nothing will wake. */
-static bool run_one(ivm_sched *s)
+/* Locked: whether nothing can run any more: every other worker waits, no
+ * process is runnable (a woken held one makes its worker busy) and no
+ * timer is armed. */
+static bool deadlocked(ivm_sched *s)
 {
-    if (s->ntimers && fire_timers(s, ivm_platform_now_ns()) && !s->run_head)
-        return true; /* only a held process woke: its wait goes on */
-    ivm_proc *p;
-    while ((p = dequeue(s)) && p->state != IVM_PROC_RUNNABLE)
-        ; /* ended while queued */
-    if (!p) {
-        if (!s->ntimers)
-            return false;
+    return s->nidle + 1 == s->nworkers && s->nrunnable == 0 && s->ntimers == 0;
+}
+
+/* Locked: w waits for work, parked (a collection need not wait for it),
+ * until woken, or until the next timer if it keeps them. */
+static void idle_wait(ivm_worker *w)
+{
+    ivm_sched *s = w->sched;
+    ivm_vm_flush(w->vm); /* whole lines: see stash_partial */
+    w->idle = true;
+    s->nidle++;
+    if (s->paused && w->index > 0)
+        ivm_platform_cond_signal(s->workers[0]->wake); /* run_main waits for this */
+    bool keeper = !(s->paused && w->index > 0) && s->ntimers && !s->timer_keeper;
+    ivm_vm_park(w->vm);
+    if (keeper) {
+        s->timer_keeper = w;
+        s->keeper_deadline = s->timers[0].deadline;
         uint64_t now = ivm_platform_now_ns();
-        if (s->timers[0].deadline > now)
-            ivm_platform_sleep_ns(s->timers[0].deadline - now);
+        if (s->keeper_deadline > now)
+            ivm_platform_cond_timedwait(w->wake, s->lock, s->keeper_deadline - now);
+        s->timer_keeper = NULL;
+    } else {
+        ivm_platform_cond_wait(w->wake, s->lock);
+    }
+    if (w->idle) { /* a timeout, or a spurious wake-up */
+        w->idle = false;
+        s->nidle--;
+    }
+    ivm_sched_unlock(s);
+    ivm_vm_unpark(w->vm); /* may wait for a collection to end */
+    ivm_sched_lock(s);
+}
+
+/* Runs one slice of some runnable process on w, first waking those whose
+ * timers are due; waits when there is none. False when w should stop:
+ * the runtime shuts down or (may_report: w can raise it in its process)
+ * nothing can run any more. */
+static bool run_one(ivm_worker *w, bool may_report)
+{
+    ivm_sched *s = w->sched;
+    ivm_sched_lock(s);
+    if (s->shutdown) {
+        ivm_sched_unlock(s);
+        return false;
+    }
+    if (s->ntimers)
+        fire_timers(w, ivm_platform_now_ns());
+    ivm_proc *p = NULL;
+    if (!(s->paused && w->index > 0)) {
+        while ((p = dequeue(w)) && p->state != IVM_PROC_RUNNABLE)
+            ; /* ended while queued */
+        if (!p && steal(w))
+            while ((p = dequeue(w)) && p->state != IVM_PROC_RUNNABLE)
+                ;
+    }
+    ivm_proc *holder = w->vm->proc; /* a held process waits in this call */
+    if (!p && holder && holder->state != IVM_PROC_WAITING) {
+        ivm_sched_unlock(s); /* it was woken: its wait goes on */
         return true;
     }
-    ivm_value result;
-    slice(s, p, &result);
+    if (!p) {
+        bool stuck = !(s->paused && w->index > 0) && deadlocked(s);
+        if (stuck && may_report) {
+            ivm_sched_unlock(s);
+            return false;
+        }
+        if (stuck) /* wake one that can say so: the main thread */
+            wake_worker(s, s->workers[0]);
+        idle_wait(w);
+        ivm_sched_unlock(s);
+        return true;
+    }
+    p->on_cpu = true;
+    p->state = IVM_PROC_RUNNING;
+    ivm_vm_set_preempt(w->vm, others_wait(w));
+    ivm_sched_unlock(s);
+    slice(w, p);
     return true;
+}
+
+/* ---- Worker threads ---------------------------------------------------- */
+
+static void worker_main(void *arg)
+{
+    ivm_worker *w = arg;
+    ivm_vm_unpark(w->vm);
+    while (run_one(w, false))
+        ;
+    ivm_vm_flush(w->vm);
+    ivm_vm_park(w->vm);
+}
+
+static ivm_worker *new_worker(ivm_sched *s, ivm_vm *vm, uint32_t index)
+{
+    ivm_worker *w = ivm_platform_calloc(1, sizeof *w);
+    if (!w || !(w->wake = ivm_platform_cond_new()))
+        out_of_memory();
+    w->sched = s;
+    w->vm = vm;
+    w->index = index;
+    vm->hook_context = w;
+    return w;
+}
+
+/* Starts workers 1.. on their threads, each with a VM of its own. */
+static void start_workers(ivm_sched *s)
+{
+    s->started = true;
+    for (uint32_t i = 1; i < s->nworkers; i++) {
+        ivm_worker *w = s->workers[i];
+        w->thread = ivm_platform_thread_start(worker_main, w);
+        if (!w->thread) {
+            static const char m[] = "ivm: cannot start a scheduler thread\n";
+            ivm_platform_write(IVM_STDERR, m, sizeof m - 1);
+            ivm_platform_exit(70);
+        }
+    }
+}
+
+/* Run_main is over: the other workers finish their slices and wait. The
+ * main thread is parked meanwhile (their slices may collect). */
+static void pause_workers(ivm_sched *s)
+{
+    ivm_worker *w0 = s->workers[0];
+    ivm_sched_lock(s);
+    s->paused = true;
+    for (uint32_t i = 1; i < s->nworkers; i++)
+        ivm_vm_set_preempt(s->workers[i]->vm, true);
+    if (s->nidle < s->nworkers - 1) {
+        ivm_vm_park(w0->vm);
+        while (s->nidle < s->nworkers - 1)
+            ivm_platform_cond_wait(w0->wake, s->lock);
+        ivm_sched_unlock(s);
+        ivm_vm_unpark(w0->vm);
+        ivm_sched_lock(s);
+    }
+    ivm_sched_unlock(s);
+}
+
+static void resume_workers(ivm_sched *s)
+{
+    ivm_sched_lock(s);
+    s->paused = false;
+    for (uint32_t i = 1; i < s->nworkers; i++)
+        wake_worker(s, s->workers[i]);
+    ivm_sched_unlock(s);
+    if (!s->started && s->nworkers > 1)
+        start_workers(s);
 }
 
 /* ---- The main process -------------------------------------------------- */
@@ -443,37 +711,57 @@ static bool run_one(ivm_sched *s)
 ivm_status ivm_sched_run_main(ivm_sched *s, ivm_value fn, ivm_value *result)
 {
     ivm_vm *vm = s->vm;
+    ivm_worker *w0 = s->workers[0];
     IVM_ASSERT(vm->proc == NULL);
     /* the main process is id 1, made again for each run (the REPL's
      * forms) with the atoms of the last */
-    ivm_value atoms = IVM_NIL;
+    ivm_sched_lock(s);
     ivm_proc *main;
     if (s->nprocs > 1) {
         main = s->procs[1];
-        atoms = main->atoms;
-        end_process(s, main, false, IVM_NIL);
+        ivm_value atoms = main->atoms;
+        end_process(w0, main, false, IVM_NIL);
         ivm_buf_free(&main->partial);
         pid_list_free(&main->links);
-        *main = (ivm_proc){.id = 1, .tail = &main->head, .state = IVM_PROC_RUNNABLE};
+        *main = (ivm_proc){.id = 1, .tail = &main->head, .in_tail = &main->in_head,
+                           .state = IVM_PROC_RUNNABLE};
         main->atoms = atoms;
-        enqueue(s, main);
+        enqueue(w0, main);
     } else {
-        main = ivm_proc_spawn(s, IVM_NIL, IVM_NIL);
+        main = ivm_proc_new(w0);
+        ivm_proc_start(w0, main);
     }
     main->fn = fn;
     main->args = IVM_NIL;
-    while (main->state != IVM_PROC_DONE) {
-        if (ivm_platform_interrupted())
-            return IVM_INTERRUPTED;
-        if (!run_one(s)) {
+    ivm_sched_unlock(s);
+    resume_workers(s);
+    ivm_status st = IVM_OK;
+    for (;;) {
+        ivm_sched_lock(s);
+        bool done = main->state == IVM_PROC_DONE;
+        ivm_sched_unlock(s);
+        if (done)
+            break;
+        if (ivm_platform_interrupted()) {
+            st = IVM_INTERRUPTED;
+            break;
+        }
+        if (!run_one(w0, true)) {
             ivm_vm_flush(vm);
-            return ivm_raise(vm, "deadlock: the main process waits and no other process can wake it");
+            st = ivm_raise(vm, "deadlock: the main process waits and no other process can wake it");
+            break;
         }
     }
+    pause_workers(s);
+    if (st != IVM_OK)
+        return st;
     if (ivm_platform_interrupted())
         return IVM_INTERRUPTED;
     if (main->crashed) {
-        vm->error = main->result; /* the trace is still the crash's */
+        vm->error = main->result;
+        memcpy(vm->trace, s->main_trace, sizeof vm->trace);
+        vm->ntrace = s->main_ntrace;
+        vm->trace_dropped = s->main_trace_dropped;
         return IVM_ERROR;
     }
     *result = main->result;
@@ -482,61 +770,104 @@ ivm_status ivm_sched_run_main(ivm_sched *s, ivm_value fn, ivm_value *result)
 
 /* ---- Roots ------------------------------------------------------------- */
 
+/* Every thread is stopped or parked: no lock is needed. */
 static void roots(void *context, ivm_gc *gc)
 {
     ivm_sched *s = context;
-    ivm_vm *vm = s->vm;
-    if (vm->proc) /* the VM's own stack is put away */
-        ivm_stack_visit_saved(&s->host, gc);
+    for (uint32_t i = 0; i < s->nworkers; i++)
+        if (s->workers[i]->vm->proc) /* the VM's own stack is put away */
+            ivm_stack_visit_saved(&s->workers[i]->host, gc);
     for (uint32_t i = 1; i < s->nprocs; i++) {
         ivm_proc *p = s->procs[i];
         ivm_gc_visit(gc, &p->result);
         if (p->state == IVM_PROC_DONE)
             continue;
-        if (p->started && p != vm->proc)
+        if (p->started && !p->stack_in_vm)
             ivm_stack_visit_saved(&p->stack, gc);
         ivm_gc_visit(gc, &p->fn);
         ivm_gc_visit(gc, &p->args);
         ivm_gc_visit(gc, &p->atoms);
         for (ivm_msg *m = p->head; m; m = m->next)
             ivm_gc_visit(gc, &m->value);
+        for (ivm_msg *m = p->in_head; m; m = m->next)
+            ivm_gc_visit(gc, &m->value);
     }
     ivm_gc_visit(gc, &s->kw_down);
     ivm_gc_visit(gc, &s->kw_exit);
     ivm_gc_visit(gc, &s->kw_normal);
+    for (uint32_t i = 0; i < s->main_ntrace; i++)
+        ivm_gc_visit(gc, &s->main_trace[i].function);
 }
 
 static void after_collect(void *context)
 {
     ivm_sched *s = context;
-    if (s->vm->proc)
-        ivm_stack_clear_saved(&s->host);
+    for (uint32_t i = 0; i < s->nworkers; i++)
+        if (s->workers[i]->vm->proc)
+            ivm_stack_clear_saved(&s->workers[i]->host);
     for (uint32_t i = 1; i < s->nprocs; i++) {
         ivm_proc *p = s->procs[i];
-        if (p->state != IVM_PROC_DONE && p->started && p != s->vm->proc)
+        if (p->state != IVM_PROC_DONE && p->started && !p->stack_in_vm)
             ivm_stack_clear_saved(&p->stack);
     }
 }
 
 /* ---- Life cycle -------------------------------------------------------- */
 
-bool ivm_sched_init(ivm_sched *s, ivm_vm *vm)
+bool ivm_sched_init(ivm_sched *s, ivm_vm *vm, uint32_t workers)
 {
-    *s = (ivm_sched){.vm = vm, .nprocs = 1};
+    *s = (ivm_sched){.vm = vm, .nprocs = 1, .nworkers = workers ? workers : 1};
+    s->lock = ivm_platform_mutex_new();
+    s->workers = ivm_platform_calloc(s->nworkers, sizeof *s->workers);
+    if (!s->lock || !s->workers)
+        return false;
     s->procs = grow(NULL, &s->procs_cap, sizeof *s->procs);
     s->procs[0] = NULL;
     s->kw_down = ivm_keyword(&vm->heap, "down", 4);
     s->kw_exit = ivm_keyword(&vm->heap, "exit", 4);
     s->kw_normal = ivm_keyword(&vm->heap, "normal", 6);
-    vm->roots_hook = roots;
-    vm->after_collect_hook = after_collect;
-    vm->hook_context = s;
     ivm_vm_add_natives(vm, ivm_process_natives, ivm_process_native_count);
+    s->workers[0] = new_worker(s, vm, 0);
+    for (uint32_t i = 1; i < s->nworkers; i++) {
+        ivm_vm *t = ivm_platform_malloc(sizeof *t);
+        if (!t || !ivm_vm_init_thread(t, vm))
+            return false;
+        s->workers[i] = new_worker(s, t, i);
+        s->workers[i]->idle = true; /* until started: run_main wakes it */
+        s->nidle++;
+    }
+    s->paused = true;
+    vm->rt->roots_hook = roots;
+    vm->rt->after_collect_hook = after_collect;
+    vm->rt->hook_context = s;
     return true;
+}
+
+static void free_msgs(ivm_msg *m)
+{
+    while (m) {
+        ivm_msg *next = m->next;
+        ivm_platform_free(m);
+        m = next;
+    }
 }
 
 void ivm_sched_destroy(ivm_sched *s)
 {
+    ivm_sched_lock(s);
+    s->shutdown = true;
+    for (uint32_t i = 1; i < s->nworkers; i++)
+        wake_worker(s, s->workers[i]);
+    ivm_sched_unlock(s);
+    for (uint32_t i = 1; i < s->nworkers; i++) {
+        ivm_worker *w = s->workers[i];
+        if (w->thread)
+            ivm_platform_thread_join(w->thread);
+        if (w->vm->proc == NULL)
+            ivm_buf_free(&w->host_partial);
+        ivm_vm_destroy(w->vm);
+        ivm_platform_free(w->vm);
+    }
     for (uint32_t i = 1; i < s->nprocs; i++) {
         ivm_proc *p = s->procs[i];
         if (p->started && p->state != IVM_PROC_DONE)
@@ -545,23 +876,22 @@ void ivm_sched_destroy(ivm_sched *s)
         pid_list_free(&p->links);
         pid_list_free(&p->monitors);
         pid_list_free(&p->joiners);
-        ivm_msg *m = p->head;
-        while (m) {
-            ivm_msg *next = m->next;
-            ivm_platform_free(m);
-            m = next;
-        }
+        free_msgs(p->head);
+        free_msgs(p->in_head);
         ivm_platform_free(p);
     }
-    while (s->free_msgs) {
-        ivm_msg *next = s->free_msgs->next;
-        ivm_platform_free(s->free_msgs);
-        s->free_msgs = next;
+    free_msgs(s->free_msgs);
+    for (uint32_t i = 0; i < s->nworkers; i++) {
+        ivm_buf_free(&s->workers[i]->host_partial);
+        ivm_platform_cond_free(s->workers[i]->wake);
+        ivm_platform_free(s->workers[i]);
     }
+    ivm_platform_free(s->workers);
     ivm_platform_free(s->procs);
     ivm_platform_free(s->timers);
-    ivm_buf_free(&s->host_partial);
-    s->vm->roots_hook = NULL;
-    s->vm->after_collect_hook = NULL;
+    ivm_platform_mutex_free(s->lock);
+    s->vm->rt->roots_hook = NULL;
+    s->vm->rt->after_collect_hook = NULL;
+    s->vm->rt->hook_context = NULL;
     s->vm->hook_context = NULL;
 }

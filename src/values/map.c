@@ -711,7 +711,7 @@ ivm_value ivm_map_merge(ivm_heap *h, ivm_value a, ivm_value b)
     if (na == 0 && (is_amap(b) ? is_amap(a) : b_hashed_anyway))
         return b;
     bool onto_b = b_hashed_anyway && nb > na;
-    change c = {.h = h, .edit = ++h->last_transient_id, .width = width_of(a),
+    change c = {.h = h, .edit = ivm_heap_transient_id(h), .width = width_of(a),
                 .keep_old = onto_b};
     ivm_value root = onto_b ? b : a;
     ivm_map_iter it;
@@ -731,7 +731,7 @@ ivm_value ivm_map_transient(ivm_heap *h, ivm_value m, uint64_t owner)
     unsigned kind = ivm_is_map(m) ? IVM_K_MAP_TRANSIENT : IVM_K_SET_TRANSIENT;
     transient *t = ivm_heap_alloc(h, kind, 0, sizeof *t);
     t->owner = owner;
-    t->edit = ++h->last_transient_id;
+    t->edit = ivm_heap_transient_id(h);
     t->root = m;
     return value_of(t);
 }
@@ -1118,7 +1118,7 @@ static bool node_valid(verify *v, node *n, uint32_t path, unsigned shift)
 {
     unsigned w = v->width, nd = popcount(n->datamap), len = node_len(n, w);
     if ((n->datamap & n->nodemap) || len > capacity(n) ||
-        n->edit > v->h->last_transient_id || ivm_header_small(n->h) != w)
+        n->edit > ivm_heap_last_transient_id(v->h) || ivm_header_small(n->h) != w)
         return false;
     if (shift > 0 && n->nodemap == 0 && nd < 2)
         return false; /* a subtree that should have been inlined */
@@ -1156,7 +1156,7 @@ static bool sub_valid(verify *v, ivm_value sub, uint32_t path, unsigned shift)
 static bool amap_valid(const ivm_heap *h, const amap *a)
 {
     if (a->count > IVM_ARRAY_MAP_MAX || a->count > amap_capacity(a) ||
-        a->edit > h->last_transient_id)
+        a->edit > ivm_heap_last_transient_id(h))
         return false;
     for (unsigned i = 2 * (unsigned)a->count; i < 2 * amap_capacity(a); i++)
         if (a->slots[i] != IVM_NIL)

@@ -75,7 +75,7 @@
  * removed one's place, and so does this one's.
  *
  * Immutability: a node is never written once a persistent value can reach
- * it, with one exception. A transient gets a fresh id (++last_transient_id,
+ * it, with one exception. A transient gets a fresh id (ivm_heap_transient_id,
  * never reused); the nodes it allocates carry that id, and it may write in
  * place exactly the nodes that carry its id, while it is live. Every other
  * node it touches it copies first. persistent! clears the transient's id,

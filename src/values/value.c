@@ -109,21 +109,39 @@ bool ivm_heap_init(ivm_heap *h, size_t arena_bytes, ivm_arena_mode mode)
 {
     memset(h, 0, sizeof *h);
     h->bump.region = UINT32_MAX;
-    if (!ivm_arena_init(&h->arena, arena_bytes, mode))
+    h->owner = true;
+    ivm_heap_shared *sh = h->shared = ivm_platform_calloc(1, sizeof *sh);
+    if (!sh)
         return false;
-    h->interned.capacity = 1024;
-    h->interned.slots = ivm_platform_calloc(h->interned.capacity, sizeof(ivm_value));
-    if (!h->interned.slots) {
-        ivm_arena_destroy(&h->arena);
+    h->arena = &sh->arena;
+    sh->interned.capacity = 1024;
+    sh->interned.slots = ivm_platform_calloc(sh->interned.capacity, sizeof(ivm_value));
+    sh->intern_lock = ivm_platform_mutex_new();
+    if (!sh->interned.slots || !sh->intern_lock || !ivm_arena_init(&sh->arena, arena_bytes, mode)) {
+        ivm_heap_destroy(h);
         return false;
     }
     return true;
 }
 
+void ivm_heap_init_thread(ivm_heap *h, const ivm_heap *main)
+{
+    *h = *main;
+    h->owner = false;
+    h->bump = (ivm_bump){.region = UINT32_MAX};
+}
+
 void ivm_heap_destroy(ivm_heap *h)
 {
-    ivm_platform_free(h->interned.slots);
-    ivm_arena_destroy(&h->arena);
+    ivm_heap_shared *sh = h->shared;
+    if (h->owner && sh) {
+        ivm_platform_free(sh->interned.slots);
+        if (sh->intern_lock)
+            ivm_platform_mutex_free(sh->intern_lock);
+        if (sh->arena.base)
+            ivm_arena_destroy(&sh->arena);
+        ivm_platform_free(sh);
+    }
     memset(h, 0, sizeof *h);
 }
 
@@ -361,14 +379,18 @@ static void intern_grow(ivm_intern_table *t)
 
 static ivm_value intern(ivm_heap *h, unsigned kind, const void *name, size_t len)
 {
-    ivm_intern_table *t = &h->interned;
+    ivm_intern_table *t = &h->shared->interned;
     uint32_t hash = name_hash(kind, name, len);
+    ivm_platform_mutex_lock(h->shared->intern_lock);
     uint32_t mask = t->capacity - 1;
     uint32_t i = hash & mask;
     for (; t->slots[i]; i = (i + 1) & mask)
         if (ivm_as_str(t->slots[i])->hash == hash &&
-            intern_matches(t->slots[i], kind, name, len))
-            return t->slots[i];
+            intern_matches(t->slots[i], kind, name, len)) {
+            ivm_value found = t->slots[i];
+            ivm_platform_mutex_unlock(h->shared->intern_lock);
+            return found;
+        }
     ivm_str *s = new_str(h, kind, name, len);
     s->hash = hash;
     s->aux = namespace_length(s->bytes, len);
@@ -376,6 +398,7 @@ static ivm_value intern(ivm_heap *h, unsigned kind, const void *name, size_t len
     t->slots[i] = v;
     if (++t->count * 4 > t->capacity * 3)
         intern_grow(t);
+    ivm_platform_mutex_unlock(h->shared->intern_lock);
     return v;
 }
 

@@ -250,28 +250,50 @@ typedef struct ivm_intern_table {
     uint32_t count;
 } ivm_intern_table;
 
-struct ivm_heap {
+/* What the heaps of all scheduler threads share: the arena, the interned
+ * names (under intern_lock) and the transient ids (atomic). */
+typedef struct ivm_heap_shared {
     ivm_arena arena;
-    ivm_bump bump;
     ivm_intern_table interned; /* symbols and keywords; a root */
-    ivm_native_namer native_name;
-    /* Ids for transient (in-place) builds: the nodes a transient made carry
-     * its id and only it may change them. 0 is never used. */
+    ivm_mutex *intern_lock;
     uint64_t last_transient_id;
+} ivm_heap_shared;
+
+/* One thread's view of the heap: its own bump cursor over the shared
+ * arena. ivm_heap_init makes the shared part (the heap owns it);
+ * ivm_heap_init_thread gives another thread a heap over the same one. */
+struct ivm_heap {
+    ivm_arena *arena;       /* &shared->arena */
+    ivm_heap_shared *shared;
+    ivm_bump bump;
+    bool owner;             /* made the shared part: destroys it */
+    ivm_native_namer native_name;
     /* Tests only: replaces ivm_hash for hash map and set keys, to force
      * collisions. NULL in normal use. */
     uint32_t (*key_hash_for_tests)(ivm_value key);
 };
 
 bool ivm_heap_init(ivm_heap *h, size_t arena_bytes, ivm_arena_mode mode);
+void ivm_heap_init_thread(ivm_heap *h, const ivm_heap *main);
 void ivm_heap_destroy(ivm_heap *h);
+
+/* A fresh id for a transient (in-place) build: the nodes a transient made
+ * carry its id and only it may change them. 0 is never used. */
+static inline uint64_t ivm_heap_transient_id(ivm_heap *h)
+{
+    return __atomic_add_fetch(&h->shared->last_transient_id, 1, __ATOMIC_RELAXED);
+}
+static inline uint64_t ivm_heap_last_transient_id(const ivm_heap *h)
+{
+    return __atomic_load_n(&h->shared->last_transient_id, __ATOMIC_RELAXED);
+}
 
 /* Allocates an object of `bytes` (rounded up to 8) and writes its header. */
 static inline void *ivm_heap_alloc(ivm_heap *h, unsigned kind, unsigned small,
                                    size_t bytes)
 {
     bytes = (bytes + 7) & ~(size_t)7;
-    ivm_header *o = ivm_arena_alloc(&h->arena, &h->bump, bytes);
+    ivm_header *o = ivm_arena_alloc(h->arena, &h->bump, bytes);
     *o = ivm_make_header(kind, small, bytes);
     return o;
 }

@@ -313,7 +313,7 @@ ivm_value ivm_vec_from(ivm_heap *h, const ivm_value *items, size_t n)
     }
     /* A transient without a root object: the id is taken and never seen
      * again, so the nodes are frozen as soon as this returns. */
-    uint64_t edit = ++h->last_transient_id;
+    uint64_t edit = ivm_heap_transient_id(h);
     vstate s = EMPTY;
     append(h, &s, items, n, edit);
     s.tail = trimmed_tail(h, &s);
@@ -436,7 +436,7 @@ static void tstore(ivm_tvec *t, const vstate *s)
 
 ivm_value ivm_vec_transient(ivm_heap *h, ivm_value v, uint64_t owner)
 {
-    uint64_t edit = ++h->last_transient_id;
+    uint64_t edit = ivm_heap_transient_id(h);
     vstate s = EMPTY;
     if (ivm_is_kind(v, IVM_K_VEC)) {
         s = load(as_vec(v));

@@ -42,7 +42,7 @@
  *    views the original), and start <= end <= that vector's count.
  *
  * Values are immutable once published. The one exception is transients:
- * a transient takes a fresh id (++h->last_transient_id, never 0, never
+ * a transient takes a fresh id (ivm_heap_transient_id, never 0, never
  * reused) as its `edit`, and the nodes it builds carry that id. A node may
  * be changed in place only by the transient whose edit equals the node's
  * edit, and only while that transient is active; persistent! (which hands

@@ -46,7 +46,7 @@ static inline bool same(const ivm_buf *b, const uint8_t *data, size_t size)
 static ivm_vm *vm_for_input(bool with_language)
 {
     static ivm_vm *vm;
-    if (vm && (vm->nmodules > 256 || vm->heap.arena.regions_in_use > vm->heap.arena.nregions / 2)) {
+    if (vm && (vm->rt->nmodules > 256 || vm->heap.arena->regions_in_use > vm->heap.arena->nregions / 2)) {
         ivm_vm_destroy(vm);
         free(vm);
         vm = NULL;
