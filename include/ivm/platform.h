@@ -147,6 +147,16 @@ ivm_thread *ivm_platform_thread_start(void (*fn)(void *), void *arg);
 void ivm_platform_thread_join(ivm_thread *t);
 unsigned ivm_platform_cpu_count(void);
 
+/* A hint to the processor inside a spin-wait loop (an instruction, not a
+ * call into the host). */
+static inline void ivm_platform_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
 ivm_mutex *ivm_platform_mutex_new(void);
 void ivm_platform_mutex_free(ivm_mutex *m);
 void ivm_platform_mutex_lock(ivm_mutex *m);

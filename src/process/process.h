@@ -90,6 +90,8 @@ typedef struct ivm_proc {
     struct ivm_proc *next_run; /* (L) */
 } ivm_proc;
 
+#define IVM_MAX_PROCS (1u << 24) /* process ids, the main one's included */
+
 typedef struct ivm_timer {
     uint64_t deadline;
     uint32_t proc, gen;
@@ -120,8 +122,10 @@ typedef struct ivm_sched {
     bool shutdown;     /* (L) */
     ivm_worker *timer_keeper; /* the idle worker that sleeps until the next timer (L) */
     uint64_t keeper_deadline; /* (L) */
-    ivm_proc **procs;  /* by id; [0] unused (L) */
-    uint32_t nprocs, procs_cap;
+    /* By id ([0] unused), in a fixed reservation: read without the lock,
+     * up to nprocs (atomic); appended to under it. */
+    ivm_proc **procs;
+    uint32_t nprocs;
     ivm_timer *timers; /* a binary min-heap by deadline (L) */
     uint32_t ntimers, timers_cap;
     uint64_t last_atom_id; /* atomic */
@@ -157,8 +161,17 @@ extern const uint32_t ivm_process_native_count;
 /* For the natives (process.c's own). "Locked": the caller holds s->lock. */
 ivm_worker *ivm_worker_of(ivm_vm *vm);
 ivm_sched *ivm_sched_of(ivm_vm *vm);
-static inline void ivm_sched_lock(ivm_sched *s) { ivm_platform_mutex_lock(s->lock); }
-static inline void ivm_sched_unlock(ivm_sched *s) { ivm_platform_mutex_unlock(s->lock); }
+/* With one worker no other thread touches the scheduler: no lock. */
+static inline void ivm_sched_lock(ivm_sched *s)
+{
+    if (s->nworkers > 1)
+        ivm_platform_mutex_lock(s->lock);
+}
+static inline void ivm_sched_unlock(ivm_sched *s)
+{
+    if (s->nworkers > 1)
+        ivm_platform_mutex_unlock(s->lock);
+}
 /* Locked: the process a pid names, or NULL. */
 ivm_proc *ivm_proc_of(ivm_sched *s, ivm_value pid);
 /* Locked: a new process record (NULL: too many), not yet runnable; then

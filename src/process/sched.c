@@ -62,17 +62,25 @@ ivm_sched *ivm_sched_of(ivm_vm *vm) { return ivm_worker_of(vm)->sched; }
 ivm_proc *ivm_proc_of(ivm_sched *s, ivm_value pid)
 {
     uint32_t id = ivm_imm_payload(pid);
-    return ivm_is_pid(pid) && id > 0 && id < s->nprocs ? s->procs[id] : NULL;
+    uint32_t n = __atomic_load_n(&s->nprocs, __ATOMIC_ACQUIRE);
+    return ivm_is_pid(pid) && id > 0 && id < n ? s->procs[id] : NULL;
 }
 
 /* ---- Run queues and timers --------------------------------------------- */
+
+/* A worker's idle flag and the runnable count are written under the lock
+ * and read without it by a spinning worker (idle_wait). */
+static void set_idle(ivm_worker *w, bool idle)
+{
+    __atomic_store_n(&w->idle, idle, __ATOMIC_RELAXED);
+}
 
 /* Wakes worker w if it waits for work (or for its held process). */
 static void wake_worker(ivm_sched *s, ivm_worker *w)
 {
     if (!w->idle)
         return;
-    w->idle = false;
+    set_idle(w, false);
     s->nidle--;
     ivm_platform_cond_signal(w->wake);
 }
@@ -104,8 +112,8 @@ static void enqueue(ivm_worker *w, ivm_proc *p)
     else
         w->run_head = p;
     w->run_tail = p;
-    w->nrun++;
-    s->nrunnable++;
+    __atomic_store_n(&w->nrun, w->nrun + 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->nrunnable, s->nrunnable + 1, __ATOMIC_RELAXED);
     ivm_vm_set_preempt(w->vm, true);
     /* one waiting process is for w itself, which is about to run it (or
      * runs it next slice); more are work to share */
@@ -121,25 +129,35 @@ static ivm_proc *dequeue(ivm_worker *w)
         if (!w->run_head)
             w->run_tail = NULL;
         p->in_queue = false;
-        w->nrun--;
-        w->sched->nrunnable--;
+        __atomic_store_n(&w->nrun, w->nrun - 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&w->sched->nrunnable, w->sched->nrunnable - 1, __ATOMIC_RELAXED);
     }
     return p;
 }
 
-/* Moves half of the longest other queue to w's; says whether it took any. */
+/* Whether w may steal from o: a worker keeps the process it queued last
+ * for itself (a message's receiver, most often, which it runs next, on a
+ * warm cache), unless it is idle (paused) and cannot run it. */
+static bool may_steal_from(const ivm_worker *o)
+{
+    uint32_t n = __atomic_load_n(&o->nrun, __ATOMIC_RELAXED);
+    return n >= 2 || (n >= 1 && __atomic_load_n(&o->idle, __ATOMIC_RELAXED));
+}
+
+/* Moves half of the longest queue it may steal from to w's; says whether
+ * it took any. */
 static bool steal(ivm_worker *w)
 {
     ivm_sched *s = w->sched;
     ivm_worker *victim = NULL;
     for (uint32_t i = 1; i < s->nworkers; i++) {
         ivm_worker *o = s->workers[(w->index + i) % s->nworkers];
-        if (o->nrun && (!victim || o->nrun > victim->nrun))
+        if (may_steal_from(o) && (!victim || o->nrun > victim->nrun))
             victim = o;
     }
     if (!victim)
         return false;
-    for (uint32_t n = (victim->nrun + 1) / 2; n > 0; n--) {
+    for (uint32_t n = victim->idle ? victim->nrun : victim->nrun / 2; n > 0; n--) {
         ivm_proc *p = dequeue(victim);
         enqueue(w, p);
     }
@@ -272,15 +290,15 @@ static void end_process(ivm_worker *w, ivm_proc *p, bool crashed, ivm_value reas
 ivm_proc *ivm_proc_new(ivm_worker *w)
 {
     ivm_sched *s = w->sched;
-    if (s->nprocs == UINT32_MAX)
+    if (s->nprocs == IVM_MAX_PROCS)
         return NULL;
-    if (s->nprocs == s->procs_cap)
-        s->procs = grow(s->procs, &s->procs_cap, sizeof *s->procs);
     ivm_proc *p = ivm_platform_calloc(1, sizeof *p);
     if (!p)
         out_of_memory();
     p->id = s->nprocs;
-    s->procs[s->nprocs++] = p;
+    s->procs[p->id] = p;
+    /* published: ivm_proc_of reads the table without the lock */
+    __atomic_store_n(&s->nprocs, p->id + 1, __ATOMIC_RELEASE);
     p->fn = p->args = p->atoms = p->result = IVM_NIL;
     p->tail = &p->head;
     p->in_tail = &p->in_head;
@@ -558,19 +576,64 @@ static bool deadlocked(ivm_sched *s)
     return s->nidle + 1 == s->nworkers && s->nrunnable == 0 && s->ntimers == 0;
 }
 
+/* How long an idle worker spins, watching for work, before it sleeps:
+ * a worker that sleeps and is woken costs two system calls, more than
+ * most slices take. */
+#define IVM_IDLE_SPIN_NS 50000
+
+static bool can_steal(const ivm_worker *w)
+{
+    for (uint32_t k = 0; k < w->sched->nworkers; k++)
+        if (w->sched->workers[k] != w && may_steal_from(w->sched->workers[k]))
+            return true;
+    return false;
+}
+
+/* Unlocked, parked: spins until w is woken, work it may steal appears, or
+ * the spin's time is up. */
+static void spin(ivm_worker *w)
+{
+    uint64_t until = ivm_platform_now_ns() + IVM_IDLE_SPIN_NS;
+    for (uint32_t i = 0;; i++) {
+        if (!__atomic_load_n(&w->idle, __ATOMIC_RELAXED))
+            return;
+        if (can_steal(w))
+            return;
+        if ((i & 63) == 63 && ivm_platform_now_ns() >= until)
+            return;
+        ivm_platform_cpu_relax();
+    }
+}
+
 /* Locked: w waits for work, parked (a collection need not wait for it),
  * until woken, or until the next timer if it keeps them. */
 static void idle_wait(ivm_worker *w)
 {
     ivm_sched *s = w->sched;
     ivm_vm_flush(w->vm); /* whole lines: see stash_partial */
-    w->idle = true;
+    set_idle(w, true);
     s->nidle++;
-    if (s->paused && w->index > 0)
+    bool paused = s->paused && w->index > 0;
+    if (paused)
         ivm_platform_cond_signal(s->workers[0]->wake); /* run_main waits for this */
-    bool keeper = !(s->paused && w->index > 0) && s->ntimers && !s->timer_keeper;
+    bool keeper = !paused && s->ntimers && !s->timer_keeper;
+    if (s->nworkers == 1) { /* nothing but a timer can wake it (no lock is taken) */
+        uint64_t now = ivm_platform_now_ns();
+        if (keeper && s->timers[0].deadline > now)
+            ivm_platform_sleep_ns(s->timers[0].deadline - now);
+        set_idle(w, false);
+        s->nidle--;
+        return;
+    }
     ivm_vm_park(w->vm);
-    if (keeper) {
+    if (!paused && !keeper) {
+        ivm_sched_unlock(s);
+        spin(w);
+        ivm_sched_lock(s);
+    }
+    if (!w->idle || (!paused && can_steal(w)) || s->shutdown) {
+        /* woken, or work to steal: no sleep */
+    } else if (keeper) {
         s->timer_keeper = w;
         s->keeper_deadline = s->timers[0].deadline;
         uint64_t now = ivm_platform_now_ns();
@@ -580,8 +643,8 @@ static void idle_wait(ivm_worker *w)
     } else {
         ivm_platform_cond_wait(w->wake, s->lock);
     }
-    if (w->idle) { /* a timeout, or a spurious wake-up */
-        w->idle = false;
+    if (w->idle) { /* a timeout, a spurious wake-up, or work seen */
+        set_idle(w, false);
         s->nidle--;
     }
     ivm_sched_unlock(s);
@@ -821,8 +884,9 @@ bool ivm_sched_init(ivm_sched *s, ivm_vm *vm, uint32_t workers)
     s->workers = ivm_platform_calloc(s->nworkers, sizeof *s->workers);
     if (!s->lock || !s->workers)
         return false;
-    s->procs = grow(NULL, &s->procs_cap, sizeof *s->procs);
-    s->procs[0] = NULL;
+    s->procs = ivm_platform_reserve((size_t)IVM_MAX_PROCS * sizeof *s->procs, 0);
+    if (!s->procs)
+        return false;
     s->kw_down = ivm_keyword(&vm->heap, "down", 4);
     s->kw_exit = ivm_keyword(&vm->heap, "exit", 4);
     s->kw_normal = ivm_keyword(&vm->heap, "normal", 6);
@@ -833,7 +897,7 @@ bool ivm_sched_init(ivm_sched *s, ivm_vm *vm, uint32_t workers)
         if (!t || !ivm_vm_init_thread(t, vm))
             return false;
         s->workers[i] = new_worker(s, t, i);
-        s->workers[i]->idle = true; /* until started: run_main wakes it */
+        set_idle(s->workers[i], true); /* until started: run_main wakes it */
         s->nidle++;
     }
     s->paused = true;
@@ -887,7 +951,7 @@ void ivm_sched_destroy(ivm_sched *s)
         ivm_platform_free(s->workers[i]);
     }
     ivm_platform_free(s->workers);
-    ivm_platform_free(s->procs);
+    ivm_platform_release(s->procs, (size_t)IVM_MAX_PROCS * sizeof *s->procs);
     ivm_platform_free(s->timers);
     ivm_platform_mutex_free(s->lock);
     s->vm->rt->roots_hook = NULL;
