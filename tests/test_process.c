@@ -2,7 +2,8 @@
  * mailbox order and selective receive, timers in deadline order,
  * preemption, waits held inside natives, fork's constant cost (the stack
  * is frozen, not copied), atoms private and shared, links and monitors,
- * deadlock, and the collector with many processes' stacks and mailboxes. */
+ * deadlock, the collector with many processes' stacks and mailboxes, and
+ * (test_process_mt: the same file on two scheduler threads) work stealing. */
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -23,7 +24,15 @@ static ivm_status n_stack(ivm_vm *v, const ivm_value *args, uint32_t nargs, ivm_
     *result = ivm_vec_from(&v->heap, items, 2);
     return IVM_OK;
 }
-static const ivm_native_def test_natives[] = {{"test/stack", n_stack, 0, 0}};
+/* (test/worker): the index of the scheduler thread running the caller. */
+static ivm_status n_worker(ivm_vm *v, const ivm_value *args, uint32_t nargs, ivm_value *result)
+{
+    (void)args, (void)nargs;
+    *result = ivm_fixnum(ivm_worker_of(v)->index);
+    return IVM_OK;
+}
+static const ivm_native_def test_natives[] = {{"test/stack", n_stack, 0, 0},
+                                              {"test/worker", n_worker, 0, 0}};
 
 static void setup(void)
 {
@@ -31,7 +40,7 @@ static void setup(void)
     ivm_core_install(&vm);
     ivm_compiler_install(&vm);
     cr_assert(ivm_sched_init(&sched, &vm, IVM_TEST_SCHEDULERS));
-    ivm_vm_add_natives(&vm, test_natives, 1);
+    ivm_vm_add_natives(&vm, test_natives, 2);
 }
 
 static void teardown(void)
@@ -152,6 +161,18 @@ Test(process, shared_atom_loses_no_update)
                          "  (doseq [p ps] (join p))"
                          "  [@a (compare-and-set! a 40000 7) (compare-and-set! a 40000 8) @a (reset! a 3)])"),
                      "[40000 true false 7 3]");
+}
+
+Test(process, idle_workers_steal_runnable_processes)
+{
+    /* eight busy processes queued on the main thread's worker: with a
+     * second worker, it steals some of them (each notes every worker it
+     * ran on); with one, all run on worker 0 */
+    char *workers = run("(let [ps (mapv (fn [_] (spawn (fn [] (loop [i 0 seen #{}]"
+                        "                                 (if (< i 300000) (recur (inc i) (conj seen (test/worker))) seen)))))"
+                        "                (range 8))]"
+                        "  (vec (sort (reduce into #{} (map join ps)))))");
+    cr_assert_str_eq(workers, IVM_TEST_SCHEDULERS == 1 ? "[0]" : "[0 1]");
 }
 
 Test(process, links_end_partners_unless_they_trap_exits)

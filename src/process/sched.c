@@ -562,6 +562,8 @@ static void slice(ivm_worker *w, ivm_proc *p)
     } else if (st == IVM_YIELD || st == IVM_INTERRUPTED) {
         p->state = IVM_PROC_RUNNABLE;
         enqueue(w, p);
+        if (st == IVM_INTERRUPTED) /* run_main, on worker 0, ends the program */
+            wake_worker(s, s->workers[0]);
     } else if (p->state == IVM_PROC_RUNNABLE) { /* IVM_BLOCKED, and woken since */
         enqueue(w, p);
     }
@@ -580,6 +582,7 @@ static bool deadlocked(ivm_sched *s)
  * a worker that sleeps and is woken costs two system calls, more than
  * most slices take. */
 #define IVM_IDLE_SPIN_NS 50000
+#define IVM_INTERRUPT_POLL_NS 100000000
 
 static bool can_steal(const ivm_worker *w)
 {
@@ -640,6 +643,10 @@ static void idle_wait(ivm_worker *w)
         if (s->keeper_deadline > now)
             ivm_platform_cond_timedwait(w->wake, s->lock, s->keeper_deadline - now);
         s->timer_keeper = NULL;
+    } else if (w->index == 0) {
+        /* the main thread looks at SIGINT every so often: the signal does
+         * not end a wait, and the thread it interrupted may be busy */
+        ivm_platform_cond_timedwait(w->wake, s->lock, IVM_INTERRUPT_POLL_NS);
     } else {
         ivm_platform_cond_wait(w->wake, s->lock);
     }
