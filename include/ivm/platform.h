@@ -147,6 +147,8 @@ ivm_thread *ivm_platform_thread_start(void (*fn)(void *), void *arg);
 void ivm_platform_thread_join(ivm_thread *t);
 unsigned ivm_platform_cpu_count(void);
 
+/* Gives the processor to another thread (a spin lock's holder). */
+void ivm_platform_yield(void);
 /* A hint to the processor inside a spin-wait loop (an instruction, not a
  * call into the host). */
 static inline void ivm_platform_cpu_relax(void)

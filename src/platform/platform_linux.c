@@ -609,6 +609,8 @@ unsigned ivm_platform_cpu_count(void)
     return n > 0 ? (unsigned)n : 1u;
 }
 
+void ivm_platform_yield(void) { sched_yield(); }
+
 /* Adaptive mutexes spin a little before sleeping in the kernel: the VM's
  * locks are held for a few hundred nanoseconds, far less than a sleep and
  * a wake-up cost (the scheduler's lock under message traffic across two

@@ -103,7 +103,9 @@ struct ivm_worker {
     uint32_t index;
     ivm_proc *run_head, *run_tail; /* (L) */
     uint32_t nrun;       /* (L) */
-    bool idle;           /* waiting on `wake` for work (L) */
+    bool idle;           /* waiting for work (L) */
+    bool asleep;         /* in sleep_locked (see there) */
+    ivm_mutex *sleep_lock;
     ivm_cond *wake;
     ivm_stack host;      /* the VM's own stack, while a process runs */
     ivm_buf host_partial;
@@ -112,7 +114,7 @@ struct ivm_worker {
 
 typedef struct ivm_sched {
     ivm_vm *vm;        /* the main thread's */
-    ivm_mutex *lock;
+    bool lock_word;    /* the scheduler's lock: see ivm_sched_lock */
     ivm_worker **workers;
     uint32_t nworkers;
     uint32_t nidle;    /* (L) */
@@ -161,16 +163,19 @@ extern const uint32_t ivm_process_native_count;
 /* For the natives (process.c's own). "Locked": the caller holds s->lock. */
 ivm_worker *ivm_worker_of(ivm_vm *vm);
 ivm_sched *ivm_sched_of(ivm_vm *vm);
-/* With one worker no other thread touches the scheduler: no lock. */
+/* The scheduler's lock is a spin lock: it is held for a few hundred
+ * nanoseconds at most, and its release is one plain store. With one
+ * worker no other thread touches the scheduler: no lock at all. */
+void ivm_sched_lock_slow(ivm_sched *s);
 static inline void ivm_sched_lock(ivm_sched *s)
 {
-    if (s->nworkers > 1)
-        ivm_platform_mutex_lock(s->lock);
+    if (s->nworkers > 1 && __atomic_exchange_n(&s->lock_word, true, __ATOMIC_ACQUIRE))
+        ivm_sched_lock_slow(s);
 }
 static inline void ivm_sched_unlock(ivm_sched *s)
 {
     if (s->nworkers > 1)
-        ivm_platform_mutex_unlock(s->lock);
+        __atomic_store_n(&s->lock_word, false, __ATOMIC_RELEASE);
 }
 /* Locked: the process a pid names, or NULL. */
 ivm_proc *ivm_proc_of(ivm_sched *s, ivm_value pid);

@@ -66,6 +66,23 @@ ivm_proc *ivm_proc_of(ivm_sched *s, ivm_value pid)
     return ivm_is_pid(pid) && id > 0 && id < n ? s->procs[id] : NULL;
 }
 
+/* ---- The lock ---------------------------------------------------------- */
+
+/* Contended: spins, giving the processor up now and then (the holder may
+ * have been descheduled). */
+void ivm_sched_lock_slow(ivm_sched *s)
+{
+    for (uint32_t i = 1;; i++) {
+        if (!__atomic_load_n(&s->lock_word, __ATOMIC_RELAXED) &&
+            !__atomic_exchange_n(&s->lock_word, true, __ATOMIC_ACQUIRE))
+            return;
+        if (i % 256 == 0)
+            ivm_platform_yield();
+        else
+            ivm_platform_cpu_relax();
+    }
+}
+
 /* ---- Run queues and timers --------------------------------------------- */
 
 /* A worker's idle flag and the runnable count are written under the lock
@@ -75,6 +92,39 @@ static void set_idle(ivm_worker *w, bool idle)
     __atomic_store_n(&w->idle, idle, __ATOMIC_RELAXED);
 }
 
+/* Locked: w sleeps (the scheduler's lock released meanwhile) until rouse
+ * or, with a timeout (ns, 0: none), until it passes, or spuriously: the
+ * callers look again. `asleep` is set under the scheduler's lock and
+ * cleared by rouse before it signals under w's sleep lock, so that no
+ * wake-up is lost. */
+static void sleep_locked(ivm_worker *w, uint64_t timeout_ns)
+{
+    ivm_sched *s = w->sched;
+    __atomic_store_n(&w->asleep, true, __ATOMIC_RELAXED);
+    ivm_sched_unlock(s);
+    ivm_platform_mutex_lock(w->sleep_lock);
+    if (__atomic_load_n(&w->asleep, __ATOMIC_ACQUIRE)) {
+        if (timeout_ns)
+            ivm_platform_cond_timedwait(w->wake, w->sleep_lock, timeout_ns);
+        else
+            ivm_platform_cond_wait(w->wake, w->sleep_lock);
+    }
+    ivm_platform_mutex_unlock(w->sleep_lock);
+    ivm_sched_lock(s);
+    __atomic_store_n(&w->asleep, false, __ATOMIC_RELAXED);
+}
+
+/* Locked: ends w's sleep, if it sleeps. */
+static void rouse(ivm_worker *w)
+{
+    if (!__atomic_load_n(&w->asleep, __ATOMIC_RELAXED))
+        return;
+    __atomic_store_n(&w->asleep, false, __ATOMIC_RELEASE);
+    ivm_platform_mutex_lock(w->sleep_lock);
+    ivm_platform_cond_signal(w->wake);
+    ivm_platform_mutex_unlock(w->sleep_lock);
+}
+
 /* Wakes worker w if it waits for work (or for its held process). */
 static void wake_worker(ivm_sched *s, ivm_worker *w)
 {
@@ -82,7 +132,7 @@ static void wake_worker(ivm_sched *s, ivm_worker *w)
         return;
     set_idle(w, false);
     s->nidle--;
-    ivm_platform_cond_signal(w->wake);
+    rouse(w);
 }
 
 /* Wakes some idle worker, to steal. */
@@ -618,7 +668,7 @@ static void idle_wait(ivm_worker *w)
     s->nidle++;
     bool paused = s->paused && w->index > 0;
     if (paused)
-        ivm_platform_cond_signal(s->workers[0]->wake); /* run_main waits for this */
+        rouse(s->workers[0]); /* run_main waits for this */
     bool keeper = !paused && s->ntimers && !s->timer_keeper;
     if (s->nworkers == 1) { /* nothing but a timer can wake it (no lock is taken) */
         uint64_t now = ivm_platform_now_ns();
@@ -641,14 +691,14 @@ static void idle_wait(ivm_worker *w)
         s->keeper_deadline = s->timers[0].deadline;
         uint64_t now = ivm_platform_now_ns();
         if (s->keeper_deadline > now)
-            ivm_platform_cond_timedwait(w->wake, s->lock, s->keeper_deadline - now);
+            sleep_locked(w, s->keeper_deadline - now);
         s->timer_keeper = NULL;
     } else if (w->index == 0) {
         /* the main thread looks at SIGINT every so often: the signal does
          * not end a wait, and the thread it interrupted may be busy */
-        ivm_platform_cond_timedwait(w->wake, s->lock, IVM_INTERRUPT_POLL_NS);
+        sleep_locked(w, IVM_INTERRUPT_POLL_NS);
     } else {
-        ivm_platform_cond_wait(w->wake, s->lock);
+        sleep_locked(w, 0);
     }
     if (w->idle) { /* a timeout, a spurious wake-up, or work seen */
         set_idle(w, false);
@@ -721,7 +771,7 @@ static void worker_main(void *arg)
 static ivm_worker *new_worker(ivm_sched *s, ivm_vm *vm, uint32_t index)
 {
     ivm_worker *w = ivm_platform_calloc(1, sizeof *w);
-    if (!w || !(w->wake = ivm_platform_cond_new()))
+    if (!w || !(w->wake = ivm_platform_cond_new()) || !(w->sleep_lock = ivm_platform_mutex_new()))
         out_of_memory();
     w->sched = s;
     w->vm = vm;
@@ -757,7 +807,7 @@ static void pause_workers(ivm_sched *s)
     if (s->nidle < s->nworkers - 1) {
         ivm_vm_park(w0->vm);
         while (s->nidle < s->nworkers - 1)
-            ivm_platform_cond_wait(w0->wake, s->lock);
+            sleep_locked(w0, 0);
         ivm_sched_unlock(s);
         ivm_vm_unpark(w0->vm);
         ivm_sched_lock(s);
@@ -887,9 +937,8 @@ static void after_collect(void *context)
 bool ivm_sched_init(ivm_sched *s, ivm_vm *vm, uint32_t workers)
 {
     *s = (ivm_sched){.vm = vm, .nprocs = 1, .nworkers = workers ? workers : 1};
-    s->lock = ivm_platform_mutex_new();
     s->workers = ivm_platform_calloc(s->nworkers, sizeof *s->workers);
-    if (!s->lock || !s->workers)
+    if (!s->workers)
         return false;
     s->procs = ivm_platform_reserve((size_t)IVM_MAX_PROCS * sizeof *s->procs, 0);
     if (!s->procs)
@@ -955,12 +1004,12 @@ void ivm_sched_destroy(ivm_sched *s)
     for (uint32_t i = 0; i < s->nworkers; i++) {
         ivm_buf_free(&s->workers[i]->host_partial);
         ivm_platform_cond_free(s->workers[i]->wake);
+        ivm_platform_mutex_free(s->workers[i]->sleep_lock);
         ivm_platform_free(s->workers[i]);
     }
     ivm_platform_free(s->workers);
     ivm_platform_release(s->procs, (size_t)IVM_MAX_PROCS * sizeof *s->procs);
     ivm_platform_free(s->timers);
-    ivm_platform_mutex_free(s->lock);
     s->vm->rt->roots_hook = NULL;
     s->vm->rt->after_collect_hook = NULL;
     s->vm->rt->hook_context = NULL;
