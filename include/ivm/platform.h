@@ -45,6 +45,12 @@ void *ivm_platform_malloc(size_t bytes);
 void *ivm_platform_calloc(size_t count, size_t bytes);
 void *ivm_platform_realloc(void *p, size_t bytes);
 void ivm_platform_free(void *p);
+/* The same for process memory (process records, stack segments, message
+ * nodes): many small blocks made and dropped at the rate processes are
+ * spawned, so they come from memory on huge pages where the host has
+ * them (fresh 4 KiB pages cost half of a spawn). Zeroed; counted too. */
+void *ivm_platform_proc_calloc(size_t bytes);
+void ivm_platform_proc_free(void *p);
 /* Number of malloc/calloc/realloc calls made through this interface. */
 uint64_t ivm_platform_bootstrap_calls(void);
 /* Bytes jemalloc has ever handed to the calling thread (its

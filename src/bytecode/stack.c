@@ -19,7 +19,7 @@ static ivm_segment *segment_new(uint32_t slots)
     uint32_t frames = frames_for(slots);
     size_t bytes = sizeof(ivm_segment) + (size_t)slots * sizeof(ivm_value) +
                    (size_t)frames * sizeof(ivm_frame);
-    ivm_segment *s = ivm_platform_calloc(1, bytes);
+    ivm_segment *s = ivm_platform_proc_calloc(bytes);
     if (!s)
         return NULL;
     s->slot_cap = slots;
@@ -60,7 +60,7 @@ static void release(ivm_segment *s)
         if (s->frozen && __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) != 0)
             return;
         ivm_segment *prev = s->prev;
-        ivm_platform_free(s);
+        ivm_platform_proc_free(s);
         s = prev;
     }
 }
@@ -71,10 +71,10 @@ static void keep_spare(ivm_vm *vm, ivm_segment *s)
 {
     s->prev = NULL;
     if (vm->spare && vm->spare->slot_cap > s->slot_cap) {
-        ivm_platform_free(s);
+        ivm_platform_proc_free(s);
         return;
     }
-    ivm_platform_free(vm->spare);
+    ivm_platform_proc_free(vm->spare);
     vm->spare = s;
 }
 
@@ -137,7 +137,7 @@ static ivm_segment *resume_frozen(ivm_vm *vm, ivm_segment *s, bool with_result,
         bigger->prev = s->prev;
         bigger->ret_slot = s->ret_slot;
         bigger->slots_below = s->slots_below;
-        ivm_platform_free(s);
+        ivm_platform_proc_free(s);
         s = bigger;
     }
     memcpy(s->slots, fz->slots + first, (size_t)n * sizeof(ivm_value));

@@ -332,7 +332,7 @@ void ivm_vm_destroy(ivm_vm *vm)
         vm->seg->nframes = vm->nframes;
         ivm_stack_free(&running);
     }
-    ivm_platform_free(vm->spare);
+    ivm_platform_proc_free(vm->spare);
     ivm_buf_free(&vm->out);
     if (vm->owns_rt) {
         IVM_ASSERT(vm->rt->nvms == 0); /* the other threads' VMs went first */

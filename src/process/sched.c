@@ -342,7 +342,7 @@ ivm_proc *ivm_proc_new(ivm_worker *w)
     ivm_sched *s = w->sched;
     if (s->nprocs == IVM_MAX_PROCS)
         return NULL;
-    ivm_proc *p = ivm_platform_calloc(1, sizeof *p);
+    ivm_proc *p = ivm_platform_proc_calloc(sizeof *p);
     if (!p)
         out_of_memory();
     p->id = s->nprocs;
@@ -375,7 +375,7 @@ void ivm_proc_send(ivm_worker *w, ivm_proc *to, ivm_value v)
     ivm_msg *m = s->free_msgs;
     if (m)
         s->free_msgs = m->next;
-    else if (!(m = ivm_platform_malloc(sizeof *m)))
+    else if (!(m = ivm_platform_proc_calloc(sizeof *m)))
         out_of_memory();
     m->value = v;
     m->next = NULL;
@@ -967,7 +967,7 @@ static void free_msgs(ivm_msg *m)
 {
     while (m) {
         ivm_msg *next = m->next;
-        ivm_platform_free(m);
+        ivm_platform_proc_free(m);
         m = next;
     }
 }
@@ -998,7 +998,7 @@ void ivm_sched_destroy(ivm_sched *s)
         pid_list_free(&p->joiners);
         free_msgs(p->head);
         free_msgs(p->in_head);
-        ivm_platform_free(p);
+        ivm_platform_proc_free(p);
     }
     free_msgs(s->free_msgs);
     for (uint32_t i = 0; i < s->nworkers; i++) {
