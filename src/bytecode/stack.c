@@ -301,17 +301,52 @@ static ivm_segment *resume_above(ivm_vm *vm, ivm_segment *top, uint32_t ret,
     return s;
 }
 
+/* Fork's fast path, when the forking frame is the only one in its segment
+ * (a fork in a loop: from the second on): the parent keeps its segment,
+ * live, and only the child gets a copy of the frame, in a fresh segment
+ * linked to the (now frozen) segments below. */
+static bool fork_lone_frame(ivm_vm *vm, ivm_stack *copy, uint32_t ret, ivm_value result,
+                            ivm_value copy_result)
+{
+    ivm_segment *top = vm->seg;
+    const ivm_frame *f = &top->frames[0];
+    uint32_t n = ivm_frame_end(f);
+    for (ivm_segment *s = top->prev; s && !s->frozen; s = s->prev) {
+        s->frozen = true;
+        s->refs = 1; /* the link from the segment above */
+    }
+    hold(top->prev); /* and the child's */
+    ivm_segment *c = take_segment(vm, IVM_SEGMENT_SLOTS, n + 1);
+    memcpy(c->slots, top->slots, (size_t)n * sizeof(ivm_value));
+    c->slots[f->base + ret] = copy_result;
+    c->frames[0] = *f;
+    c->nframes = 1;
+    c->high = n;
+    c->prev = top->prev;
+    c->prev_nframes = top->prev_nframes;
+    c->ret_slot = top->ret_slot;
+    c->slots_below = top->slots_below;
+    c->depth_below = top->depth_below;
+    c->frozen = false;
+    copy->seg = c;
+    vm->stack[f->base + ret] = result;
+    return true;
+}
+
 bool ivm_stack_fork(ivm_vm *vm, ivm_stack *copy, uint32_t ret, ivm_value result,
                     ivm_value copy_result)
 {
     IVM_ASSERT(vm->nframes > 0);
     leave(vm);
     ivm_segment *top = vm->seg;
-    for (ivm_segment *s = top; s && !s->frozen; s = s->prev) {
-        s->frozen = true;
-        s->refs = 1; /* the link from the segment above */
+    bool lone = copy && vm->nframes == 1 && ret != IVM_RET_TAIL;
+    if (!lone) {
+        for (ivm_segment *s = top; s && !s->frozen; s = s->prev) {
+            s->frozen = true;
+            s->refs = 1; /* the link from the segment above */
+        }
+        top->refs = copy ? 2 : 1;
     }
-    top->refs = copy ? 2 : 1;
     if (copy) {
         *copy = (ivm_stack){0};
         if (vm->nhandlers) {
@@ -321,6 +356,8 @@ bool ivm_stack_fork(ivm_vm *vm, ivm_stack *copy, uint32_t ret, ivm_value result,
             memcpy(copy->handlers, vm->handlers, vm->nhandlers * sizeof *vm->handlers);
             copy->nhandlers = copy->handlers_cap = vm->nhandlers;
         }
+        if (lone)
+            return fork_lone_frame(vm, copy, ret, result, copy_result);
         copy->seg = resume_above(vm, top, ret, copy_result);
     }
     enter(vm, resume_above(vm, top, ret, result));
