@@ -85,8 +85,8 @@ void ivm_sched_lock_slow(ivm_sched *s)
 
 /* ---- Run queues and timers --------------------------------------------- */
 
-/* A worker's idle flag and the runnable count are written under the lock
- * and read without it by a spinning worker (idle_wait). */
+/* A worker's idle flag and queue length are written under the lock and
+ * read without it by spinning workers (spin). */
 static void set_idle(ivm_worker *w, bool idle)
 {
     __atomic_store_n(&w->idle, idle, __ATOMIC_RELAXED);
@@ -163,7 +163,7 @@ static void enqueue(ivm_worker *w, ivm_proc *p)
         w->run_head = p;
     w->run_tail = p;
     __atomic_store_n(&w->nrun, w->nrun + 1, __ATOMIC_RELAXED);
-    __atomic_store_n(&s->nrunnable, s->nrunnable + 1, __ATOMIC_RELAXED);
+    s->nrunnable++;
     ivm_vm_set_preempt(w->vm, true);
     /* one waiting process is for w itself, which is about to run it (or
      * runs it next slice); more are work to share */
@@ -180,7 +180,7 @@ static ivm_proc *dequeue(ivm_worker *w)
             w->run_tail = NULL;
         p->in_queue = false;
         __atomic_store_n(&w->nrun, w->nrun - 1, __ATOMIC_RELAXED);
-        __atomic_store_n(&w->sched->nrunnable, w->sched->nrunnable - 1, __ATOMIC_RELAXED);
+        w->sched->nrunnable--;
     }
     return p;
 }
@@ -658,6 +658,14 @@ static void spin(ivm_worker *w)
     }
 }
 
+/* How long w may sleep, for a wait of ns (0: for ever): the main thread
+ * looks at SIGINT every so often, since the signal does not end a wait
+ * and the thread it interrupted may be busy. */
+static uint64_t poll_bound(const ivm_worker *w, uint64_t ns)
+{
+    return w->index == 0 && (ns == 0 || ns > IVM_INTERRUPT_POLL_NS) ? IVM_INTERRUPT_POLL_NS : ns;
+}
+
 /* Locked: w waits for work, parked (a collection need not wait for it),
  * until woken, or until the next timer if it keeps them. */
 static void idle_wait(ivm_worker *w)
@@ -673,7 +681,7 @@ static void idle_wait(ivm_worker *w)
     if (s->nworkers == 1) { /* nothing but a timer can wake it (no lock is taken) */
         uint64_t now = ivm_platform_now_ns();
         if (keeper && s->timers[0].deadline > now)
-            ivm_platform_sleep_ns(s->timers[0].deadline - now);
+            ivm_platform_sleep_ns(poll_bound(w, s->timers[0].deadline - now));
         set_idle(w, false);
         s->nidle--;
         return;
@@ -691,14 +699,10 @@ static void idle_wait(ivm_worker *w)
         s->keeper_deadline = s->timers[0].deadline;
         uint64_t now = ivm_platform_now_ns();
         if (s->keeper_deadline > now)
-            sleep_locked(w, s->keeper_deadline - now);
+            sleep_locked(w, poll_bound(w, s->keeper_deadline - now));
         s->timer_keeper = NULL;
-    } else if (w->index == 0) {
-        /* the main thread looks at SIGINT every so often: the signal does
-         * not end a wait, and the thread it interrupted may be busy */
-        sleep_locked(w, IVM_INTERRUPT_POLL_NS);
     } else {
-        sleep_locked(w, 0);
+        sleep_locked(w, poll_bound(w, 0));
     }
     if (w->idle) { /* a timeout, a spurious wake-up, or work seen */
         set_idle(w, false);
