@@ -175,9 +175,11 @@ void ivm_vm_unpark(ivm_vm *vm)
 
 void ivm_vm_gc_debug(ivm_vm *vm, bool verify, uint32_t stress_every)
 {
-    vm->rt->gc.verify = verify;
-    ivm_gc_set_stress(&vm->rt->gc, stress_every);
-    vm->budget = vm->budget_reset = stress_every ? 1 : IVM_REDUCTION_BUDGET;
+    ivm_runtime *rt = vm->rt;
+    rt->gc.verify = verify;
+    ivm_gc_set_stress(&rt->gc, stress_every);
+    for (uint32_t i = 0; i < rt->nvms; i++) /* every thread's, while none runs */
+        rt->vms[i]->budget = rt->vms[i]->budget_reset = stress_every ? 1 : IVM_REDUCTION_BUDGET;
 }
 
 /* ---- Life cycle of a thread's VM and of the runtime --------------------- */
@@ -297,7 +299,6 @@ bool ivm_vm_init_thread(ivm_vm *vm, ivm_vm *main)
     ivm_heap_init_thread(&vm->heap, &main->heap);
     vm->rt = main->rt;
     vm->parked = true;
-    vm->budget_reset = main->budget_reset;
     if (!init_thread_parts(vm)) {
         ivm_vm_destroy(vm);
         return false;
