@@ -120,7 +120,7 @@ typedef struct ivm_trace_entry {
 #define IVM_HOST_STACK_SLOTS 8
 #define IVM_SEGMENT_MAX_SLOTS 32
 #else
-#define IVM_SEGMENT_SLOTS 24
+#define IVM_SEGMENT_SLOTS 16
 #define IVM_HOST_STACK_SLOTS 1024
 #define IVM_SEGMENT_MAX_SLOTS (1u << 20)
 #endif

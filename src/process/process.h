@@ -63,6 +63,8 @@ typedef struct ivm_worker ivm_worker;
 
 typedef struct ivm_proc {
     uint32_t id;
+    uint32_t wait_gen;  /* counts waits: stale timers are ignored (L) */
+    uint16_t held_on;   /* held: the index of the worker whose C stack holds it (L) */
     uint8_t state;      /* ivm_proc_state (L) */
     bool started;       /* its call is on its stack */
     bool in_queue;      /* (L) */
@@ -75,8 +77,6 @@ typedef struct ivm_proc {
     bool scanning;      /* receive-if is calling its predicate */
     bool killed;        /* held when a link's crash ended it: result says why (L) */
     uint64_t deadline;  /* of its wait, in ns; 0: none (L) */
-    uint32_t wait_gen;  /* counts waits: stale timers are ignored (L) */
-    ivm_worker *held_on; /* held: the worker whose C stack holds it (L) */
     ivm_stack stack;    /* while not running */
     ivm_value fn, args; /* before it starts: what it runs (args a vector) */
     /* Its mailbox: messages it has looked at (its own), then the inbox
@@ -86,7 +86,7 @@ typedef struct ivm_proc {
     ivm_value atoms;    /* private atoms: id -> value; nil: none */
     ivm_value result;   /* DONE: its value, or its error (L) */
     ivm_pid_list links, monitors, joiners; /* (L) */
-    ivm_buf partial;    /* its output line not yet ended, while not running */
+    ivm_buf *partial;   /* its output line not yet ended, while not running; NULL: none */
     struct ivm_proc *next_run; /* (L) */
 } ivm_proc;
 
@@ -108,7 +108,7 @@ struct ivm_worker {
     ivm_mutex *sleep_lock;
     ivm_cond *wake;
     ivm_stack host;      /* the VM's own stack, while a process runs */
-    ivm_buf host_partial;
+    ivm_buf *host_partial;
     ivm_thread *thread;  /* NULL for worker 0 */
 };
 

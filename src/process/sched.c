@@ -222,7 +222,7 @@ static void wake(ivm_worker *w, ivm_proc *p)
         return;
     p->state = IVM_PROC_RUNNABLE;
     if (p->held)
-        wake_worker(w->sched, p->held_on);
+        wake_worker(w->sched, w->sched->workers[p->held_on]);
     else
         enqueue(w, p);
 }
@@ -312,7 +312,7 @@ ivm_status ivm_proc_wait(ivm_worker *w, ivm_proc *p)
     }
     /* Inside a native: run others from here until p is woken. */
     p->held = true;
-    p->held_on = w;
+    p->held_on = (uint16_t)w->index;
     ivm_status st = IVM_OK;
     while (st == IVM_OK && p->state == IVM_PROC_WAITING) {
         ivm_sched_unlock(s);
@@ -394,6 +394,16 @@ void ivm_proc_take_inbox(ivm_proc *p)
     p->in_tail = &p->in_head;
 }
 
+/* Frees an unfinished output line kept for a process or a worker. */
+static void drop_partial(ivm_buf **keep)
+{
+    if (*keep) {
+        ivm_buf_free(*keep);
+        ivm_platform_free(*keep);
+        *keep = NULL;
+    }
+}
+
 void ivm_msg_free(ivm_sched *s, ivm_msg *m)
 {
     m->next = s->free_msgs;
@@ -471,7 +481,7 @@ static void end_process(ivm_worker *w, ivm_proc *p, bool crashed, ivm_value reas
         ivm_stack_free(&p->stack);
     free_mailbox(s, p);
     p->atoms = p->fn = p->args = IVM_NIL;
-    ivm_buf_free(&p->partial);
+    drop_partial(&p->partial);
     notify(w, p);
     if (p->id == 1) { /* run_main, on worker 0, looks */
         ivm_vm_set_preempt(s->workers[0]->vm, true);
@@ -510,25 +520,27 @@ static void report_crash(ivm_vm *vm, ivm_proc *p)
 
 /* ---- Slices ------------------------------------------------------------ */
 
-/* Moves the unfinished last line of the output buffer into `keep`, or
- * back: a line is written whole, whichever processes share it. */
-static void stash_partial(ivm_vm *vm, ivm_buf *keep)
+/* Moves the unfinished last line of the output buffer into *keep (made
+ * when needed), or back (*keep freed): a line is written whole, whichever
+ * processes share it. */
+static void stash_partial(ivm_vm *vm, ivm_buf **keep)
 {
     size_t end = vm->out.len;
     while (end > 0 && vm->out.data[end - 1] != '\n')
         end--;
-    if (end < vm->out.len) {
-        ivm_buf_add(keep, vm->out.data + end, vm->out.len - end);
-        vm->out.len = end;
-    }
+    if (end == vm->out.len)
+        return;
+    if (!*keep && !(*keep = ivm_platform_calloc(1, sizeof **keep)))
+        out_of_memory();
+    ivm_buf_add(*keep, vm->out.data + end, vm->out.len - end);
+    vm->out.len = end;
 }
 
-static void unstash_partial(ivm_vm *vm, ivm_buf *keep)
+static void unstash_partial(ivm_vm *vm, ivm_buf **keep)
 {
-    if (keep->len) {
-        ivm_buf_add(&vm->out, keep->data, keep->len);
-        keep->len = 0;
-    }
+    if (*keep)
+        ivm_buf_add(&vm->out, (*keep)->data, (*keep)->len);
+    drop_partial(keep);
 }
 
 static ivm_status start(ivm_vm *vm, ivm_proc *p, ivm_value *result)
@@ -565,7 +577,7 @@ static void slice(ivm_worker *w, ivm_proc *p)
     ivm_vm *vm = w->vm;
     ivm_proc *outer = vm->proc;
     ivm_stack *outer_stack = outer ? &outer->stack : &w->host;
-    ivm_buf *outer_partial = outer ? &outer->partial : &w->host_partial;
+    ivm_buf **outer_partial = outer ? &outer->partial : &w->host_partial;
     stash_partial(vm, outer_partial);
     if (!p->started && !ivm_stack_init(&p->stack, IVM_SEGMENT_SLOTS))
         out_of_memory();
@@ -845,7 +857,7 @@ ivm_status ivm_sched_run_main(ivm_sched *s, ivm_value fn, ivm_value *result)
         main = s->procs[1];
         ivm_value atoms = main->atoms;
         end_process(w0, main, false, IVM_NIL);
-        ivm_buf_free(&main->partial);
+        drop_partial(&main->partial);
         pid_list_free(&main->links);
         *main = (ivm_proc){.id = 1, .tail = &main->head, .in_tail = &main->in_head,
                            .state = IVM_PROC_RUNNABLE};
@@ -987,8 +999,6 @@ void ivm_sched_destroy(ivm_sched *s)
         ivm_worker *w = s->workers[i];
         if (w->thread)
             ivm_platform_thread_join(w->thread);
-        if (w->vm->proc == NULL)
-            ivm_buf_free(&w->host_partial);
         ivm_vm_destroy(w->vm);
         ivm_platform_free(w->vm);
     }
@@ -996,7 +1006,7 @@ void ivm_sched_destroy(ivm_sched *s)
         ivm_proc *p = s->procs[i];
         if (p->started && p->state != IVM_PROC_DONE)
             ivm_stack_free(&p->stack);
-        ivm_buf_free(&p->partial);
+        drop_partial(&p->partial);
         pid_list_free(&p->links);
         pid_list_free(&p->monitors);
         pid_list_free(&p->joiners);
@@ -1006,7 +1016,7 @@ void ivm_sched_destroy(ivm_sched *s)
     }
     free_msgs(s->free_msgs);
     for (uint32_t i = 0; i < s->nworkers; i++) {
-        ivm_buf_free(&s->workers[i]->host_partial);
+        drop_partial(&s->workers[i]->host_partial);
         ivm_platform_cond_free(s->workers[i]->wake);
         ivm_platform_mutex_free(s->workers[i]->sleep_lock);
         ivm_platform_free(s->workers[i]);
