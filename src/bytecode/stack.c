@@ -301,6 +301,16 @@ static ivm_segment *resume_above(ivm_vm *vm, ivm_segment *top, uint32_t ret,
     return s;
 }
 
+/* Freezes the live segments from s down: each is held by the link from
+ * the segment above it. */
+static void freeze(ivm_segment *s)
+{
+    for (; s && !s->frozen; s = s->prev) {
+        s->frozen = true;
+        s->refs = 1;
+    }
+}
+
 /* Fork's fast path, when the forking frame is the only one in its segment
  * (a fork in a loop: from the second on): the parent keeps its segment,
  * live, and only the child gets a copy of the frame, in a fresh segment
@@ -311,11 +321,8 @@ static bool fork_lone_frame(ivm_vm *vm, ivm_stack *copy, uint32_t ret, ivm_value
     ivm_segment *top = vm->seg;
     const ivm_frame *f = &top->frames[0];
     uint32_t n = ivm_frame_end(f);
-    for (ivm_segment *s = top->prev; s && !s->frozen; s = s->prev) {
-        s->frozen = true;
-        s->refs = 1; /* the link from the segment above */
-    }
-    hold(top->prev); /* and the child's */
+    freeze(top->prev);
+    hold(top->prev); /* and the child's link */
     ivm_segment *c = take_segment(vm, IVM_SEGMENT_SLOTS, n + 1);
     memcpy(c->slots, top->slots, (size_t)n * sizeof(ivm_value));
     c->slots[f->base + ret] = copy_result;
@@ -341,10 +348,7 @@ bool ivm_stack_fork(ivm_vm *vm, ivm_stack *copy, uint32_t ret, ivm_value result,
     ivm_segment *top = vm->seg;
     bool lone = copy && vm->nframes == 1 && ret != IVM_RET_TAIL;
     if (!lone) {
-        for (ivm_segment *s = top; s && !s->frozen; s = s->prev) {
-            s->frozen = true;
-            s->refs = 1; /* the link from the segment above */
-        }
+        freeze(top);
         top->refs = copy ? 2 : 1;
     }
     if (copy) {
