@@ -27,14 +27,11 @@ static ivm_status running(ivm_vm *vm, const char *what, ivm_worker **w, ivm_proc
     return ivm_raise_buf(vm, &b);
 }
 
-/* The process pid names (records are never freed while the scheduler
- * lives, so the pointer stays valid after the lock). */
+/* The process pid names (the table is read without the lock, and records
+ * are never freed while the scheduler lives). */
 static ivm_status target(ivm_vm *vm, ivm_value pid, ivm_proc **out)
 {
-    ivm_sched *s = ivm_sched_of(vm);
-    ivm_sched_lock(s);
-    *out = ivm_proc_of(s, pid);
-    ivm_sched_unlock(s);
+    *out = ivm_proc_of(ivm_sched_of(vm), pid);
     return *out ? IVM_OK : ivm_raise_type(vm, "expected a pid", pid);
 }
 

@@ -177,7 +177,7 @@ static inline void ivm_sched_unlock(ivm_sched *s)
     if (s->nworkers > 1)
         __atomic_store_n(&s->lock_word, false, __ATOMIC_RELEASE);
 }
-/* Locked: the process a pid names, or NULL. */
+/* The process a pid names, or NULL (no lock needed). */
 ivm_proc *ivm_proc_of(ivm_sched *s, ivm_value pid);
 /* Locked: a new process record (NULL: too many), not yet runnable; then
  * ivm_proc_start makes it runnable on w, or ivm_proc_discard ends it. */
