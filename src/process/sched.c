@@ -72,14 +72,21 @@ ivm_proc *ivm_proc_of(ivm_sched *s, ivm_value pid)
  * have been descheduled). */
 void ivm_sched_lock_slow(ivm_sched *s)
 {
+    uint32_t backoff = 1;
     for (uint32_t i = 1;; i++) {
         if (!__atomic_load_n(&s->lock_word, __ATOMIC_RELAXED) &&
             !__atomic_exchange_n(&s->lock_word, true, __ATOMIC_ACQUIRE))
             return;
-        if (i % 256 == 0)
+        if (i % 1024 == 0) {
             ivm_platform_yield();
-        else
+            continue;
+        }
+        /* back off, longer each time, so that the holder's cache line is
+         * not taken from it on every turn */
+        for (uint32_t k = 0; k < backoff; k++)
             ivm_platform_cpu_relax();
+        if (backoff < 64)
+            backoff *= 2;
     }
 }
 
@@ -315,13 +322,11 @@ ivm_status ivm_proc_wait(ivm_worker *w, ivm_proc *p)
     p->held_on = (uint16_t)w->index;
     ivm_status st = IVM_OK;
     while (st == IVM_OK && p->state == IVM_PROC_WAITING) {
-        ivm_sched_unlock(s);
         if (!run_one(w, true))
             st = ivm_raise(w->vm, s->shutdown ? "the runtime is shutting down"
                                               : "deadlock: this process waits and no other process can wake it");
         else if (ivm_platform_interrupted())
             st = IVM_INTERRUPTED;
-        ivm_sched_lock(s);
     }
     if (st == IVM_OK && p->killed) /* a link's crash woke it */
         st = ivm_raise_value(w->vm, p->result);
@@ -568,9 +573,9 @@ static bool others_wait(ivm_worker *w)
     return w->run_head != NULL || w->sched->ntimers > 0;
 }
 
-/* Runs p (dequeued by w, on_cpu) until it stops, then (locked) puts it
- * where its state says. The process running before on w (a held one, or
- * none) is put back afterwards. */
+/* Runs p (dequeued by w, on_cpu) until it stops, then puts it where its
+ * state says: unlocked on entry, locked on return. The process running
+ * before on w (a held one, or none) is put back afterwards. */
 static void slice(ivm_worker *w, ivm_proc *p)
 {
     ivm_sched *s = w->sched;
@@ -629,7 +634,6 @@ static void slice(ivm_worker *w, ivm_proc *p)
     } else if (p->state == IVM_PROC_RUNNABLE) { /* IVM_BLOCKED, and woken since */
         enqueue(w, p);
     }
-    ivm_sched_unlock(s);
 }
 
 /* Locked: whether nothing can run any more: every other worker waits, no
@@ -725,18 +729,15 @@ static void idle_wait(ivm_worker *w)
     ivm_sched_lock(s);
 }
 
-/* Runs one slice of some runnable process on w, first waking those whose
- * timers are due; waits when there is none. False when w should stop:
- * the runtime shuts down or (may_report: w can raise it in its process)
- * nothing can run any more. */
+/* Locked on entry and on return: runs one slice of some runnable process
+ * on w, first waking those whose timers are due; waits when there is
+ * none. False when w should stop: the runtime shuts down or (may_report:
+ * w can raise it in its process) nothing can run any more. */
 static bool run_one(ivm_worker *w, bool may_report)
 {
     ivm_sched *s = w->sched;
-    ivm_sched_lock(s);
-    if (s->shutdown) {
-        ivm_sched_unlock(s);
+    if (s->shutdown)
         return false;
-    }
     if (s->ntimers)
         fire_timers(w, ivm_platform_now_ns());
     ivm_proc *p = NULL;
@@ -748,20 +749,15 @@ static bool run_one(ivm_worker *w, bool may_report)
                 ;
     }
     ivm_proc *holder = w->vm->proc; /* a held process waits in this call */
-    if (!p && holder && holder->state != IVM_PROC_WAITING) {
-        ivm_sched_unlock(s); /* it was woken: its wait goes on */
-        return true;
-    }
+    if (!p && holder && holder->state != IVM_PROC_WAITING)
+        return true; /* it was woken: its wait goes on */
     if (!p) {
         bool stuck = !(s->paused && w->index > 0) && deadlocked(s);
-        if (stuck && may_report) {
-            ivm_sched_unlock(s);
+        if (stuck && may_report)
             return false;
-        }
         if (stuck) /* wake one that can say so: the main thread */
             wake_worker(s, s->workers[0]);
         idle_wait(w);
-        ivm_sched_unlock(s);
         return true;
     }
     p->on_cpu = true;
@@ -778,8 +774,10 @@ static void worker_main(void *arg)
 {
     ivm_worker *w = arg;
     ivm_vm_unpark(w->vm);
+    ivm_sched_lock(w->sched);
     while (run_one(w, false))
         ;
+    ivm_sched_unlock(w->sched);
     ivm_vm_flush(w->vm);
     ivm_vm_park(w->vm);
 }
@@ -872,12 +870,8 @@ ivm_status ivm_sched_run_main(ivm_sched *s, ivm_value fn, ivm_value *result)
     ivm_sched_unlock(s);
     resume_workers(s);
     ivm_status st = IVM_OK;
-    for (;;) {
-        ivm_sched_lock(s);
-        bool done = main->state == IVM_PROC_DONE;
-        ivm_sched_unlock(s);
-        if (done)
-            break;
+    ivm_sched_lock(s);
+    while (main->state != IVM_PROC_DONE) {
         if (ivm_platform_interrupted()) {
             st = IVM_INTERRUPTED;
             break;
@@ -888,6 +882,7 @@ ivm_status ivm_sched_run_main(ivm_sched *s, ivm_value fn, ivm_value *result)
             break;
         }
     }
+    ivm_sched_unlock(s);
     pause_workers(s);
     if (st != IVM_OK)
         return st;
