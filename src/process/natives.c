@@ -102,9 +102,9 @@ NATIVE(n_send)
     return IVM_OK;
 }
 
-/* Takes message m (after prev, or the first) out of p's own messages
- * (locked: the node goes back to the scheduler). */
-static ivm_value take(ivm_sched *s, ivm_proc *p, ivm_msg *prev, ivm_msg *m)
+/* Takes message m (after prev, or the first) out of p's own messages (no
+ * lock needed: they are p's). */
+static ivm_value take(ivm_vm *vm, ivm_proc *p, ivm_msg *prev, ivm_msg *m)
 {
     if (prev)
         prev->next = m->next;
@@ -113,7 +113,7 @@ static ivm_value take(ivm_sched *s, ivm_proc *p, ivm_msg *prev, ivm_msg *m)
     if (p->tail == &m->next)
         p->tail = prev ? &prev->next : &p->head;
     ivm_value v = m->value;
-    ivm_msg_free(s, m);
+    ivm_msg_free(ivm_worker_of(vm), m);
     return v;
 }
 
@@ -121,7 +121,6 @@ static ivm_value take(ivm_sched *s, ivm_proc *p, ivm_msg *prev, ivm_msg *m)
  * lock: it runs code), taken out; *found says whether there was one. */
 static ivm_status scan(ivm_vm *vm, ivm_proc *p, ivm_value pred, bool *found, ivm_value *out)
 {
-    ivm_sched *s = ivm_sched_of(vm);
     ivm_msg *prev = NULL;
     *found = false;
     for (ivm_msg *m = p->head; m; prev = m, m = m->next) {
@@ -132,9 +131,7 @@ static ivm_status scan(ivm_vm *vm, ivm_proc *p, ivm_value pred, bool *found, ivm
         if (st != IVM_OK)
             return st;
         if (ivm_truthy(r)) {
-            ivm_sched_lock(s);
-            *out = take(s, p, prev, m);
-            ivm_sched_unlock(s);
+            *out = take(vm, p, prev, m);
             *found = true;
             return IVM_OK;
         }
@@ -158,6 +155,12 @@ static ivm_status receive(ivm_vm *vm, ivm_value pred, ivm_value timeout,
     uint64_t deadline = 0;
     if (timeout != IVM_NIL && (st = deadline_of(vm, timeout, &deadline)) != IVM_OK)
         return st;
+    /* the first message, already its own, in a wait without a timer (so
+     * there is no wait to end): no lock */
+    if (pred == IVM_NIL && p->head && !p->deadline) {
+        *result = take(vm, p, NULL, p->head);
+        return IVM_OK;
+    }
     for (;;) {
         bool found = false;
         if (pred != IVM_NIL && (st = scan(vm, p, pred, &found, result)) != IVM_OK) {
@@ -172,7 +175,7 @@ static ivm_status receive(ivm_vm *vm, ivm_value pred, ivm_value timeout,
         if (!found && pred == IVM_NIL) {
             ivm_proc_take_inbox(p);
             if ((found = p->head != NULL))
-                *result = take(s, p, NULL, p->head);
+                *result = take(vm, p, NULL, p->head);
         }
         if (found) {
             ivm_proc_wait_done(p);

@@ -91,6 +91,7 @@ typedef struct ivm_proc {
 } ivm_proc;
 
 #define IVM_MAX_PROCS (1u << 24) /* process ids, the main one's included */
+#define IVM_FREE_MSGS_MAX 4096
 
 typedef struct ivm_timer {
     uint64_t deadline;
@@ -110,6 +111,10 @@ struct ivm_worker {
     ivm_stack host;      /* the VM's own stack, while a process runs */
     ivm_buf *host_partial;
     ivm_thread *thread;  /* NULL for worker 0 */
+    /* Spare message nodes, its own: nodes made by one worker and freed by
+     * another go back to the allocator past IVM_FREE_MSGS_MAX. */
+    ivm_msg *free_msgs;
+    uint32_t nfree_msgs;
 };
 
 typedef struct ivm_sched {
@@ -131,7 +136,6 @@ typedef struct ivm_sched {
     ivm_timer *timers; /* a binary min-heap by deadline (L) */
     uint32_t ntimers, timers_cap;
     uint64_t last_atom_id; /* atomic */
-    ivm_msg *free_msgs; /* message nodes for reuse (L) */
     ivm_value kw_down, kw_exit, kw_normal; /* interned keywords */
     /* The trace of the error that ended the main process, from the worker
      * it ended on, for the CLI's report (L). */
@@ -188,8 +192,8 @@ void ivm_proc_discard(ivm_worker *w, ivm_proc *p);
 void ivm_proc_send(ivm_worker *w, ivm_proc *to, ivm_value v);
 /* Locked: moves p's inbox to the end of its own messages. */
 void ivm_proc_take_inbox(ivm_proc *p);
-/* Locked: gives a message node back. */
-void ivm_msg_free(ivm_sched *s, ivm_msg *m);
+/* Gives a message node back to w's spare nodes (no lock needed). */
+void ivm_msg_free(ivm_worker *w, ivm_msg *m);
 /* What a monitor or a trapping link receives: [tag #pid[id] reason]. */
 ivm_value ivm_sched_signal(ivm_vm *vm, ivm_value tag, uint32_t id, ivm_value reason);
 /* Locked on entry, unlocked on return: waits (blocking or, inside a

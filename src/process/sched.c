@@ -374,14 +374,15 @@ void ivm_proc_discard(ivm_worker *w, ivm_proc *p)
 
 void ivm_proc_send(ivm_worker *w, ivm_proc *to, ivm_value v)
 {
-    ivm_sched *s = w->sched;
     if (to->state == IVM_PROC_DONE)
         return; /* as in Erlang: a message to a dead process is dropped */
-    ivm_msg *m = s->free_msgs;
-    if (m)
-        s->free_msgs = m->next;
-    else if (!(m = ivm_platform_proc_calloc(sizeof *m)))
+    ivm_msg *m = w->free_msgs;
+    if (m) {
+        w->free_msgs = m->next;
+        w->nfree_msgs--;
+    } else if (!(m = ivm_platform_proc_calloc(sizeof *m))) {
         out_of_memory();
+    }
     m->value = v;
     m->next = NULL;
     *to->in_tail = m;
@@ -409,19 +410,24 @@ static void drop_partial(ivm_buf **keep)
     }
 }
 
-void ivm_msg_free(ivm_sched *s, ivm_msg *m)
+void ivm_msg_free(ivm_worker *w, ivm_msg *m)
 {
-    m->next = s->free_msgs;
-    s->free_msgs = m;
+    if (w->nfree_msgs >= IVM_FREE_MSGS_MAX) {
+        ivm_platform_proc_free(m);
+        return;
+    }
+    m->next = w->free_msgs;
+    w->free_msgs = m;
+    w->nfree_msgs++;
 }
 
-static void free_mailbox(ivm_sched *s, ivm_proc *p)
+static void free_mailbox(ivm_worker *w, ivm_proc *p)
 {
     ivm_proc_take_inbox(p);
     while (p->head) {
         ivm_msg *m = p->head;
         p->head = m->next;
-        ivm_msg_free(s, m);
+        ivm_msg_free(w, m);
     }
     p->tail = &p->head;
 }
@@ -484,7 +490,7 @@ static void end_process(ivm_worker *w, ivm_proc *p, bool crashed, ivm_value reas
     }
     if (p->started)
         ivm_stack_free(&p->stack);
-    free_mailbox(s, p);
+    free_mailbox(w, p);
     p->atoms = p->fn = p->args = IVM_NIL;
     drop_partial(&p->partial);
     notify(w, p);
@@ -762,6 +768,7 @@ static bool run_one(ivm_worker *w, bool may_report)
     }
     p->on_cpu = true;
     p->state = IVM_PROC_RUNNING;
+    ivm_proc_take_inbox(p); /* its messages are its own while it runs here */
     ivm_vm_set_preempt(w->vm, others_wait(w));
     ivm_sched_unlock(s);
     slice(w, p);
@@ -1009,9 +1016,9 @@ void ivm_sched_destroy(ivm_sched *s)
         free_msgs(p->in_head);
         ivm_platform_proc_free(p);
     }
-    free_msgs(s->free_msgs);
     for (uint32_t i = 0; i < s->nworkers; i++) {
         drop_partial(&s->workers[i]->host_partial);
+        free_msgs(s->workers[i]->free_msgs);
         ivm_platform_cond_free(s->workers[i]->wake);
         ivm_platform_mutex_free(s->workers[i]->sleep_lock);
         ivm_platform_free(s->workers[i]);
