@@ -515,11 +515,17 @@ void ivm_vm_write(ivm_vm *vm, const void *data, size_t len)
         ivm_vm_flush(vm);
 }
 
-void ivm_vm_flush_lines(ivm_vm *vm)
+size_t ivm_vm_lines_end(const ivm_vm *vm)
 {
     size_t end = vm->out.len;
     while (end > 0 && vm->out.data[end - 1] != '\n')
         end--;
+    return end;
+}
+
+void ivm_vm_flush_lines(ivm_vm *vm)
+{
+    size_t end = ivm_vm_lines_end(vm);
     if (end == 0)
         return;
     ivm_platform_mutex_lock(vm->rt->out_lock);

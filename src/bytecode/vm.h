@@ -364,6 +364,8 @@ void ivm_vm_write(ivm_vm *vm, const void *data, size_t len);
 void ivm_vm_flush(ivm_vm *vm);
 /* Writes the whole lines buffered, keeping an unfinished last one. */
 void ivm_vm_flush_lines(ivm_vm *vm);
+/* The length of the buffered output's whole lines (up to its last '\n'). */
+size_t ivm_vm_lines_end(const ivm_vm *vm);
 
 /* ---- Calls ------------------------------------------------------------- */
 

@@ -698,9 +698,8 @@ unsigned ivm_platform_cpu_count(void)
 void ivm_platform_yield(void) { sched_yield(); }
 
 /* Adaptive mutexes spin a little before sleeping in the kernel: the VM's
- * locks are held for a few hundred nanoseconds, far less than a sleep and
- * a wake-up cost (the scheduler's lock under message traffic across two
- * threads: 2x faster than plain mutexes). */
+ * locks (the arena's slow path, interning, the runtime's) are held for
+ * far less time than a sleep and a wake-up cost. */
 ivm_mutex *ivm_platform_mutex_new(void)
 {
     ivm_mutex *m = malloc(sizeof *m);

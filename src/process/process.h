@@ -103,8 +103,8 @@ struct ivm_worker {
     ivm_vm *vm;          /* worker 0: the main VM; the others' own */
     uint32_t index;
     ivm_proc *run_head, *run_tail; /* (L) */
-    uint32_t nrun;       /* (L) */
-    bool idle;           /* waiting for work (L) */
+    uint32_t nrun;       /* (L; spinning workers read it without) */
+    bool idle;           /* waiting for work (L; ditto) */
     bool asleep;         /* in sleep_locked (see there) */
     ivm_mutex *sleep_lock;
     ivm_cond *wake;

@@ -536,9 +536,7 @@ static void report_crash(ivm_vm *vm, ivm_proc *p)
  * processes share it. */
 static void stash_partial(ivm_vm *vm, ivm_buf **keep)
 {
-    size_t end = vm->out.len;
-    while (end > 0 && vm->out.data[end - 1] != '\n')
-        end--;
+    size_t end = ivm_vm_lines_end(vm);
     if (end == vm->out.len)
         return;
     if (!*keep && !(*keep = ivm_platform_calloc(1, sizeof **keep)))
