@@ -412,12 +412,21 @@ Test(reader, anonymous_function_literals)
     expect_error("#(a", "t.iv:1:4: EOF while reading, starting at line 1 col 1");
 }
 
+/* The compiler expands syntax quote (expand.c); the reader only marks it. */
+Test(reader, syntax_quote_and_unquote)
+{
+    expect("`x", "(ivm.core/syntax-quote x)");
+    expect("`(a ~b ~@c)",
+           "(ivm.core/syntax-quote (a (clojure.core/unquote b) (clojure.core/unquote-splicing c)))");
+    expect("~ @x", "(clojure.core/unquote (deref x))");
+    expect("`[~'x]", "(ivm.core/syntax-quote [(clojure.core/unquote (quote x))])");
+    expect_error("`", "t.iv:1:2: EOF while reading, starting at line 1 col 1");
+    expect_error("(a ~)", "t.iv:1:5: unmatched delimiter: )");
+}
+
 Test(reader, unsupported_dispatch_forms)
 {
     expect_error("#\"a+\"", "t.iv:1:1: regex literals are not supported yet");
-    expect_error("`x", "t.iv:1:1: syntax quote is not supported yet");
-    expect_error("(a ~x)", "t.iv:1:4: syntax quote is not supported yet");
-    expect_error("(a ~@x)", "t.iv:1:4: syntax quote is not supported yet");
     expect_error("#?(:clj 1)", "t.iv:1:1: reader conditionals are not supported yet");
     expect_error("#?@(:clj [1])", "t.iv:1:1: reader conditionals are not supported yet");
     expect_error("#=x", "t.iv:1:1: unknown dispatch macro #=");

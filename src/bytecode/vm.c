@@ -118,6 +118,8 @@ static void collect_stopped(ivm_vm *vm)
 void ivm_vm_collect(ivm_vm *vm)
 {
     ivm_runtime *rt = vm->rt;
+    if (vm->gc_hold) /* the arena keeps asking; a later safepoint collects */
+        return;
     ivm_platform_mutex_lock(rt->lock);
     if (rt->stopping) { /* another thread collects: stop here until it is done */
         uint64_t epoch = rt->epoch;

@@ -156,6 +156,8 @@ typedef struct ivm_runtime {
 
     ivm_global *globals; /* IVM_MAX_GLOBALS reserved, committed as used */
     uint32_t nglobals;
+    uint32_t core_globals; /* globals below this slot are the core's own */
+    uint32_t nmacros;      /* macros ever defined (the compiler's; 0: skip lookups) */
     uint32_t *global_index; /* open addressing over globals; UINT32_MAX empty */
     uint32_t global_index_cap;
 
@@ -222,6 +224,10 @@ struct ivm_vm {
     ivm_handler *handlers;
     uint32_t nhandlers, handlers_cap;
     uint32_t nested_calls;
+
+    /* While not 0, a safepoint does not collect: the compiler runs macros
+     * while the forms it compiles are rooted nowhere. */
+    uint32_t gc_hold;
 
     ivm_value error; /* the thrown value while status is IVM_ERROR */
     ivm_trace_entry trace[IVM_TRACE_MAX];

@@ -83,6 +83,11 @@ typedef struct compiler {
     uint32_t loads;    /* of (load ...) being compiled */
     ivm_value source;  /* file name string */
     ivm_expander ex;
+    /* (def name (fn ...)) forms at the top level, not yet run at compile
+     * time: a macro called later may call them (in Clojure they have run
+     * by then), so they run, once each, before the next macro call. */
+    ivm_buf pending_defs; /* ivm_value */
+    bool nested;          /* eval_now's: runs one form, records none */
 } compiler;
 
 typedef struct ctx {
@@ -630,6 +635,10 @@ static bool compile_def(compiler *c, ivm_value form, uint32_t dest, ctx x)
         return fail(c, "def needs a symbol and at most a docstring and a value", 0, NULL);
     ivm_value init = n == 2 ? IVM_NIL : nth_form(form, n - 1);
     ivm_expand_define(&c->ex, name, init);
+    ivm_expand_set_macro(&c->ex, name, IVM_UNBOUND); /* a function now */
+    if (!c->nested && !c->fn->parent && COUNT(c->fn->locals, local) == 0 && ivm_is_cons(init) &&
+        (sym_is(ivm_as_cons(init)->first, "fn") || sym_is(ivm_as_cons(init)->first, "fn*")))
+        push(&c->pending_defs, &form, sizeof form);
     c->ex.def_name = ivm_string(c->h, ivm_as_str(name)->bytes, ivm_as_str(name)->len);
     bool ok = compile_expr(c, init, dest, VALUE);
     c->ex.def_name = IVM_NIL;
@@ -1201,6 +1210,114 @@ static bool compile_try(compiler *c, ivm_value form, uint32_t dest, ctx x)
     return finish(c, dest, x);
 }
 
+/* ---- Macros ------------------------------------------------------------ */
+
+static void fn_free(fn_state *f);
+static ivm_value make_proto(compiler *c, fn_state *f);
+
+/* Compiles form into a module of its own and runs it now, giving its
+ * value: defmacro's function, and the top-level functions a macro may
+ * call. The nested compilation shares this one's expander and positions
+ * (taken over and handed back: it is strictly nested). Collections are
+ * held off while it runs, since the forms being compiled are rooted
+ * nowhere; the module is kept by the VM, like every module loaded. */
+static bool eval_now(compiler *c, ivm_value form, ivm_value *result)
+{
+    compiler sub = {.vm = c->vm, .h = c->h, .file = c->file, .positions = c->positions,
+                    .err = c->err, .at = c->at, .loads = c->loads, .source = c->source,
+                    .ex = c->ex, .nested = true};
+    fn_state entry = {.name = ivm_string(c->h, "macro", 5)};
+    sub.fn = &entry;
+    uint32_t dest;
+    bool ok = alloc_reg(&sub, &dest) && compile_expr(&sub, form, dest, VALUE);
+    if (ok) {
+        emit_abc(&sub, IVM_OP_RET, dest, 0, 0);
+        make_proto(&sub, &entry);
+    }
+    fn_free(&entry);
+    c->ex = sub.ex;
+    c->positions = sub.positions;
+    ivm_buf_free(&sub.pending_defs);
+    ivm_buf ivc = {0};
+    if (ok) {
+        ivm_module m = {c->source, COUNT(sub.protos, ivm_value), COUNT(sub.protos, ivm_value) - 1,
+                        ITEMS(sub.protos, ivm_value)};
+        ivm_write_ivc(&m, &ivc);
+    }
+    ivm_buf_free(&sub.protos);
+    if (!ok) {
+        c->failed = true;
+        return false;
+    }
+    const ivm_module *m;
+    ivm_load_error le;
+    ok = ivm_load(c->vm, (const uint8_t *)ivc.data, ivc.len, &m, &le);
+    ivm_buf_free(&ivc);
+    if (!ok)
+        return fail(c, "internal error: a macro's module does not load: ", 0, le.message);
+    c->vm->gc_hold++;
+    ivm_status st = ivm_call(c->vm, ivm_module_entry(c->vm, m), 0, NULL, result);
+    c->vm->gc_hold--;
+    if (st != IVM_OK) {
+        ivm_buf msg = {0};
+        ivm_format_error(c->vm, &msg);
+        while (msg.len && msg.data[msg.len - 1] == '\n')
+            msg.len--;
+        ivm_buf_add_char(&msg, '\0');
+        fail(c, "error at compile time: ", 0, msg.data);
+        ivm_buf_free(&msg);
+        return false;
+    }
+    return true;
+}
+
+/* Runs the top-level function definitions not yet run (see pending_defs). */
+static bool run_pending_defs(compiler *c)
+{
+    ivm_buf defs = c->pending_defs; /* taken: a def's own macro calls find none */
+    c->pending_defs = (ivm_buf){0};
+    bool ok = true;
+    for (uint32_t i = 0; ok && i < COUNT(defs, ivm_value); i++) {
+        ivm_value ignored;
+        ok = eval_now(c, ITEMS(defs, ivm_value)[i], &ignored);
+    }
+    ivm_buf_free(&defs);
+    return ok;
+}
+
+static bool compile_macro_call(compiler *c, ivm_value macro, ivm_value form, uint32_t dest, ctx x)
+{
+    ivm_value expanded;
+    TRY(run_pending_defs(c));
+    if (!ivm_expand_call_macro(&c->ex, macro, form, &expanded))
+        return fail(c, c->ex.error.data, 0, NULL);
+    if (ivm_is_obj(expanded))
+        ivm_positions_put(&c->positions, expanded, IVM_POS_OPEN, c->at);
+    return compile_expr(c, expanded, dest, x);
+}
+
+/* (defmacro name doc? attrs? [params] body...) or with arities: its
+ * function is made now, as defn would make it, and called on the forms of
+ * every later call of name. The form's own value is nil. */
+static bool compile_defmacro(compiler *c, ivm_value form, uint32_t dest, ctx x)
+{
+    ivm_value as_defn = ivm_cons_new(c->h, ivm_symbol_cstr(c->h, "defn"), rest_form(form)), def;
+    if (ivm_expand(&c->ex, as_defn, &def) < 0) {
+        ivm_buf *e = &c->ex.error;
+        if (e->len > 4 && memcmp(e->data, "defn", 4) == 0) /* "defn needs ..." */
+            return fail(c, "defmacro", 0, e->data + 4);
+        return fail(c, e->data, 0, NULL);
+    }
+    ivm_value name = nth_form(def, 1), fn;
+    c->ex.def_name = ivm_string(c->h, ivm_as_str(name)->bytes, ivm_as_str(name)->len);
+    bool ok = eval_now(c, nth_form(def, 2), &fn);
+    c->ex.def_name = IVM_NIL;
+    TRY(ok);
+    ivm_expand_set_macro(&c->ex, name, fn);
+    emit_abc(c, IVM_OP_LOADNIL, dest, 0, 0);
+    return finish(c, dest, x);
+}
+
 /* ---- Dispatch ---------------------------------------------------------- */
 
 static bool compile_load(compiler *c, ivm_value form, uint32_t dest, ctx x);
@@ -1210,7 +1327,16 @@ static bool compile_list(compiler *c, ivm_value form, uint32_t dest, ctx x)
     locate(c, form, IVM_POS_OPEN);
     ivm_value head = ivm_as_cons(form)->first;
     if (ivm_is_kind(head, IVM_K_SYMBOL) && !is_local(c, head)) {
-        ivm_value expanded;
+        ivm_value plain = ivm_expand_alias(&c->ex, head); /* clojure.core/let is let */
+        if (plain != head && !ivm_as_str(plain)->aux) {
+            head = plain;
+            form = ivm_cons_new(c->h, head, rest_form(form));
+        }
+        ivm_value macro = ivm_expand_macro(&c->ex, head), expanded;
+        if (macro)
+            return compile_macro_call(c, macro, form, dest, x);
+        if (sym_is(head, "defmacro"))
+            return compile_defmacro(c, form, dest, x);
         int e = ivm_expand(&c->ex, form, &expanded);
         if (e < 0)
             return fail(c, c->ex.error.data, 0, NULL);
@@ -1364,6 +1490,7 @@ bool ivm_compile(ivm_vm *vm, const char *text, size_t len, const char *filename,
     ivm_expander_free(&c.ex);
     ivm_positions_free(&c.positions);
     ivm_buf_free(&c.protos);
+    ivm_buf_free(&c.pending_defs);
     return ok;
 }
 
@@ -1443,7 +1570,70 @@ NATIVE(n_exit)
     ivm_platform_exit((int)ivm_int_value(args[0]));
 }
 
+/* (gensym) is G__N, (gensym prefix) prefixN, as in Clojure. */
+NATIVE(n_gensym)
+{
+    if (nargs == 0) {
+        *result = ivm_expand_fresh_symbol(&vm->heap, "G__", 3, "");
+        return IVM_OK;
+    }
+    if (!ivm_is_kind(args[0], IVM_K_STRING) && !ivm_is_kind(args[0], IVM_K_SYMBOL))
+        return ivm_raise_type(vm, "gensym's prefix must be a string or a symbol", args[0]);
+    const ivm_str *p = ivm_as_str(args[0]);
+    *result = ivm_expand_fresh_symbol(&vm->heap, p->bytes, p->len, "");
+    return IVM_OK;
+}
+
+/* One step of expansion of form, by an expander of its own; the same form
+ * when it is not a macro call (ok false: the macro threw). */
+static ivm_status expand_once(ivm_vm *vm, ivm_value form, ivm_value *out)
+{
+    *out = form;
+    if (!ivm_is_cons(form) || !ivm_is_kind(ivm_as_cons(form)->first, IVM_K_SYMBOL))
+        return IVM_OK;
+    ivm_expander ex;
+    ivm_expander_init(&ex, vm);
+    ivm_value head = ivm_expand_alias(&ex, ivm_as_cons(form)->first);
+    ivm_value macro = ivm_expand_macro(&ex, head);
+    int e = macro ? (ivm_expand_call_macro(&ex, macro, form, out) ? 1 : -1)
+                  : ivm_expand(&ex, ivm_cons_new(&vm->heap, head, ivm_as_cons(form)->rest), out);
+    ivm_status st = IVM_OK;
+    if (e < 0)
+        st = ivm_raise(vm, ex.error.data);
+    else if (e == 0)
+        *out = form;
+    ivm_expander_free(&ex);
+    return st;
+}
+
+NATIVE(n_macroexpand_1)
+{
+    (void)nargs;
+    return expand_once(vm, args[0], result);
+}
+
+/* Expands until the form is no macro call. */
+NATIVE(n_macroexpand)
+{
+    (void)nargs;
+    ivm_value form = args[0];
+    ivm_root(vm, &form);
+    for (;;) {
+        ivm_value next;
+        if (expand_once(vm, form, &next) != IVM_OK)
+            return IVM_ERROR;
+        if (next == form) {
+            *result = form;
+            return IVM_OK;
+        }
+        form = next;
+    }
+}
+
 static const ivm_native_def compiler_natives[] = {
+    {"gensym", n_gensym, 0, 1},
+    {"macroexpand-1", n_macroexpand_1, 1, 1},
+    {"macroexpand", n_macroexpand, 1, 1},
     {"exit", n_exit, 1, 1},
     {"ivm.core/destructure-map", n_destructure_map, 1, 1},
     {"ex-info", n_ex_info, 2, 3},
@@ -1457,7 +1647,7 @@ static const ivm_native_def compiler_natives[] = {
 static const char *const expander_calls[] = {
     "vector", "array-map", "hash-set", "list", "nth", "nthnext", "get", "=", "str", "+", "-", "/",
     "<", "first", "next", "seq", "nano-time", "prn", "conj!", "transient", "persistent!",
-    "apply", "nil?", "ex-info",
+    "apply", "nil?", "ex-info", "concat", "hash-map",
 };
 
 /* Compiles and runs the prelude; a failure is a bug in ivm itself. */
@@ -1491,4 +1681,5 @@ void ivm_compiler_install(ivm_vm *vm)
     ivm_buf_free(&name);
     ivm_core_math_install(vm);
     run_prelude(vm);
+    vm->rt->core_globals = vm->rt->nglobals;
 }

@@ -17,6 +17,7 @@
 void ivm_expander_init(ivm_expander *ex, ivm_vm *vm)
 {
     *ex = (ivm_expander){.vm = vm, .h = &vm->heap, .def_name = IVM_NIL};
+    ex->ns = ivm_symbol_cstr(ex->h, "user");
 }
 
 void ivm_expander_free(ivm_expander *ex)
@@ -329,6 +330,8 @@ ivm_value ivm_expand_alias(ivm_expander *ex, ivm_value s)
         return s;
     const ivm_str *str = ivm_as_str(s);
     ivm_value alias = ivm_symbol(ex->h, str->bytes, ns_len), target = 0;
+    if (alias == ex->ns || sym_is(alias, "clojure.core")) /* what syntax quote writes */
+        return ivm_symbol(ex->h, str->bytes + ns_len + 1, str->len - ns_len - 1);
     for (uint32_t i = 0; i + 1 < COUNT(ex->aliases, ivm_value); i += 2)
         if (ITEMS(ex->aliases, ivm_value)[i] == alias)
             target = ITEMS(ex->aliases, ivm_value)[i + 1];
@@ -608,25 +611,40 @@ static int expand_dotimes(ivm_expander *ex, ivm_value form, ivm_value *out)
     return 1;
 }
 
-/* (doseq [x xs y ys :let [..] :when t] body...): nested loops over seqs. */
+/* (doseq [x xs :let [..] :when t :while u y ys] body...): nested loops
+ * over seqs. The modifiers after a binding apply, in order, inside its
+ * loop: :let binds, :when skips to the next element, :while ends the loop. */
+static ivm_value doseq_from(ivm_expander *ex, ivm_value bindings, uint64_t i, ivm_value body);
+
+/* The body of binding i's loop from modifier j on: `next` is the recur to
+ * the next element. */
+static ivm_value doseq_step(ivm_expander *ex, ivm_value bindings, uint64_t j, ivm_value body,
+                            ivm_value next)
+{
+    ivm_value k = j < ivm_vec_count(bindings) ? ivm_vec_nth(bindings, j) : IVM_NIL;
+    bool modifier = kw_is(k, "let") || kw_is(k, "when") || kw_is(k, "while");
+    if (!modifier)
+        return list(ex, 3, sym(ex, "do"), doseq_from(ex, bindings, j, body), next);
+    ivm_value x = ivm_vec_nth(bindings, j + 1);
+    ivm_value inner = doseq_step(ex, bindings, j + 2, body, next);
+    if (kw_is(k, "let"))
+        return list(ex, 3, sym(ex, "let"), x, inner);
+    return list(ex, 4, sym(ex, "if"), x, inner, kw_is(k, "when") ? next : IVM_NIL);
+}
+
 static ivm_value doseq_from(ivm_expander *ex, ivm_value bindings, uint64_t i, ivm_value body)
 {
     if (i >= ivm_vec_count(bindings))
         return body;
     ivm_value b = ivm_vec_nth(bindings, i), x = ivm_vec_nth(bindings, i + 1);
-    ivm_value inner = doseq_from(ex, bindings, i + 2, body);
-    if (kw_is(b, "let"))
-        return list(ex, 3, sym(ex, "let"), x, inner);
-    if (kw_is(b, "when"))
-        return list(ex, 3, sym(ex, "if"), x, inner);
     ivm_value s = ivm_expand_gensym(ex);
+    ivm_value next = list(ex, 2, sym(ex, "recur"), list(ex, 2, core(ex, "next"), s));
     ivm_value each = list(ex, 3, sym(ex, "let"),
                           ivm_vec_from(ex->h, (ivm_value[]){b, list(ex, 2, core(ex, "first"), s)}, 2),
-                          inner);
-    ivm_value again = list(ex, 2, sym(ex, "recur"), list(ex, 2, core(ex, "next"), s));
+                          doseq_step(ex, bindings, i + 2, body, next));
     return list(ex, 3, sym(ex, "loop"),
                 ivm_vec_from(ex->h, (ivm_value[]){s, list(ex, 2, core(ex, "seq"), x)}, 2),
-                list(ex, 3, sym(ex, "if"), s, list(ex, 3, sym(ex, "do"), each, again)));
+                list(ex, 3, sym(ex, "if"), s, each));
 }
 
 /* doseq_from nests one loop (and one C call) per binding pair. */
@@ -745,6 +763,73 @@ static int expand_for(ivm_expander *ex, ivm_value form, ivm_value *out)
     return 1;
 }
 
+/* (letfn [(f [x] ...) (g ([a] ...) ([a b] ...))] body...). Functions may
+ * call each other, but a closure cannot refer to one made after it (the
+ * value graph has no cycles): so one named bundle function B makes them,
+ * (B i) being the i-th, and each arity of each function first binds its
+ * siblings by calling B (itself it reaches through its own name):
+ *   (let [B (fn B [i] (if (= i 0) (fn f [x] (let [g (B 1)] ...)) ...))
+ *         f (B 0) g (B 1)]
+ *     body...) */
+static int expand_letfn(ivm_expander *ex, ivm_value form, ivm_value *out)
+{
+    ivm_value specs = len(form) >= 2 ? second(form) : IVM_NIL;
+    if (!ivm_is_vector(specs))
+        return fail(ex, "letfn requires a vector for its binding", 0, NULL), -1;
+    uint64_t n = ivm_vec_count(specs);
+    if (n > 256)
+        return fail(ex, "letfn binds at most 256 functions", 0, NULL), -1;
+    for (uint64_t i = 0; i < n; i++) {
+        ivm_value spec = ivm_vec_nth(specs, i);
+        if (!ivm_is_cons(spec) || !ivm_is_kind(first(spec), IVM_K_SYMBOL) || len(spec) < 2)
+            return fail(ex, "letfn binds functions written (name [params] body...), got: ", spec, NULL), -1;
+    }
+    ivm_value bundle = ivm_expand_gensym(ex), index = ivm_expand_gensym(ex);
+    ivm_value made = IVM_NIL; /* (B i) for i out of range: never called */
+    for (uint64_t i = n; i-- > 0;) {
+        ivm_value spec = ivm_vec_nth(specs, i), name = first(spec);
+        ivm_buf siblings = {0};
+        for (uint64_t j = 0; j < n; j++) {
+            if (j == i)
+                continue;
+            ivm_value pair[2] = {first(ivm_vec_nth(specs, j)), list(ex, 2, bundle, ivm_fixnum((int64_t)j))};
+            ivm_buf_add(&siblings, pair, sizeof pair);
+        }
+        ivm_value binds = ivm_vec_from(ex->h, ITEMS(siblings, ivm_value), COUNT(siblings, ivm_value));
+        ivm_buf_free(&siblings);
+        /* each arity ([params] body...) gets its body wrapped */
+        bool one = ivm_is_vector(second(spec));
+        ivm_value arities = one ? list(ex, 1, rest(spec)) : rest(spec), wrapped = IVM_EMPTY_LIST;
+        ivm_buf all = {0};
+        for (ivm_value l = arities; l != IVM_EMPTY_LIST; l = rest(l)) {
+            ivm_value a = first(l);
+            if (!ivm_is_cons(a) || !ivm_is_vector(first(a))) {
+                ivm_buf_free(&all);
+                return fail(ex, "letfn: an arity must be ([params] body...), got: ", a, NULL), -1;
+            }
+            a = list(ex, 2, first(a), cons(ex, sym(ex, "let"), cons(ex, binds, rest(a))));
+            ivm_buf_add(&all, &a, sizeof a);
+        }
+        for (uint32_t k = COUNT(all, ivm_value); k-- > 0;)
+            wrapped = cons(ex, ITEMS(all, ivm_value)[k], wrapped);
+        ivm_buf_free(&all);
+        ivm_value fn = one ? cons(ex, sym(ex, "fn"), cons(ex, name, first(wrapped)))
+                           : cons(ex, sym(ex, "fn"), cons(ex, name, wrapped));
+        made = list(ex, 4, sym(ex, "if"), list(ex, 3, core(ex, "="), index, ivm_fixnum((int64_t)i)), fn, made);
+    }
+    ivm_buf outer = {0};
+    ivm_value b0[2] = {bundle, list(ex, 4, sym(ex, "fn"), bundle, ivm_vec_from(ex->h, &index, 1), made)};
+    ivm_buf_add(&outer, b0, sizeof b0);
+    for (uint64_t i = 0; i < n; i++) {
+        ivm_value pair[2] = {first(ivm_vec_nth(specs, i)), list(ex, 2, bundle, ivm_fixnum((int64_t)i))};
+        ivm_buf_add(&outer, pair, sizeof pair);
+    }
+    ivm_value binds = ivm_vec_from(ex->h, ITEMS(outer, ivm_value), COUNT(outer, ivm_value));
+    ivm_buf_free(&outer);
+    *out = cons(ex, sym(ex, "let"), cons(ex, binds, rest(rest(form))));
+    return 1;
+}
+
 /* (time expr): prints "Elapsed time: N msecs" with prn, as Clojure does. */
 static int expand_time(ivm_expander *ex, ivm_value form, ivm_value *out)
 {
@@ -770,6 +855,7 @@ static int expand_ns(ivm_expander *ex, ivm_value form, ivm_value *out)
         return fail(ex, "ns expects a namespace name (a symbol)", IVM_NIL, NULL), -1;
     if (!ivm_is_kind(second(form), IVM_K_SYMBOL))
         return fail(ex, "ns expects a namespace name (a symbol), got: ", second(form), NULL), -1;
+    ex->ns = second(form);
     for (ivm_value l = rest(rest(form)); l != IVM_EMPTY_LIST; l = rest(l)) {
         ivm_value clause = first(l);
         if (!ivm_is_cons(clause) || !kw_is(first(clause), "require"))
@@ -798,11 +884,278 @@ static int expand_ns(ivm_expander *ex, ivm_value form, ivm_value *out)
     return 1;
 }
 
+
+/* ---- Syntax quote ------------------------------------------------------ */
+
+/* Clojure's special forms: syntax quote leaves them unqualified. */
+static bool special_form(ivm_value s)
+{
+    static const char *const names[] = {
+        "def", "if", "do", "let*", "loop*", "recur", "fn*", "quote", "var", "throw", "try",
+        "catch", "finally", "new", "set!", ".", "&", "letfn*", "case*", "monitor-enter",
+        "monitor-exit", "import*", "deftype*", "reify*", NULL};
+    for (int i = 0; names[i]; i++)
+        if (sym_is(s, names[i]))
+            return true;
+    return false;
+}
+
+/* The names the expander rewrites, and the compiler's own forms that are
+ * clojure.core macros in Clojure: syntax quote writes them clojure.core/. */
+static const char *const core_forms[] = {
+    "defn", "defn-", "defmacro", "when", "when-not", "if-not", "cond", "case", "and", "or",
+    "->", "->>", "if-let", "when-let", "dotimes", "doseq", "time", "for", "if-some", "when-some",
+    "as->", "some->", "some->>", "cond->", "cond->>", "assert", "ns", "comment", "declare",
+    "let", "loop", "fn", "letfn", "load", NULL};
+
+static bool core_name(const ivm_expander *ex, ivm_value s)
+{
+    for (int i = 0; core_forms[i]; i++)
+        if (sym_is(s, core_forms[i]))
+            return true;
+    if (ivm_expand_defined(ex, s))
+        return false;
+    ivm_vm *vm = ex->vm;
+    uint32_t slot = ivm_global_slot(vm, s);
+    return slot < vm->rt->core_globals && vm->globals[slot].value != IVM_UNBOUND;
+}
+
+/* One syntax quote's auto-gensyms: x# is the same symbol throughout it. */
+typedef struct sq_state {
+    ivm_buf gensyms; /* ivm_value pairs: x#, x__N__auto__ */
+    uint32_t depth;
+} sq_state;
+
+static _Atomic uint64_t next_gensym_id;
+
+ivm_value ivm_expand_fresh_symbol(ivm_heap *h, const void *prefix, size_t len, const char *suffix)
+{
+    ivm_buf b = {0};
+    ivm_buf_add(&b, prefix, len);
+    ivm_buf_add_int(&b, (int64_t)__atomic_add_fetch(&next_gensym_id, 1, __ATOMIC_RELAXED));
+    ivm_buf_add_cstr(&b, suffix);
+    ivm_value s = ivm_symbol(h, b.data, b.len);
+    ivm_buf_free(&b);
+    return s;
+}
+
+/* What a symbol under syntax quote becomes: x# an auto-gensym, a special
+ * form itself, a core name clojure.core/name, anything else ns/name. */
+static ivm_value sq_symbol(ivm_expander *ex, sq_state *st, ivm_value s)
+{
+    const ivm_str *str = ivm_as_str(s);
+    if (str->aux || special_form(s) || str->bytes[0] == '.' || str->bytes[str->len - 1] == '.')
+        return s;
+    if (str->len > 1 && str->bytes[str->len - 1] == '#') {
+        for (uint32_t i = 0; i < COUNT(st->gensyms, ivm_value); i += 2)
+            if (ITEMS(st->gensyms, ivm_value)[i] == s)
+                return ITEMS(st->gensyms, ivm_value)[i + 1];
+        ivm_buf prefix = {0};
+        ivm_buf_add(&prefix, str->bytes, str->len - 1);
+        ivm_buf_add_cstr(&prefix, "__");
+        ivm_value pair[2] = {s, ivm_expand_fresh_symbol(ex->h, prefix.data, prefix.len, "__auto__")};
+        ivm_buf_free(&prefix);
+        ivm_buf_add(&st->gensyms, pair, sizeof pair);
+        return pair[1];
+    }
+    ivm_value ns = core_name(ex, s) ? sym(ex, "clojure.core") : ex->ns;
+    ivm_buf b = {0};
+    ivm_buf_add(&b, ivm_as_str(ns)->bytes, ivm_as_str(ns)->len);
+    ivm_buf_add_char(&b, '/');
+    ivm_buf_add(&b, str->bytes, str->len);
+    ivm_value q = ivm_symbol(ex->h, b.data, b.len);
+    ivm_buf_free(&b);
+    return q;
+}
+
+static bool is_call_of(ivm_value form, const char *head)
+{
+    return ivm_is_cons(form) && sym_is(first(form), head) && len(form) == 2;
+}
+
+static bool syntax_quote(ivm_expander *ex, sq_state *st, ivm_value form, ivm_value *out);
+
+/* The elements of a collection under syntax quote: each x as x' when
+ * nothing is spliced (*spliced false), else as the arguments of concat:
+ * (list x') for each x and the form itself for ~@form. */
+static bool sq_parts(ivm_expander *ex, sq_state *st, const ivm_value *items, uint32_t n,
+                     ivm_value *parts, bool *spliced)
+{
+    *spliced = false;
+    for (uint32_t i = 0; i < n; i++)
+        *spliced = *spliced || is_call_of(items[i], "clojure.core/unquote-splicing");
+    *parts = IVM_EMPTY_LIST;
+    for (uint32_t i = n; i-- > 0;) {
+        ivm_value x = items[i], part;
+        if (is_call_of(x, "clojure.core/unquote-splicing")) {
+            part = second(x);
+        } else {
+            if (!syntax_quote(ex, st, x, &part))
+                return false;
+            if (*spliced)
+                part = list(ex, 2, core(ex, "list"), part);
+        }
+        *parts = cons(ex, part, *parts);
+    }
+    return true;
+}
+
+/* The elements of a list, vector, map (keys and values in turn) or set. */
+static void sq_items(ivm_value coll, ivm_buf *items)
+{
+    if (ivm_is_list(coll)) {
+        for (ivm_value l = coll; l != IVM_EMPTY_LIST; l = rest(l)) {
+            ivm_value x = first(l);
+            ivm_buf_add(items, &x, sizeof x);
+        }
+    } else if (ivm_is_vector(coll)) {
+        for (uint64_t i = 0; i < ivm_vec_count(coll); i++) {
+            ivm_value x = ivm_vec_nth(coll, i);
+            ivm_buf_add(items, &x, sizeof x);
+        }
+    } else {
+        ivm_map_iter it;
+        ivm_value k, v;
+        ivm_map_iter_init(&it, coll);
+        while (ivm_map_iter_next(&it, &k, &v)) {
+            ivm_buf_add(items, &k, sizeof k);
+            if (ivm_is_map(coll))
+                ivm_buf_add(items, &v, sizeof v);
+        }
+    }
+}
+
+/* `form as Clojure's reader expands it: code that builds the form with
+ * ~x evaluated and ~@xs spliced; (seq (concat ...)) only where something
+ * is spliced, (list ...) otherwise (the same value). */
+static bool syntax_quote(ivm_expander *ex, sq_state *st, ivm_value form, ivm_value *out)
+{
+    if (st->depth++ > MAX_QUOTED_DEPTH)
+        return fail(ex, "syntax-quoted form nested too deeply", 0, NULL);
+    bool ok = true;
+    if (ivm_is_kind(form, IVM_K_SYMBOL)) {
+        *out = list(ex, 2, sym(ex, "quote"), sq_symbol(ex, st, form));
+    } else if (is_call_of(form, "clojure.core/unquote")) {
+        *out = second(form);
+    } else if (is_call_of(form, "clojure.core/unquote-splicing")) {
+        ok = fail(ex, "splice not in list", 0, NULL);
+    } else if (is_call_of(form, "ivm.core/syntax-quote")) { /* the inner one first, as Clojure reads */
+        ivm_value inner;
+        sq_state fresh = {0};
+        ok = syntax_quote(ex, &fresh, second(form), &inner) && syntax_quote(ex, st, inner, out);
+        ivm_buf_free(&fresh.gensyms);
+    } else if (form == IVM_EMPTY_LIST) {
+        *out = list(ex, 1, core(ex, "list"));
+    } else if (ivm_is_cons(form) || ivm_is_vector(form) || ivm_is_map(form) || ivm_is_set(form)) {
+        ivm_buf items = {0};
+        sq_items(form, &items);
+        ivm_value parts;
+        bool spliced;
+        ok = sq_parts(ex, st, ITEMS(items, ivm_value), COUNT(items, ivm_value), &parts, &spliced);
+        ivm_buf_free(&items);
+        if (ok) {
+            ivm_value built = spliced ? list(ex, 2, core(ex, "seq"), cons(ex, core(ex, "concat"), parts))
+                                      : cons(ex, core(ex, "list"), parts);
+            const char *maker = ivm_is_vector(form) ? "vector" : ivm_is_map(form) ? "hash-map"
+                                : ivm_is_set(form)  ? "hash-set" : NULL;
+            if (maker && spliced)
+                built = list(ex, 3, core(ex, "apply"), core(ex, maker), built);
+            else if (maker)
+                built = cons(ex, core(ex, maker), parts);
+            *out = built;
+        }
+    } else {
+        *out = form; /* numbers, strings, keywords, characters, nil, booleans */
+    }
+    st->depth--;
+    return ok;
+}
+
+static int expand_syntax_quote(ivm_expander *ex, ivm_value form, ivm_value *out)
+{
+    sq_state st = {0};
+    bool ok = syntax_quote(ex, &st, second(form), out);
+    ivm_buf_free(&st.gensyms);
+    return ok ? 1 : -1;
+}
+
+/* ---- Macros ------------------------------------------------------------- */
+
+/* A macro lives in a global of its own, named "macro NAME" (no program can
+ * write that symbol), so that the collector keeps its function alive and
+ * later compilations (the REPL's) see it. */
+static ivm_value macro_slot_name(ivm_expander *ex, ivm_value name)
+{
+    ivm_buf b = {0};
+    ivm_buf_add_cstr(&b, "macro ");
+    ivm_buf_add(&b, ivm_as_str(name)->bytes, ivm_as_str(name)->len);
+    ivm_value s = ivm_symbol(ex->h, b.data, b.len);
+    ivm_buf_free(&b);
+    return s;
+}
+
+ivm_value ivm_expand_macro(ivm_expander *ex, ivm_value name)
+{
+    if (!ex->vm->rt->nmacros || !ivm_is_kind(name, IVM_K_SYMBOL))
+        return 0;
+    ivm_value v = ex->vm->globals[ivm_global_slot(ex->vm, macro_slot_name(ex, name))].value;
+    return v == IVM_UNBOUND ? 0 : v;
+}
+
+void ivm_expand_set_macro(ivm_expander *ex, ivm_value name, ivm_value fn)
+{
+    ivm_vm *vm = ex->vm;
+    uint32_t slot = ivm_global_slot(vm, macro_slot_name(ex, name));
+    if (vm->globals[slot].value == IVM_UNBOUND && fn == IVM_UNBOUND)
+        return;
+    vm->globals[slot].value = fn;
+    vm->rt->nmacros++;
+}
+
+/* The message of the error a macro raised. */
+static void error_text(ivm_expander *ex, ivm_buf *b)
+{
+    ivm_value e = ex->vm->error;
+    if (ivm_is_kind(e, IVM_K_EXCEPTION) && ivm_is_kind(ivm_as_exception(e)->message, IVM_K_STRING))
+        e = ivm_as_exception(e)->message;
+    if (ivm_is_kind(e, IVM_K_STRING))
+        ivm_buf_add(b, ivm_as_str(e)->bytes, ivm_as_str(e)->len);
+    else
+        ivm_print(ex->h, b, e, true);
+}
+
+bool ivm_expand_call_macro(ivm_expander *ex, ivm_value macro, ivm_value form, ivm_value *out)
+{
+    ivm_vm *vm = ex->vm;
+    ivm_buf args = {0};
+    for (ivm_value l = rest(form); l != IVM_EMPTY_LIST; l = rest(l)) {
+        ivm_value x = first(l);
+        ivm_buf_add(&args, &x, sizeof x);
+    }
+    vm->gc_hold++; /* the forms being compiled are rooted nowhere */
+    ivm_status st = ivm_call(vm, macro, COUNT(args, ivm_value), ITEMS(args, ivm_value), out);
+    vm->gc_hold--;
+    ivm_buf_free(&args);
+    if (st == IVM_OK)
+        return true;
+    ivm_buf msg = {0};
+    ivm_buf_add_cstr(&msg, "error while expanding macro ");
+    ivm_print(ex->h, &msg, first(form), true);
+    ivm_buf_add_cstr(&msg, ": ");
+    error_text(ex, &msg);
+    ivm_buf_add_char(&msg, '\0');
+    fail(ex, msg.data, 0, NULL);
+    ivm_buf_free(&msg);
+    return false;
+}
+
 int ivm_expand(ivm_expander *ex, ivm_value form, ivm_value *out)
 {
     ivm_value head = first(form), args = rest(form);
     if (sym_is(head, "defn") || sym_is(head, "defn-"))
         return expand_defn(ex, form, out);
+    if (sym_is(head, "ivm.core/syntax-quote"))
+        return need(ex, form, 2, "syntax quote needs a form") ? expand_syntax_quote(ex, form, out) : -1;
     if (sym_is(head, "when") || sym_is(head, "when-not")) {
         if (!need(ex, form, 2, "when needs a test"))
             return -1;
@@ -846,6 +1199,8 @@ int ivm_expand(ivm_expander *ex, ivm_value form, ivm_value *out)
         return expand_cond_thread(ex, form, sym_is(head, "cond->>"), out);
     if (sym_is(head, "assert"))
         return expand_assert(ex, form, out);
+    if (sym_is(head, "letfn"))
+        return expand_letfn(ex, form, out);
     if (sym_is(head, "ns"))
         return expand_ns(ex, form, out);
     if (sym_is(head, "comment")) {

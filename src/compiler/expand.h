@@ -1,7 +1,8 @@
 /* Derived forms and what the compiler knows about names.
  *
  * The expander rewrites derived forms (defn, when, cond, case, and, or,
- * ->, ->>, if-let, when-let, dotimes, doseq, time, comment, declare, ns)
+ * ->, ->>, if-let, when-let, dotimes, doseq, time, comment, declare, ns,
+ * syntax quote, and the program's own macros: see Macros below)
  * into the special forms the compiler handles, turns destructuring
  * patterns into plain bindings, and keeps the compile-time facts about
  * globals: which are defined, with which arities, and which built-in names
@@ -28,6 +29,7 @@ typedef struct ivm_expander {
     ivm_buf defined; /* ivm_global_fact: globals this compilation defines */
     ivm_buf aliases; /* ivm_value pairs: alias symbol, namespace symbol */
     uint32_t gensyms;
+    ivm_value ns;       /* symbol: the namespace (ns ...) named; user by default */
     ivm_value def_name; /* string: the def being compiled (names its fn), or nil */
 } ivm_expander;
 
@@ -40,6 +42,28 @@ int ivm_expand(ivm_expander *ex, ivm_value form, ivm_value *out);
 
 /* A fresh symbol no program can write (it has a space in its name). */
 ivm_value ivm_expand_gensym(ivm_expander *ex);
+/* prefix, a number no other call returns, suffix: what gensym and the
+ * auto-gensyms x# of syntax quote (x__N__auto__) are named. */
+ivm_value ivm_expand_fresh_symbol(ivm_heap *h, const void *prefix, size_t len, const char *suffix);
+
+/* ---- Macros -------------------------------------------------------------
+ *
+ * `x (read as (ivm.core/syntax-quote x)) expands as Clojure's reader
+ * expands it: symbols are qualified (clojure.core/ for the core's names,
+ * the file's namespace for the rest; special forms stay bare), x# is an
+ * auto-gensym, ~x and ~@x insert values. ivm_expand_alias strips those
+ * qualifiers again, so the expansion compiles.
+ *
+ * A macro is a function (defmacro's) the compiler calls on the forms of a
+ * call, at compile time; its result is compiled instead. */
+
+/* The macro `name` names, or 0. */
+ivm_value ivm_expand_macro(ivm_expander *ex, ivm_value name);
+/* Makes name a macro (fn a function), or no longer one (IVM_UNBOUND). */
+void ivm_expand_set_macro(ivm_expander *ex, ivm_value name, ivm_value fn);
+/* Calls the macro on the arguments of form; false (with a message) if it
+ * throws. Collections are held off meanwhile (vm->gc_hold). */
+bool ivm_expand_call_macro(ivm_expander *ex, ivm_value macro, ivm_value form, ivm_value *out);
 
 /* Rewrites a destructuring pattern bound to the value named `value` into a
  * list (pattern1 init1 pattern2 init2 ...) of simpler bindings. */

@@ -196,6 +196,9 @@ typedef enum frame_kind {
     F_FN,      /* #( ... ): an anonymous function literal */
     F_QUOTE,   /* 'x */
     F_DEREF,   /* @x */
+    F_SYNTAX_QUOTE,     /* `x */
+    F_UNQUOTE,          /* ~x */
+    F_UNQUOTE_SPLICING, /* ~@x */
     F_DISCARD, /* #_x */
     F_META,    /* ^meta x */
 } frame_kind;
@@ -838,6 +841,19 @@ static ivm_value wrap(ctx *c, const char *name, ivm_value x, ivm_source_pos at,
     return list;
 }
 
+/* The head of the list a prefix reads as: 'x is (quote x), and so on.
+ * Syntax quote is expanded by the compiler (expand.c), not here. */
+static const char *prefix_name(frame_kind kind)
+{
+    switch (kind) {
+    case F_QUOTE: return "quote";
+    case F_DEREF: return "deref";
+    case F_SYNTAX_QUOTE: return "ivm.core/syntax-quote";
+    case F_UNQUOTE: return "clojure.core/unquote";
+    default: return "clojure.core/unquote-splicing";
+    }
+}
+
 /* Hands a finished form to whatever is open: a collection takes it as an
  * element, a prefix applies to it (and hands the result on), #_ drops it.
  * True when nothing is open: the form is a whole top-level form. */
@@ -860,7 +876,7 @@ static bool deliver(ctx *c, ivm_value *v, ivm_source_pos *pos)
         if (done.kind == F_DISCARD)
             return false;
         if (done.kind != F_META) {
-            *v = wrap(c, done.kind == F_QUOTE ? "quote" : "deref", *v, done.pos, *pos);
+            *v = wrap(c, prefix_name(done.kind), *v, done.pos, *pos);
             *pos = done.pos;
         }
     }
@@ -931,7 +947,11 @@ static int read_item(ctx *c, ivm_value *v, ivm_source_pos *pos)
     case '"': return outcome(read_string(c, v));
     case '\\': return outcome(read_char(c, v));
     case '#': return read_dispatch(c, v, *pos);
-    case '`': case '~': return outcome(fail(c, r->p, "syntax quote is not supported yet"));
+    case '`': return open_frame(c, F_SYNTAX_QUOTE, *pos, 1);
+    case '~':
+        if (r->p + 1 < r->end && r->p[1] == '@')
+            return open_frame(c, F_UNQUOTE_SPLICING, *pos, 2);
+        return open_frame(c, F_UNQUOTE, *pos, 1);
     default: return outcome(read_token(c, v));
     }
 }

@@ -8,9 +8,12 @@
  * \return \backspace \formfeed \uXXXX \oNNN); :keywords and :ns/keywords;
  * symbols (ns/name, /); (lists) [vectors] {maps} #{sets}; ; comments, #!
  * comments (a shebang line), commas as whitespace; #_ discards the next
- * form; 'x is (quote x), @x is (deref x); ^meta form reads as form (the
- * metadata is read and dropped). Integers beyond 64 bits, ratios, ::auto
- * keywords, #() #"" ` ~ #? and tagged literals are errors that say so.
+ * form; 'x is (quote x), @x is (deref x), `x is (ivm.core/syntax-quote x)
+ * (the compiler expands it), ~x is (clojure.core/unquote x) and ~@x is
+ * (clojure.core/unquote-splicing x); #(...) is an anonymous function;
+ * ^meta form reads as form (the metadata is read and dropped). Integers
+ * beyond 64 bits, ratios, ::auto keywords, #"" #? and tagged literals are
+ * errors that say so.
  *
  * Nesting is read with an explicit stack: depth costs heap, never C stack,
  * and has no limit. */
