@@ -124,6 +124,16 @@ static void drop_handlers(ivm_vm *vm, uint32_t frame)
         vm->nhandlers--;
 }
 
+/* The failure of a lazy node's realization inside a walk, which reads as
+ * the sequence's end there (ivm_lazy_force): reported once the native or
+ * instruction that walked is done. */
+static ivm_status take_force_status(ivm_vm *vm)
+{
+    ivm_status st = vm->force_status;
+    vm->force_status = IVM_OK;
+    return st;
+}
+
 static ivm_status call_native(ivm_vm *vm, ivm_value fn, const ivm_value *args,
                               uint32_t nargs, ivm_value *result)
 {
@@ -133,7 +143,104 @@ static ivm_status call_native(ivm_vm *vm, ivm_value fn, const ivm_value *args,
     uint32_t roots = vm->nc_roots; /* a native's roots end with it */
     ivm_status st = def->fn(vm, args, nargs, result);
     vm->nc_roots = roots;
+    if (UNLIKELY(vm->force_status != IVM_OK))
+        st = st == IVM_OK ? take_force_status(vm) : (take_force_status(vm), st);
     return st;
+}
+
+/* ---- Lazy sequences ---------------------------------------------------- */
+
+/* The VM this thread last ran code on: the values layer realizes lazy
+ * nodes without one in hand (ivm_lazy_force_hook). */
+static _Thread_local ivm_vm *thread_vm;
+
+/* What a thunk returned, as a sequence: a lazy node as it is, nil, () and
+ * lists as they are, anything else through seq (vectors, maps, strings...).
+ * The result is a lazy node, a list or nil. */
+static ivm_status as_seq(ivm_vm *vm, ivm_value *v)
+{
+    if (*v == IVM_NIL || ivm_is_list(*v) || ivm_is_lazy(*v))
+        return IVM_OK;
+    ivm_value seq = vm->globals[ivm_global_slot(vm, ivm_symbol_cstr(&vm->heap, "seq"))].value;
+    if (seq == IVM_UNBOUND)
+        return ivm_raise_type(vm, "a lazy sequence's body must give a seq, got", *v);
+    return ivm_call(vm, seq, 1, v, v);
+}
+
+/* Realizes node. A thunk may give another unrealized node, whose thunk
+ * then runs here too (a loop, not a recursion: lazy-seq of lazy-seq of ...
+ * nests without bound); every node of the chain gets the final result.
+ * Objects must not move meanwhile (C walkers hold addresses), so the
+ * nested call counts one deeper than it is. */
+static ivm_status realize(ivm_vm *vm, ivm_value node)
+{
+    ivm_worklist chain; /* nodes waiting for the result */
+    ivm_worklist_init(&chain);
+    ivm_root_list(vm, &chain);
+    ivm_value r = node;
+    ivm_root(vm, &r);
+    ivm_status st = IVM_OK;
+    vm->nested_calls++;
+    while (st == IVM_OK && ivm_is_lazy(r) && !ivm_lazy_realized(r)) {
+        ivm_worklist_push(&chain, r);
+        ivm_value thunk = __atomic_load_n(&ivm_as_lazy(r)->thunk, __ATOMIC_ACQUIRE);
+        if (thunk == IVM_NIL) /* another thread realized it meanwhile */
+            break;
+        st = ivm_call(vm, thunk, 0, NULL, &r);
+        if (st == IVM_OK)
+            st = as_seq(vm, &r);
+    }
+    vm->nested_calls--;
+    if (st == IVM_OK) {
+        ivm_value first = IVM_NIL, rest = IVM_UNBOUND;
+        if (ivm_is_lazy(r)) {
+            first = ivm_as_lazy(r)->first;
+            rest = ivm_as_lazy(r)->rest;
+        } else if (ivm_is_cons(r)) {
+            first = ivm_as_cons(r)->first;
+            rest = ivm_as_cons(r)->rest;
+        }
+        for (size_t i = 0; i < chain.len; i++)
+            if (!ivm_lazy_realized(chain.items[i]))
+                ivm_lazy_set(chain.items[i], first, rest);
+    }
+    ivm_worklist_free(&chain);
+    return st;
+}
+
+static bool force_on_this_thread(ivm_value node)
+{
+    ivm_vm *vm = thread_vm;
+    if (!vm)
+        return false;
+    uint32_t roots = vm->nc_roots;
+    ivm_status st = realize(vm, node);
+    vm->nc_roots = roots;
+    if (st != IVM_OK && vm->force_status == IVM_OK)
+        vm->force_status = st;
+    return st == IVM_OK;
+}
+
+ivm_status ivm_lazy_realize(ivm_vm *vm, ivm_value node)
+{
+    if (ivm_lazy_realized(node))
+        return IVM_OK;
+    uint32_t roots = vm->nc_roots;
+    ivm_status st = realize(vm, node);
+    vm->nc_roots = roots;
+    return st;
+}
+
+void ivm_lazy_install(ivm_vm *vm)
+{
+    thread_vm = vm;
+    ivm_lazy_force_hook = force_on_this_thread;
+}
+
+void ivm_lazy_forget(ivm_vm *vm)
+{
+    if (thread_vm == vm)
+        thread_vm = NULL;
 }
 
 static ivm_status unbound_global(ivm_vm *vm, ivm_value name)
@@ -309,6 +416,7 @@ static ivm_status run(ivm_vm *vm, uint32_t stop, bool resuming)
     ivm_status st;
     int32_t budget = vm->budget;
     uint32_t floor = floor_of(vm, stop);
+    thread_vm = vm;
     LOAD_FRAME();
     /* entry from C: a native calling back in may allocate much */
     if (UNLIKELY(ivm_arena_collect_requested(vm->heap.arena)))
@@ -446,8 +554,11 @@ static ivm_status run(ivm_vm *vm, uint32_t stop, bool resuming)
     CASE(NOT) { R[A] = ivm_bool(!ivm_truthy(R[B])); NEXT; }
     CASE(EQ) {
         ivm_value x = R[A], y = R[B];
+        SAVE_PC(); /* a lazy sequence may be realized */
         bool eq = x == y ? !ivm_is_obj(x) || ivm_equal(x, y)
                          : !BOTH_FIXNUMS(x, y) && ivm_equal(x, y);
+        if (UNLIKELY(vm->force_status != IVM_OK))
+            CHECK(take_force_status(vm));
         COND_JUMP(eq, C);
     }
     CASE(LT) {
@@ -666,7 +777,9 @@ fail:
  * callee and arguments do not fit (prepare_call moves them on when its
  * registers do not). *ret: the slot of the current segment its result
  * will be in. */
-static ivm_status push_call(ivm_vm *vm, ivm_value fn, uint32_t nargs,
+/* `callee` is the function as called (a multi-arity function's callee
+ * slot keeps it, which SELF reads), fn the closure that runs. */
+static ivm_status push_call(ivm_vm *vm, ivm_value callee, ivm_value fn, uint32_t nargs,
                             const ivm_value *args, uint32_t *ret)
 {
     uint32_t top = vm->nframes ? ivm_frame_end(&vm->frames[vm->nframes - 1]) : 0;
@@ -683,7 +796,7 @@ static ivm_status push_call(ivm_vm *vm, ivm_value fn, uint32_t nargs,
     }
     if (top + 1 + nargs > vm->stack_high)
         vm->stack_high = top + 1 + nargs;
-    vm->stack[top] = fn;
+    vm->stack[top] = callee;
     if (nargs) /* args may be NULL when there are none */
         memcpy(&vm->stack[top + 1], args, nargs * sizeof *args);
     uint32_t base = top + 1;
@@ -720,6 +833,7 @@ ivm_status ivm_call(ivm_vm *vm, ivm_value fn, uint32_t nargs,
                     const ivm_value *args, ivm_value *result)
 {
     bool closure;
+    ivm_value callee = fn;
     ivm_status st = call_direct(vm, &fn, nargs, args, result, &closure);
     if (st != IVM_OK || !closure)
         return st;
@@ -727,7 +841,7 @@ ivm_status ivm_call(ivm_vm *vm, ivm_value fn, uint32_t nargs,
         return stack_overflow(vm);
     ivm_segment *seg = vm->seg;
     uint32_t stop = ivm_stack_depth(vm), ret;
-    st = push_call(vm, fn, nargs, args, &ret);
+    st = push_call(vm, callee, fn, nargs, args, &ret);
     if (st != IVM_OK)
         return st;
     vm->nested_calls++;
@@ -747,11 +861,12 @@ ivm_status ivm_start_call(ivm_vm *vm, ivm_value fn, uint32_t nargs,
 {
     IVM_ASSERT(ivm_stack_depth(vm) == 0);
     bool closure;
+    ivm_value callee = fn;
     ivm_status st = call_direct(vm, &fn, nargs, args, result, &closure);
     if (st != IVM_OK || !closure)
         return st;
     uint32_t ret;
-    return push_call(vm, fn, nargs, args, &ret);
+    return push_call(vm, callee, fn, nargs, args, &ret);
 }
 
 ivm_status ivm_resume(ivm_vm *vm, bool at_entry, ivm_value *result)

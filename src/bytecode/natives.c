@@ -16,10 +16,16 @@ static ivm_status print_args(ivm_vm *vm, const ivm_value *args, uint32_t nargs,
                              bool readably, bool newline, ivm_value *result)
 {
     ivm_buf *out = &vm->out;
+    size_t mark = out->len;
     for (uint32_t i = 0; i < nargs; i++) {
         if (i)
             ivm_buf_add_char(out, ' ');
         ivm_print(&vm->heap, out, args[i], readably);
+    }
+    if (vm->force_status != IVM_OK) { /* a lazy sequence failed: print nothing */
+        if (out->len >= mark)
+            out->len = mark;
+        return IVM_OK; /* call_native reports it */
     }
     if (newline)
         ivm_buf_add_char(out, '\n');

@@ -292,6 +292,7 @@ bool ivm_vm_init(ivm_vm *vm, size_t heap_bytes, ivm_arena_mode mode)
         return false;
     }
     ivm_vm_add_natives(vm, ivm_base_natives, ivm_base_native_count);
+    ivm_lazy_install(vm);
     return true;
 }
 
@@ -327,6 +328,7 @@ void ivm_vm_add_natives(ivm_vm *vm, const ivm_native_def *defs, uint32_t n)
 
 void ivm_vm_destroy(ivm_vm *vm)
 {
+    ivm_lazy_forget(vm);
     if (vm->rt)
         remove_thread(vm->rt, vm);
     ivm_platform_free(vm->handlers);

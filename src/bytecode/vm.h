@@ -228,6 +228,9 @@ struct ivm_vm {
     /* While not 0, a safepoint does not collect: the compiler runs macros
      * while the forms it compiles are rooted nowhere. */
     uint32_t gc_hold;
+    /* A lazy node's realization failed inside a walk (ivm_lazy_force): the
+     * native or instruction that walked fails with it when done. */
+    ivm_status force_status;
 
     ivm_value error; /* the thrown value while status is IVM_ERROR */
     ivm_trace_entry trace[IVM_TRACE_MAX];
@@ -395,6 +398,18 @@ static inline bool ivm_may_block(const ivm_vm *vm)
 {
     return vm->proc && vm->nested_calls == vm->run_base;
 }
+
+/* ---- Lazy sequences ---------------------------------------------------- */
+
+/* Realizes a lazy node (see ivm_lazy in values/value.h): runs its thunk,
+ * and the thunks of the nodes that gives, until a list, nil or a realized
+ * node comes; the result is cached in every node of the chain. */
+ivm_status ivm_lazy_realize(ivm_vm *vm, ivm_value node);
+/* Lets the values layer realize lazy nodes (printing, equality, hashing,
+ * walks) on the VM that runs on the calling thread; ivm_vm_init calls it. */
+void ivm_lazy_install(ivm_vm *vm);
+/* ivm_vm_destroy: the thread no longer runs vm. */
+void ivm_lazy_forget(ivm_vm *vm);
 
 /* ---- Loading ----------------------------------------------------------- */
 

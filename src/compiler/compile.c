@@ -1661,6 +1661,7 @@ static void run_prelude(ivm_vm *vm)
         !ivm_load(vm, (const uint8_t *)ivc.data, ivc.len, &m, &le) ||
         ivm_call(vm, ivm_module_entry(vm, m), 0, NULL, &result) != IVM_OK) {
         ivm_platform_write(IVM_STDERR, "ivm: internal error: the prelude failed\n", 40);
+        ivm_platform_write(IVM_STDERR, err.data, err.len);
         ivm_platform_exit(70);
     }
     ivm_buf_free(&ivc);

@@ -120,7 +120,33 @@ bool ivm_core_seqable(ivm_value v)
            ivm_is_kind(v, IVM_K_STRING) || ivm_is_kind(v, IVM_K_BYTES);
 }
 
+/* Realizes every node of a lazy sequence (it must be finite). The native
+ * walking it may already hold values nothing roots (a builder begun, a
+ * list of results), so no collection runs meanwhile: the garbage the
+ * realization makes waits for the next safepoint. */
+static ivm_status realize_all(ivm_vm *vm, ivm_value seq)
+{
+    uint32_t roots = ivm_roots_count(vm);
+    ivm_root(vm, &seq);
+    ivm_status st = IVM_OK;
+    vm->gc_hold++;
+    while (st == IVM_OK && ivm_is_lazy(seq)) {
+        st = ivm_lazy_realize(vm, seq);
+        seq = ivm_as_lazy(seq)->rest;
+    }
+    vm->gc_hold--;
+    ivm_roots_restore(vm, roots);
+    return st;
+}
+
 ivm_status ivm_core_iter_init(ivm_vm *vm, ivm_core_iter *it, ivm_value coll)
+{
+    if (ivm_is_lazy(coll)) /* all of it now: the walk then runs no code */
+        CHECK(realize_all(vm, coll));
+    return ivm_core_iter_init_lazy(vm, it, coll);
+}
+
+ivm_status ivm_core_iter_init_lazy(ivm_vm *vm, ivm_core_iter *it, ivm_value coll)
 {
     it->kind = IT_DONE;
     if (coll == IVM_NIL)
@@ -182,12 +208,60 @@ ivm_status ivm_core_seq_count(ivm_vm *vm, ivm_value coll, uint64_t *out)
     return ivm_core_count(vm, coll, out);
 }
 
+/* ---- Lazy sequences ---------------------------------------------------- */
+
+ivm_status ivm_core_lazy_skip(ivm_vm *vm, ivm_value seq, uint64_t n, ivm_value *out)
+{
+    uint32_t roots = ivm_roots_count(vm); /* seq's root ends here, not with the native */
+    ivm_root(vm, &seq);
+    ivm_status st = IVM_OK;
+    for (; n && ivm_is_lazy(seq); n--) {
+        st = ivm_lazy_realize(vm, seq);
+        if (st != IVM_OK)
+            break;
+        if (ivm_as_lazy(seq)->rest == IVM_UNBOUND) {
+            seq = IVM_EMPTY_LIST;
+            n = 0;
+            break;
+        }
+        seq = ivm_as_lazy(seq)->rest;
+    }
+    for (; n && ivm_is_cons(seq); n--)
+        seq = ivm_as_cons(seq)->rest;
+    ivm_roots_restore(vm, roots);
+    *out = seq;
+    return st;
+}
+
+bool ivm_core_any_lazy(const ivm_value *args, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (ivm_is_lazy(args[i]))
+            return true;
+    return false;
+}
+
+ivm_status ivm_core_call_lazy(ivm_vm *vm, const char *name, const ivm_value *args,
+                              uint32_t nargs, ivm_value *result)
+{
+    ivm_buf b = {0};
+    ivm_buf_add_cstr(&b, "ivm.lazy/");
+    ivm_buf_add_cstr(&b, name);
+    ivm_value fn = vm->globals[ivm_global_slot(vm, ivm_symbol(&vm->heap, b.data, b.len))].value;
+    ivm_buf_free(&b);
+    if (fn == IVM_UNBOUND) /* the prelude (ivm_compiler_install) defines them */
+        return ivm_raise(vm, "lazy sequences need the compiler's prelude, which is not installed");
+    return ivm_call(vm, fn, nargs, args, result);
+}
+
 /* ---- Counting, getting, conj and assoc --------------------------------- */
 
 ivm_status ivm_core_count(ivm_vm *vm, ivm_value v, uint64_t *out)
 {
     if (v == IVM_NIL)
         *out = 0;
+    else if (ivm_is_lazy(v))
+        *out = ivm_sequential_count(v);
     else if (ivm_is_list(v))
         *out = ivm_list_count(v);
     else if (ivm_is_vector(v))
@@ -286,6 +360,8 @@ ivm_status ivm_core_conj(ivm_vm *vm, ivm_value coll, ivm_value x, ivm_value *out
     ivm_heap *h = &vm->heap;
     if (coll == IVM_NIL || ivm_is_list(coll))
         *out = ivm_cons_new(h, x, coll == IVM_NIL ? IVM_EMPTY_LIST : coll);
+    else if (ivm_is_lazy(coll))
+        *out = ivm_lazy_cons(h, x, coll);
     else if (ivm_is_vector(coll))
         *out = ivm_vec_conj(h, coll, x);
     else if (ivm_is_set(coll))
@@ -937,7 +1013,7 @@ PREDICATE(n_vector_p, ivm_is_vector(v))
 PREDICATE(n_map_p, ivm_is_map(v))
 PREDICATE(n_set_p, ivm_is_set(v))
 PREDICATE(n_list_p, ivm_is_list(v))
-PREDICATE(n_seq_p, ivm_is_list(v))
+PREDICATE(n_seq_p, ivm_is_list(v) || ivm_is_lazy(v))
 PREDICATE(n_fn_p, ivm_core_is_fn(v))
 PREDICATE(n_coll_p, ivm_walk_kind_of(v) != IVM_WALK_LEAF)
 PREDICATE(n_sequential_p, ivm_is_sequential(ivm_walk_kind_of(v)))
@@ -968,6 +1044,11 @@ NATIVE(n_infinite_p)
 NATIVE(n_empty_p)
 {
     (void)nargs;
+    if (ivm_is_lazy(args[0])) { /* only its first node: it may be infinite */
+        CHECK(ivm_lazy_realize(vm, args[0]));
+        *result = ivm_bool(ivm_as_lazy(args[0])->rest == IVM_UNBOUND);
+        return IVM_OK;
+    }
     uint64_t n;
     CHECK(ivm_core_seq_count(vm, args[0], &n));
     *result = ivm_bool(n == 0);

@@ -79,7 +79,22 @@ NATIVE(n_nth)
         *result = nargs == 3 ? args[2] : IVM_NIL;
         return IVM_OK;
     }
-    if (ivm_is_list(c)) {
+    if (ivm_is_lazy(c)) {
+        ivm_value at;
+        ((ivm_value *)args)[0] = IVM_NIL; /* spent (opcodes.h): the head is not kept */
+        CHECK(ivm_core_lazy_skip(vm, c, i < 0 ? 0 : (uint64_t)i, &at));
+        if (ivm_is_lazy(at))
+            CHECK(ivm_lazy_realize(vm, at));
+        if (i >= 0 && ivm_is_lazy(at) && ivm_as_lazy(at)->rest != IVM_UNBOUND) {
+            *result = ivm_as_lazy(at)->first;
+            return IVM_OK;
+        }
+        if (i >= 0 && ivm_is_cons(at)) {
+            *result = ivm_as_cons(at)->first;
+            return IVM_OK;
+        }
+        n = (uint64_t)i; /* short: the index is past its end */
+    } else if (ivm_is_list(c)) {
         n = ivm_list_count(c);
         if (i >= 0 && (uint64_t)i < n) {
             for (int64_t j = 0; j < i; j++)
@@ -244,7 +259,7 @@ NATIVE(n_first)
         return IVM_OK;
     }
     ivm_core_iter it;
-    CHECK(ivm_core_iter_init(vm, &it, c));
+    CHECK(ivm_core_iter_init_lazy(vm, &it, c));
     ivm_core_iter_next(&vm->heap, &it, result);
     return IVM_OK;
 }
@@ -253,7 +268,7 @@ NATIVE(n_second)
 {
     (void)nargs;
     ivm_core_iter it;
-    CHECK(ivm_core_iter_init(vm, &it, args[0]));
+    CHECK(ivm_core_iter_init_lazy(vm, &it, args[0]));
     *result = IVM_NIL;
     if (ivm_core_iter_next(&vm->heap, &it, result))
         if (!ivm_core_iter_next(&vm->heap, &it, result))
@@ -289,6 +304,12 @@ NATIVE(n_last)
  * for a list). */
 static ivm_status rest_list(ivm_vm *vm, ivm_value coll, uint64_t skip, ivm_value *out)
 {
+    if (ivm_is_lazy(coll)) { /* the rest as it is, realized or not */
+        CHECK(ivm_core_lazy_skip(vm, coll, skip, out));
+        if (ivm_is_lazy(*out) && ivm_lazy_realized(*out) && ivm_as_lazy(*out)->rest == IVM_UNBOUND)
+            *out = IVM_EMPTY_LIST;
+        return IVM_OK;
+    }
     if (coll == IVM_NIL || ivm_is_list(coll)) {
         ivm_value l = coll == IVM_NIL ? IVM_EMPTY_LIST : coll;
         for (; skip && l != IVM_EMPTY_LIST; skip--)
@@ -312,13 +333,24 @@ static ivm_status rest_list(ivm_vm *vm, ivm_value coll, uint64_t skip, ivm_value
 
 NATIVE(n_rest) { (void)nargs; return rest_list(vm, args[0], 1, result); }
 
+/* What next and seq give for a rest: nil when it is empty (realizing it). */
+static ivm_status seq_of_rest(ivm_vm *vm, ivm_value *v)
+{
+    if (ivm_is_lazy(*v)) {
+        CHECK(ivm_lazy_realize(vm, *v));
+        if (ivm_as_lazy(*v)->rest == IVM_UNBOUND)
+            *v = IVM_NIL;
+    }
+    if (*v == IVM_EMPTY_LIST)
+        *v = IVM_NIL;
+    return IVM_OK;
+}
+
 NATIVE(n_next)
 {
     (void)nargs;
     CHECK(rest_list(vm, args[0], 1, result));
-    if (*result == IVM_EMPTY_LIST)
-        *result = IVM_NIL;
-    return IVM_OK;
+    return seq_of_rest(vm, result);
 }
 
 static ivm_status count_arg(ivm_vm *vm, ivm_value v, int64_t *out)
@@ -346,10 +378,10 @@ NATIVE(n_nthnext)
     (void)nargs;
     int64_t n = 0;
     CHECK(count_arg(vm, args[1], &n));
-    CHECK(rest_list(vm, args[0], n < 0 ? 0 : (uint64_t)n, result));
-    if (*result == IVM_EMPTY_LIST)
-        *result = IVM_NIL;
-    return IVM_OK;
+    ivm_value coll = args[0];
+    ((ivm_value *)args)[0] = IVM_NIL; /* spent (opcodes.h): the head is not kept */
+    CHECK(rest_list(vm, coll, n < 0 ? 0 : (uint64_t)n, result));
+    return seq_of_rest(vm, result);
 }
 
 NATIVE(n_seq)
@@ -361,9 +393,7 @@ NATIVE(n_seq)
         return IVM_OK;
     }
     CHECK(rest_list(vm, c, 0, result));
-    if (*result == IVM_EMPTY_LIST)
-        *result = IVM_NIL;
-    return IVM_OK;
+    return seq_of_rest(vm, result);
 }
 
 NATIVE(n_cons)
@@ -371,7 +401,8 @@ NATIVE(n_cons)
     (void)nargs;
     ivm_value rest;
     CHECK(rest_list(vm, args[1], 0, &rest));
-    *result = ivm_cons_new(&vm->heap, args[0], rest);
+    *result = ivm_is_lazy(rest) ? ivm_lazy_cons(&vm->heap, args[0], rest)
+                                : ivm_cons_new(&vm->heap, args[0], rest);
     return IVM_OK;
 }
 

@@ -84,14 +84,37 @@ typedef struct ivm_core_iter {
 } ivm_core_iter;
 
 bool ivm_core_seqable(ivm_value v);
-/* Raises "Don't know how to create ISeq ..." for anything not seqable. */
+/* Raises "Don't know how to create ISeq ..." for anything not seqable.
+ * A lazy sequence is realized whole first, so that the walk runs no code
+ * (which could collect what the caller holds unrooted: builders, lists of
+ * results). */
 ivm_status ivm_core_iter_init(ivm_vm *vm, ivm_core_iter *it, ivm_value coll);
+/* The same, but a lazy sequence is realized as the walk reaches it: for
+ * the natives that may stop early on an infinite one (first, take, some),
+ * which hold nothing unrooted but the sequence's own elements. */
+ivm_status ivm_core_iter_init_lazy(ivm_vm *vm, ivm_core_iter *it, ivm_value coll);
 bool ivm_core_iter_next(ivm_heap *h, ivm_core_iter *it, ivm_value *x);
 /* Appends every element of coll to w (initialised by the caller). */
 ivm_status ivm_core_collect(ivm_vm *vm, ivm_value coll, ivm_worklist *w);
 /* Elements of a seqable value in O(1) where it knows them, else by walking
  * (lists know theirs). Raises for what is not seqable. */
 ivm_status ivm_core_seq_count(ivm_vm *vm, ivm_value coll, uint64_t *out);
+
+/* ---- Lazy sequences ---------------------------------------------------- */
+
+/* The sequence after the first n elements of seq (a lazy node), realizing
+ * the n nodes it passes (not the one it stops at): a lazy node, a list, or
+ * () when seq is shorter. Only the node being passed is rooted, so a
+ * caller that let go of seq's head (a native clearing its spent argument,
+ * opcodes.h) walks a long sequence in constant memory. */
+ivm_status ivm_core_lazy_skip(ivm_vm *vm, ivm_value seq, uint64_t n, ivm_value *out);
+/* Whether any of args[0..n) is a lazy sequence. */
+bool ivm_core_any_lazy(const ivm_value *args, uint32_t n);
+/* Calls the lazy version of a core function, the global ivm.lazy/NAME
+ * (the prelude's, written with lazy-seq): what map, filter, concat and the
+ * like do when given a lazy sequence, which may be infinite. */
+ivm_status ivm_core_call_lazy(ivm_vm *vm, const char *name, const ivm_value *args,
+                              uint32_t nargs, ivm_value *result);
 
 /* ---- Building in place ------------------------------------------------- */
 

@@ -1,11 +1,39 @@
 /* The core library's sequence functions: reduce, map, filter, range,
- * apply, sort, take, partition and the rest. All are eager: what Clojure
- * returns as a lazy seq is returned here as a complete list (mapv and
- * filterv give vectors, built in place through a transient). */
+ * apply, sort, take, partition and the rest, and lazy sequences' own
+ * (lazy-seq, realized?).
+ *
+ * Over finite collections all are eager: what Clojure returns as a lazy
+ * seq is returned here as a complete list (mapv and filterv give vectors,
+ * built in place through a transient); it prints and compares the same.
+ * Given a lazy sequence (which may be infinite), map, filter, concat and
+ * the others that make a sequence from a sequence give a lazy sequence:
+ * the prelude's ivm.lazy/ version (LAZY_FROM). Those that stop early
+ * (take, first, nth, some, take-while's lazy version...) realize only what
+ * they look at; the rest (count, reduce, into, sort...) realize it all. */
 #include "compiler/core_internal.h"
 #include "ivm/opcodes.h"
 
 /* ---- Helpers ----------------------------------------------------------- */
+
+/* (ivm.core/lazy-seq* thunk): what (lazy-seq body...) compiles to, thunk
+ * being (fn [] body...). */
+NATIVE(n_lazy_seq)
+{
+    (void)nargs;
+    if (!ivm_core_is_fn(args[0]))
+        return ivm_raise_type(vm, "lazy-seq needs a function", args[0]);
+    *result = ivm_lazy_new(&vm->heap, args[0]);
+    return IVM_OK;
+}
+
+NATIVE(n_realized_p)
+{
+    (void)nargs;
+    if (!ivm_is_lazy(args[0]))
+        return ivm_raise_type(vm, "realized? takes a lazy sequence", args[0]);
+    *result = ivm_bool(ivm_lazy_realized(args[0]));
+    return IVM_OK;
+}
 
 static ivm_status count_arg(ivm_vm *vm, ivm_value v, int64_t *out)
 {
@@ -179,7 +207,19 @@ static ivm_status map_impl(ivm_vm *vm, const ivm_value *args, uint32_t nargs,
     return finish_list(vm, st, &out, result);
 }
 
-NATIVE(n_map) { return map_impl(vm, args, nargs, false, result); }
+/* A native whose sequence arguments, from args[from] on, include a lazy
+ * sequence gives a lazy sequence too: the prelude's ivm.lazy/ version. */
+#define LAZY_FROM(name, from)                                                  \
+    do {                                                                       \
+        if (ivm_core_any_lazy(args + (from), nargs - (from)))                  \
+            return ivm_core_call_lazy(vm, name, args, nargs, result);          \
+    } while (0)
+
+NATIVE(n_map)
+{
+    LAZY_FROM("map", 1);
+    return map_impl(vm, args, nargs, false, result);
+}
 NATIVE(n_mapv) { return map_impl(vm, args, nargs, true, result); }
 
 enum { KEEP_TRUTHY, KEEP_FALSY };
@@ -217,14 +257,22 @@ static ivm_status filter_impl(ivm_vm *vm, ivm_value pred, ivm_value coll, int mo
     return finish_list(vm, st, &out, result);
 }
 
-NATIVE(n_filter) { (void)nargs; return filter_impl(vm, args[0], args[1], KEEP_TRUTHY, false, result); }
+NATIVE(n_filter)
+{
+    LAZY_FROM("filter", 1);
+    return filter_impl(vm, args[0], args[1], KEEP_TRUTHY, false, result);
+}
 NATIVE(n_filterv) { (void)nargs; return filter_impl(vm, args[0], args[1], KEEP_TRUTHY, true, result); }
-NATIVE(n_remove) { (void)nargs; return filter_impl(vm, args[0], args[1], KEEP_FALSY, false, result); }
+NATIVE(n_remove)
+{
+    LAZY_FROM("remove", 1);
+    return filter_impl(vm, args[0], args[1], KEEP_FALSY, false, result);
+}
 
 /* (keep f coll): the non-nil results of f */
 NATIVE(n_keep)
 {
-    (void)nargs;
+    LAZY_FROM("keep", 1);
     ivm_core_iter it;
     CHECK(ivm_core_iter_init(vm, &it, args[1]));
     ivm_worklist out;
@@ -242,7 +290,7 @@ NATIVE(n_keep)
 
 NATIVE(n_map_indexed)
 {
-    (void)nargs;
+    LAZY_FROM("map-indexed", 1);
     ivm_core_iter it;
     CHECK(ivm_core_iter_init(vm, &it, args[1]));
     ivm_worklist out;
@@ -262,6 +310,7 @@ NATIVE(n_map_indexed)
 /* (mapcat f & colls): (apply concat (map f colls)) */
 NATIVE(n_mapcat)
 {
+    LAZY_FROM("mapcat", 1);
     ivm_value mapped;
     CHECK(map_impl(vm, args, nargs, false, &mapped));
     ivm_worklist out;
@@ -306,7 +355,7 @@ NATIVE(n_some)
 {
     (void)nargs;
     ivm_core_iter it;
-    CHECK(ivm_core_iter_init(vm, &it, args[1]));
+    CHECK(ivm_core_iter_init_lazy(vm, &it, args[1]));
     ivm_value x, r;
     while (ivm_core_iter_next(&vm->heap, &it, &x)) {
         CHECK(ivm_core_call1(vm, args[0], x, &r));
@@ -323,7 +372,7 @@ NATIVE(n_every_p)
 {
     (void)nargs;
     ivm_core_iter it;
-    CHECK(ivm_core_iter_init(vm, &it, args[1]));
+    CHECK(ivm_core_iter_init_lazy(vm, &it, args[1]));
     ivm_value x;
     bool yes;
     *result = IVM_TRUE;
@@ -356,8 +405,9 @@ static ivm_status range_ints(ivm_vm *vm, int64_t start, int64_t end, int64_t ste
     } else if (step < 0 && start > end) {
         uint64_t span = (uint64_t)start - (uint64_t)end, s = 0 - (uint64_t)step;
         count = span / s + (span % s != 0);
-    } else if (step == 0 && start != end) {
-        return ivm_raise(vm, "(range start end 0) would be infinite: ivm has no lazy sequences");
+    } else if (step == 0 && start != end) { /* start, forever, as in Clojure */
+        ivm_value x = ivm_int(&vm->heap, start);
+        return ivm_core_call_lazy(vm, "repeat", &x, 1, result);
     }
     ivm_value list = IVM_EMPTY_LIST;
     for (uint64_t i = count; i-- > 0;) /* wrapping arithmetic: the result fits */
@@ -373,7 +423,7 @@ static ivm_status range_ints(ivm_vm *vm, int64_t start, int64_t end, int64_t ste
 NATIVE(n_range)
 {
     if (nargs == 0)
-        return ivm_raise(vm, "(range) without an end would be infinite: ivm has no lazy sequences");
+        return ivm_core_call_lazy(vm, "range", args, nargs, result);
     for (uint32_t i = 0; i < nargs; i++)
         if (!ivm_core_is_number(args[i]))
             return ivm_raise_type(vm, "range expects numbers", args[i]);
@@ -391,8 +441,8 @@ NATIVE(n_range)
         bool lt, gt;
         CHECK(ivm_less(vm, start, end, false, &lt));
         CHECK(ivm_less(vm, end, start, false, &gt));
-        if (lt || gt)
-            return ivm_raise(vm, "(range start end 0) would be infinite: ivm has no lazy sequences");
+        if (lt || gt) /* start, forever, as in Clojure */
+            return ivm_core_call_lazy(vm, "repeat", &args[0], 1, result);
         *result = IVM_EMPTY_LIST;
         return IVM_OK;
     }
@@ -417,7 +467,8 @@ NATIVE(n_range)
 /* (repeat n x) and (repeatedly n f) */
 NATIVE(n_repeat)
 {
-    (void)nargs;
+    if (nargs == 1)
+        return ivm_core_call_lazy(vm, "repeat", args, nargs, result);
     int64_t n = 0;
     CHECK(count_arg(vm, args[0], &n));
     ivm_value list = IVM_EMPTY_LIST;
@@ -429,7 +480,8 @@ NATIVE(n_repeat)
 
 NATIVE(n_repeatedly)
 {
-    (void)nargs;
+    if (nargs == 1)
+        return ivm_core_call_lazy(vm, "repeatedly", args, nargs, result);
     int64_t n = 0;
     CHECK(count_arg(vm, args[0], &n));
     ivm_worklist out;
@@ -466,6 +518,7 @@ NATIVE(n_apply)
  * list becomes the tail, shared. */
 NATIVE(n_concat)
 {
+    LAZY_FROM("concat", 0);
     ivm_worklist w;
     ivm_worklist_init(&w);
     ivm_value tail = IVM_EMPTY_LIST;
@@ -499,6 +552,7 @@ NATIVE(n_reverse)
 
 NATIVE(n_interleave)
 {
+    LAZY_FROM("interleave", 0);
     ivm_worklist out;
     ivm_worklist_init(&out);
     ivm_core_iter one, *its = &one;
@@ -580,7 +634,7 @@ NATIVE(n_take)
     int64_t n = 0;
     CHECK(count_arg(vm, args[0], &n));
     ivm_core_iter it;
-    CHECK(ivm_core_iter_init(vm, &it, args[1]));
+    CHECK(ivm_core_iter_init_lazy(vm, &it, args[1]));
     ivm_worklist out;
     ivm_worklist_init(&out);
     ivm_value x;
@@ -591,7 +645,7 @@ NATIVE(n_take)
 
 NATIVE(n_drop)
 {
-    (void)nargs;
+    LAZY_FROM("drop", 1);
     int64_t n = 0;
     CHECK(count_arg(vm, args[0], &n));
     ivm_value c = args[1];
@@ -654,14 +708,14 @@ NATIVE(n_butlast)
 
 NATIVE(n_take_nth)
 {
-    (void)nargs;
+    LAZY_FROM("take-nth", 1);
     int64_t n = 0;
     CHECK(count_arg(vm, args[0], &n));
+    if (n <= 0) /* the first element, forever, as in Clojure */
+        return ivm_core_call_lazy(vm, "take-nth", args, nargs, result);
     ivm_worklist all;
     ivm_worklist_init(&all);
     ivm_status st = ivm_core_collect(vm, args[1], &all);
-    if (st == IVM_OK && n <= 0 && all.len)
-        st = ivm_raise(vm, "(take-nth n coll) with n <= 0 would be infinite: ivm has no lazy sequences");
     size_t k = 0;
     for (size_t i = 0; st == IVM_OK && i < all.len; i += (size_t)n)
         all.items[k++] = all.items[i];
@@ -695,7 +749,7 @@ static ivm_value split_pair(ivm_vm *vm, const ivm_worklist *all, size_t k)
 
 NATIVE(n_take_while)
 {
-    (void)nargs;
+    LAZY_FROM("take-while", 1);
     ivm_worklist all;
     size_t n;
     ivm_status st = collect_while(vm, args[0], args[1], &all, &n);
@@ -705,7 +759,7 @@ NATIVE(n_take_while)
 
 NATIVE(n_drop_while)
 {
-    (void)nargs;
+    LAZY_FROM("drop-while", 1);
     ivm_worklist all;
     size_t n;
     ivm_status st = collect_while(vm, args[0], args[1], &all, &n);
@@ -746,7 +800,7 @@ NATIVE(n_split_with)
 
 NATIVE(n_distinct)
 {
-    (void)nargs;
+    LAZY_FROM("distinct", 0);
     ivm_heap *h = &vm->heap;
     ivm_core_iter it;
     CHECK(ivm_core_iter_init(vm, &it, args[0]));
@@ -802,7 +856,7 @@ static ivm_status partition_impl(ivm_vm *vm, const ivm_value *args, uint32_t nar
     if (st == IVM_OK && padded)
         st = ivm_core_collect(vm, args[2], &pad);
     if (st == IVM_OK && items.len && (n <= 0 || step <= 0))
-        st = ivm_raise(vm, "partition with a size or step <= 0 would be infinite: ivm has no lazy sequences");
+        st = ivm_raise(vm, "partition with a size or step <= 0 is not supported (Clojure's is an endless seq of empty partitions)");
     ivm_heap *h = &vm->heap;
     for (size_t i = 0; st == IVM_OK && i < items.len; i += (size_t)step) {
         size_t left = items.len - i;
@@ -828,8 +882,16 @@ static ivm_status partition_impl(ivm_vm *vm, const ivm_value *args, uint32_t nar
     return finish_list(vm, st, &out, result);
 }
 
-NATIVE(n_partition) { return partition_impl(vm, args, nargs, false, result); }
-NATIVE(n_partition_all) { return partition_impl(vm, args, nargs, true, result); }
+NATIVE(n_partition)
+{
+    LAZY_FROM("partition", nargs - 1);
+    return partition_impl(vm, args, nargs, false, result);
+}
+NATIVE(n_partition_all)
+{
+    LAZY_FROM("partition-all", nargs - 1);
+    return partition_impl(vm, args, nargs, true, result);
+}
 
 /* ---- sort -------------------------------------------------------------- */
 
@@ -991,8 +1053,10 @@ const ivm_native_def ivm_core_seq_natives[] = {
     {"every?", n_every_p, 2, 2},
     {"not-any?", n_not_any_p, 2, 2},
     {"range", n_range, 0, 3},
-    {"repeat", n_repeat, 2, 2},
-    {"repeatedly", n_repeatedly, 2, 2},
+    {"repeat", n_repeat, 1, 2},
+    {"ivm.core/lazy-seq*", n_lazy_seq, 1, 1},
+    {"realized?", n_realized_p, 1, 1},
+    {"repeatedly", n_repeatedly, 1, 2},
     {"apply", n_apply, 2, ANY},
     {"concat", n_concat, 0, ANY},
     {"reverse", n_reverse, 1, 1},

@@ -906,7 +906,7 @@ static const char *const core_forms[] = {
     "defn", "defn-", "defmacro", "when", "when-not", "if-not", "cond", "case", "and", "or",
     "->", "->>", "if-let", "when-let", "dotimes", "doseq", "time", "for", "if-some", "when-some",
     "as->", "some->", "some->>", "cond->", "cond->>", "assert", "ns", "comment", "declare",
-    "let", "loop", "fn", "letfn", "load", NULL};
+    "let", "loop", "fn", "letfn", "load", "lazy-seq", NULL};
 
 static bool core_name(const ivm_expander *ex, ivm_value s)
 {
@@ -1201,6 +1201,11 @@ int ivm_expand(ivm_expander *ex, ivm_value form, ivm_value *out)
         return expand_assert(ex, form, out);
     if (sym_is(head, "letfn"))
         return expand_letfn(ex, form, out);
+    if (sym_is(head, "lazy-seq")) { /* (ivm.core/lazy-seq* (fn [] body...)) */
+        *out = list(ex, 2, core(ex, "lazy-seq*"),
+                    cons(ex, sym(ex, "fn"), cons(ex, ivm_vec_empty(ex->h), args)));
+        return 1;
+    }
     if (sym_is(head, "ns"))
         return expand_ns(ex, form, out);
     if (sym_is(head, "comment")) {

@@ -1,7 +1,9 @@
 /* The part of the core library written in ivm's own language: the
- * functions that make functions (comp, partial, constantly, ...), which
- * natives cannot, since only compiled code makes closures. Compiled into
- * every VM by ivm_compiler_install. */
+ * functions that make functions (comp, partial, constantly, ...) and lazy
+ * sequences (iterate, cycle, and the ivm.lazy/ versions of map, filter...
+ * that the natives call when given one), which natives cannot make, since
+ * only compiled code makes closures. Compiled into every VM by
+ * ivm_compiler_install. */
 #ifndef IVM_PRELUDE_H
 #define IVM_PRELUDE_H
 
@@ -31,6 +33,77 @@ static const char ivm_prelude[] =
     "(defn clojure.set/subset? [a b] (every? b a))\n"
     "(defn clojure.set/superset? [a b] (every? a b))\n"
     "(defn clojure.set/select [pred s] (set (filter pred s)))\n"
-    "(defn clojure.set/map-invert [m] (into {} (map (fn [[k v]] [v k]) m)))\n";
+    "(defn clojure.set/map-invert [m] (into {} (map (fn [[k v]] [v k]) m)))\n"
+    ";; lazy sequences: what the core's natives call when given one (LAZY_FROM\n"
+    ";; in core_seq.c), and the infinite sequences\n"
+    "(defn list*\n"
+    "  ([args] (seq args))\n"
+    "  ([a args] (cons a args))\n"
+    "  ([a b args] (cons a (cons b args)))\n"
+    "  ([a b c args] (cons a (cons b (cons c args))))\n"
+    "  ([a b c d & more] (cons a (cons b (cons c (cons d (apply list* more)))))))\n"
+    "(defn ivm.lazy/range ([] (ivm.lazy/range 0)) ([n] (lazy-seq (cons n (ivm.lazy/range (inc n))))))\n"
+    "(defn ivm.lazy/map\n"
+    "  ([f coll] (lazy-seq (when-let [s (seq coll)] (cons (f (first s)) (ivm.lazy/map f (rest s))))))\n"
+    "  ([f c1 c2]\n"
+    "   (lazy-seq (let [s1 (seq c1) s2 (seq c2)]\n"
+    "               (when (and s1 s2) (cons (f (first s1) (first s2)) (ivm.lazy/map f (rest s1) (rest s2)))))))\n"
+    "  ([f c1 c2 & colls]\n"
+    "   (let [step (fn step [cs] (lazy-seq (let [ss (map seq cs)]\n"
+    "                                        (when (every? some? ss) (cons (map first ss) (step (map rest ss)))))))]\n"
+    "     (ivm.lazy/map (fn [xs] (apply f xs)) (step (list* c1 c2 colls))))))\n"
+    "(defn ivm.lazy/filter [pred coll]\n"
+    "  (lazy-seq (loop [s (seq coll)]\n"
+    "              (when s (let [x (first s)] (if (pred x) (cons x (ivm.lazy/filter pred (rest s))) (recur (next s))))))))\n"
+    "(defn ivm.lazy/remove [pred coll] (ivm.lazy/filter (complement pred) coll))\n"
+    "(defn ivm.lazy/keep [f coll]\n"
+    "  (lazy-seq (loop [s (seq coll)]\n"
+    "              (when s (let [y (f (first s))] (if (nil? y) (recur (next s)) (cons y (ivm.lazy/keep f (rest s)))))))))\n"
+    "(defn ivm.lazy/map-indexed [f coll] (ivm.lazy/map f (ivm.lazy/range 0) coll))\n"
+    "(defn ivm.lazy/cat [colls]\n"
+    "  (lazy-seq (when-let [s (seq colls)]\n"
+    "              (let [join (fn join [xs more] (lazy-seq (if-let [xs (seq xs)] (cons (first xs) (join (rest xs) more)) (ivm.lazy/cat more))))]\n"
+    "                (join (first s) (rest s))))))\n"
+    "(defn ivm.lazy/concat [& colls] (ivm.lazy/cat colls))\n"
+    "(defn ivm.lazy/mapcat [f & colls] (ivm.lazy/cat (apply map f colls)))\n"
+    "(defn ivm.lazy/take-while [pred coll]\n"
+    "  (lazy-seq (when-let [s (seq coll)] (let [x (first s)] (when (pred x) (cons x (ivm.lazy/take-while pred (rest s))))))))\n"
+    "(defn ivm.lazy/drop-while [pred coll]\n"
+    "  (lazy-seq (loop [s (seq coll)] (if (and s (pred (first s))) (recur (next s)) s))))\n"
+    "(defn ivm.lazy/drop [n coll]\n"
+    "  (lazy-seq (loop [n n s (seq coll)] (if (and s (pos? n)) (recur (dec n) (next s)) s))))\n"
+    "(defn ivm.lazy/interleave\n"
+    "  ([] ())\n"
+    "  ([c] (lazy-seq c))\n"
+    "  ([c1 c2] (lazy-seq (let [s1 (seq c1) s2 (seq c2)]\n"
+    "                       (when (and s1 s2) (cons (first s1) (cons (first s2) (ivm.lazy/interleave (rest s1) (rest s2))))))))\n"
+    "  ([c1 c2 & colls] (lazy-seq (let [ss (map seq (list* c1 c2 colls))]\n"
+    "                               (when (every? some? ss) (concat (map first ss) (apply ivm.lazy/interleave (map rest ss))))))))\n"
+    "(defn ivm.lazy/take-nth [n coll]\n"
+    "  (lazy-seq (when-let [s (seq coll)] (cons (first s) (ivm.lazy/take-nth n (drop n s))))))\n"
+    "(defn ivm.lazy/distinct [coll]\n"
+    "  (let [step (fn step [xs seen]\n"
+    "               (lazy-seq (loop [s (seq xs)]\n"
+    "                           (when s (let [x (first s)]\n"
+    "                                     (if (contains? seen x) (recur (next s)) (cons x (step (rest s) (conj seen x)))))))))]\n"
+    "    (step coll #{})))\n"
+    "(defn ivm.lazy/partition\n"
+    "  ([n coll] (ivm.lazy/partition n n coll))\n"
+    "  ([n step coll]\n"
+    "   (lazy-seq (when-let [s (seq coll)] (let [p (take n s)] (when (= n (count p)) (cons p (ivm.lazy/partition n step (drop step s))))))))\n"
+    "  ([n step pad coll]\n"
+    "   (lazy-seq (when-let [s (seq coll)]\n"
+    "               (let [p (take n s)]\n"
+    "                 (if (= n (count p)) (cons p (ivm.lazy/partition n step pad (drop step s))) (list (take n (concat p pad)))))))))\n"
+    "(defn ivm.lazy/partition-all\n"
+    "  ([n coll] (ivm.lazy/partition-all n n coll))\n"
+    "  ([n step coll] (lazy-seq (when-let [s (seq coll)] (cons (take n s) (ivm.lazy/partition-all n step (drop step s)))))))\n"
+    "(defn ivm.lazy/repeat [x] (lazy-seq (cons x (ivm.lazy/repeat x))))\n"
+    "(defn ivm.lazy/repeatedly [f] (lazy-seq (cons (f) (ivm.lazy/repeatedly f))))\n"
+    "(defn ivm.lazy/iterate-after [f x] (lazy-seq (let [y (f x)] (cons y (ivm.lazy/iterate-after f y)))))\n"
+    "(defn iterate [f x] (lazy-seq (cons x (ivm.lazy/iterate-after f x))))\n"
+    "(defn cycle [coll]\n"
+    "  (let [from (fn from [s] (lazy-seq (if-let [s (seq s)] (cons (first s) (from (rest s))) (from coll))))]\n"
+    "    (if (seq coll) (from coll) ())))\n";
 
 #endif

@@ -21,7 +21,7 @@ static const char *const type_names[IVM_T_COUNT] = {
     [IVM_T_VECTOR] = "vector",   [IVM_T_MAP] = "map",
     [IVM_T_SET] = "set",         [IVM_T_ATOM] = "atom",
     [IVM_T_PID] = "pid",         [IVM_T_TRANSIENT] = "transient",
-    [IVM_T_EXCEPTION] = "exception",
+    [IVM_T_EXCEPTION] = "exception", [IVM_T_LAZY] = "lazy sequence",
 };
 
 const char *ivm_type_name(ivm_type t)
@@ -60,6 +60,7 @@ ivm_type ivm_type_of(ivm_value v)
     case IVM_K_CLOSURE: case IVM_K_MULTIFN: return IVM_T_FUNCTION;
     case IVM_K_EXCEPTION: return IVM_T_EXCEPTION;
     case IVM_K_ATOM: return IVM_T_ATOM;
+    case IVM_K_LAZY: return IVM_T_LAZY;
     case IVM_K_VEC: case IVM_K_VEC_SUB: return IVM_T_VECTOR;
     case IVM_K_MAP_ROOT: case IVM_K_ARRAY_MAP: return IVM_T_MAP;
     case IVM_K_SET_ROOT: return IVM_T_SET;
@@ -79,6 +80,7 @@ const uint8_t ivm_kind_first_value[256] = {
     [IVM_K_MULTIFN] = 1,          /* arities */
     [IVM_K_EXCEPTION] = 1,        /* message, data, cause */
     [IVM_K_ATOM] = 3,             /* id, owner | shared | cell */
+    [IVM_K_LAZY] = 1,             /* thunk, first, rest */
     [IVM_K_VEC] = 2,              /* count | root, tail */
     [IVM_K_VEC_NODE] = 2,         /* edit | slots */
     [IVM_K_VEC_SUB] = 3,          /* start, end | vec */
@@ -433,6 +435,35 @@ ivm_value ivm_atom_new(ivm_heap *h, uint64_t id, uint32_t owner, bool shared,
     a->shared = shared;
     a->cell = shared ? value : IVM_NIL;
     return (ivm_value)(uintptr_t)a;
+}
+
+/* ---- Lazy sequences ----------------------------------------------------- */
+
+ivm_value ivm_lazy_new(ivm_heap *h, ivm_value thunk)
+{
+    ivm_lazy *l = ivm_heap_alloc(h, IVM_K_LAZY, 0, sizeof *l);
+    l->thunk = thunk;
+    l->first = IVM_NIL;
+    l->rest = IVM_UNBOUND;
+    return (ivm_value)(uintptr_t)l;
+}
+
+ivm_value ivm_lazy_cons(ivm_heap *h, ivm_value first, ivm_value rest)
+{
+    ivm_lazy *l = ivm_heap_alloc(h, IVM_K_LAZY, 0, sizeof *l);
+    l->thunk = IVM_NIL;
+    l->first = first;
+    l->rest = rest;
+    return (ivm_value)(uintptr_t)l;
+}
+
+bool (*ivm_lazy_force_hook)(ivm_value node);
+
+bool ivm_lazy_force(ivm_value node)
+{
+    if (ivm_lazy_realized(node))
+        return true;
+    return ivm_lazy_force_hook && ivm_lazy_force_hook(node);
 }
 
 /* ---- Lists ------------------------------------------------------------- */

@@ -62,6 +62,7 @@ typedef enum ivm_type {
     IVM_T_PID,
     IVM_T_TRANSIENT, /* a vector, map or set being built in place */
     IVM_T_EXCEPTION, /* ex-info's value */
+    IVM_T_LAZY,      /* a lazy sequence */
     IVM_T_COUNT
 } ivm_type;
 
@@ -87,6 +88,7 @@ typedef enum ivm_kind {
     IVM_K_MULTIFN,   /* a function of several arities (function.h) */
     IVM_K_EXCEPTION, /* what ex-info makes: message, data, cause */
     IVM_K_ATOM,      /* an atom's identity (and a shared atom's cell) */
+    IVM_K_LAZY = 14, /* a lazy sequence node (ivm_lazy) */
     IVM_K_VECTOR = 16, /* 16..23: persistent vectors (values/vector.h) */
     IVM_K_VECTOR_LAST = 23,
     IVM_K_MAP = 24, /* 24..31: hash maps and sets (values/map.h) */
@@ -215,6 +217,42 @@ static inline ivm_exception *ivm_as_exception(ivm_value v)
     return (ivm_exception *)(uintptr_t)v;
 }
 
+/* A lazy sequence: a node that becomes, the first time something looks
+ * at it, either empty or a first element and the rest of the sequence (a
+ * list, or another lazy node). Until then `thunk` is the function of no
+ * arguments that computes it.
+ *
+ * This is the one place besides atoms where the heap changes after a
+ * value is built: realizing a node caches its result in it, and the
+ * result is newer than the node. The cache is written like a shared
+ * atom's cell: first and rest are stored first, then thunk is cleared
+ * with a release store, and readers load thunk with acquire; two threads
+ * that realize one node at once both compute it, the last store wins, and
+ * pure code cannot tell them apart. The collector traces all three words
+ * (the concurrent collector must treat a realization as it treats an
+ * atom's swap: a barrier on the cell, none on reads).
+ *
+ * Realizing needs the VM (it calls thunk): the values layer reaches it
+ * through ivm_lazy_force_hook, which the VM sets, so that printing,
+ * equality, hashing and the collection walks realize lazy nodes as they
+ * go. */
+typedef struct ivm_lazy {
+    ivm_header h;
+    ivm_value thunk; /* nil once realized */
+    ivm_value first;
+    ivm_value rest;  /* IVM_UNBOUND: realized empty */
+} ivm_lazy;
+
+/* Realizes a lazy node on the calling thread's VM: false when that
+ * failed (the VM holds the error) or no VM runs on this thread. */
+extern bool (*ivm_lazy_force_hook)(ivm_value node);
+
+ivm_value ivm_lazy_new(ivm_heap *h, ivm_value thunk);
+/* A node realized already: (cons first rest) onto a lazy rest. */
+ivm_value ivm_lazy_cons(ivm_heap *h, ivm_value first, ivm_value rest);
+/* Realizes node if it is not yet (ivm_lazy_force_hook); true if it is now. */
+bool ivm_lazy_force(ivm_value node);
+
 typedef struct ivm_cons {
     ivm_header h;
     uint64_t count;
@@ -235,6 +273,24 @@ static inline ivm_cons *ivm_as_cons(ivm_value v)
 }
 static inline bool ivm_is_cons(ivm_value v) { return ivm_is_kind(v, IVM_K_CONS); }
 static inline bool ivm_is_list(ivm_value v) { return v == IVM_EMPTY_LIST || ivm_is_cons(v); }
+static inline bool ivm_is_lazy(ivm_value v) { return ivm_is_kind(v, IVM_K_LAZY); }
+static inline ivm_lazy *ivm_as_lazy(ivm_value v)
+{
+    IVM_ASSERT(ivm_is_lazy(v));
+    return (ivm_lazy *)(uintptr_t)v;
+}
+static inline bool ivm_lazy_realized(ivm_value v)
+{
+    return __atomic_load_n(&ivm_as_lazy(v)->thunk, __ATOMIC_ACQUIRE) == IVM_NIL;
+}
+/* Stores a realization (see ivm_lazy): rest IVM_UNBOUND for empty. */
+static inline void ivm_lazy_set(ivm_value v, ivm_value first, ivm_value rest)
+{
+    ivm_lazy *l = ivm_as_lazy(v);
+    __atomic_store_n(&l->first, first, __ATOMIC_RELAXED);
+    __atomic_store_n(&l->rest, rest, __ATOMIC_RELAXED);
+    __atomic_store_n(&l->thunk, IVM_NIL, __ATOMIC_RELEASE);
+}
 
 ivm_type ivm_type_of(ivm_value v);
 const char *ivm_type_name(ivm_type t);

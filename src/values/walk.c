@@ -13,6 +13,20 @@ void ivm_cursor_init(ivm_cursor *c, ivm_value coll)
     }
 }
 
+uint64_t ivm_sequential_count(ivm_value v)
+{
+    if (ivm_is_vector(v))
+        return ivm_vec_count(v);
+    uint64_t n = 0;
+    while (ivm_is_lazy(v)) { /* the lazy part, then the list it may end in */
+        if (!ivm_lazy_force(v) || ivm_as_lazy(v)->rest == IVM_UNBOUND)
+            return n;
+        n++;
+        v = ivm_as_lazy(v)->rest;
+    }
+    return n + (ivm_is_list(v) ? ivm_list_count(v) : 0);
+}
+
 void ivm_cursor_init_pair(ivm_cursor *c, ivm_value first, ivm_value second)
 {
     c->kind = IVM_WALK_PAIR;
@@ -25,6 +39,16 @@ bool ivm_cursor_next(ivm_cursor *c, ivm_value *x, ivm_value *y)
 {
     switch (c->kind) {
     case IVM_WALK_LIST:
+        if (ivm_is_lazy(c->u.list)) {
+            if (!ivm_lazy_force(c->u.list))
+                return false;
+            ivm_lazy *l = ivm_as_lazy(c->u.list);
+            if (l->rest == IVM_UNBOUND)
+                return false;
+            *x = l->first;
+            c->u.list = l->rest;
+            return true;
+        }
         if (c->u.list == IVM_EMPTY_LIST)
             return false;
         *x = ivm_as_cons(c->u.list)->first;
