@@ -1647,7 +1647,7 @@ static const ivm_native_def compiler_natives[] = {
 static const char *const expander_calls[] = {
     "vector", "array-map", "hash-set", "list", "nth", "nthnext", "get", "=", "str", "+", "-", "/",
     "<", "first", "next", "seq", "nano-time", "prn", "conj!", "transient", "persistent!",
-    "apply", "nil?", "ex-info", "concat", "hash-map",
+    "apply", "nil?", "ex-info", "concat", "hash-map", "cons", "rest",
 };
 
 /* Compiles and runs the prelude; a failure is a bug in ivm itself. */

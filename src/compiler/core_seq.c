@@ -26,6 +26,14 @@ NATIVE(n_lazy_seq)
     return IVM_OK;
 }
 
+/* What for's expansion asks of its first sequence (expand.c). */
+NATIVE(n_lazy_p)
+{
+    (void)vm, (void)nargs;
+    *result = ivm_bool(ivm_is_lazy(args[0]));
+    return IVM_OK;
+}
+
 NATIVE(n_realized_p)
 {
     (void)nargs;
@@ -1056,6 +1064,7 @@ const ivm_native_def ivm_core_seq_natives[] = {
     {"repeat", n_repeat, 1, 2},
     {"ivm.core/lazy-seq*", n_lazy_seq, 1, 1},
     {"realized?", n_realized_p, 1, 1},
+    {"ivm.core/lazy?", n_lazy_p, 1, 1},
     {"repeatedly", n_repeatedly, 1, 2},
     {"apply", n_apply, 2, ANY},
     {"concat", n_concat, 0, ANY},

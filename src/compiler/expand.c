@@ -743,9 +743,57 @@ static int expand_assert(ivm_expander *ex, ivm_value form, ivm_value *out)
     return 1;
 }
 
-/* (for [x xs :let [..] :when t] body): eager, as everything in ivm is: a
- * doseq that conj!es each body's value onto a transient vector, made a
- * list at the end (Clojure's for prints as a list). */
+/* The lazy form of (for [bindings from i...] body) when binding i's
+ * sequence, already in `coll`, is lazy (it may be infinite):
+ *   ((fn step [s] (lazy-seq (loop [s (seq s)] (when s (let [x (first s)]
+ *      ...modifiers... (cons body (step (rest s)))))))) coll)
+ * with (concat (for [inner bindings] body) (step (rest s))) when more
+ * bindings follow; :when skips to (recur (next s)), :while ends with nil. */
+static ivm_value for_lazy(ivm_expander *ex, ivm_value bindings, uint64_t i, ivm_value body,
+                          ivm_value coll)
+{
+    ivm_value step = ivm_expand_gensym(ex), s = ivm_expand_gensym(ex);
+    ivm_value rest_call = list(ex, 2, step, list(ex, 2, core(ex, "rest"), s));
+    ivm_value skip = list(ex, 2, sym(ex, "recur"), list(ex, 2, core(ex, "next"), s));
+    uint64_t n = ivm_vec_count(bindings), j = i + 2;
+    while (j < n && ivm_is_kind(ivm_vec_nth(bindings, j), IVM_K_KEYWORD))
+        j += 2;
+    ivm_value inner;
+    if (j < n) { /* (for [the bindings from j] body), itself eager or lazy */
+        ivm_buf more = {0};
+        for (uint64_t k = j; k < n; k++) {
+            ivm_value x = ivm_vec_nth(bindings, k);
+            ivm_buf_add(&more, &x, sizeof x);
+        }
+        ivm_value v = ivm_vec_from(ex->h, ITEMS(more, ivm_value), COUNT(more, ivm_value));
+        ivm_buf_free(&more);
+        inner = list(ex, 3, core(ex, "concat"), list(ex, 3, sym(ex, "for"), v, body), rest_call);
+    } else {
+        inner = list(ex, 3, core(ex, "cons"), body, rest_call);
+    }
+    for (uint64_t k = j; k > i + 2;) { /* the modifiers, innermost first */
+        k -= 2;
+        ivm_value key = ivm_vec_nth(bindings, k), x = ivm_vec_nth(bindings, k + 1);
+        inner = kw_is(key, "let") ? list(ex, 3, sym(ex, "let"), x, inner)
+                                  : list(ex, 4, sym(ex, "if"), x, inner, kw_is(key, "when") ? skip : IVM_NIL);
+    }
+    ivm_value each = list(ex, 3, sym(ex, "let"),
+                          ivm_vec_from(ex->h, (ivm_value[]){ivm_vec_nth(bindings, i),
+                                                            list(ex, 2, core(ex, "first"), s)}, 2),
+                          inner);
+    ivm_value loop = list(ex, 3, sym(ex, "loop"),
+                          ivm_vec_from(ex->h, (ivm_value[]){s, list(ex, 2, core(ex, "seq"), s)}, 2),
+                          list(ex, 3, sym(ex, "when"), s, each));
+    ivm_value fn = list(ex, 4, sym(ex, "fn"), step, ivm_vec_from(ex->h, &s, 1),
+                        list(ex, 2, sym(ex, "lazy-seq"), loop));
+    return list(ex, 2, fn, coll);
+}
+
+/* (for [x xs :let [..] :when t :while u] body). Over a lazy first
+ * sequence it is lazy (for_lazy); otherwise eager, as ivm's sequence
+ * functions are over finite collections: a doseq that conj!es each body's
+ * value onto a transient vector, made a list at the end (Clojure's for
+ * prints as a list). */
 static int expand_for(ivm_expander *ex, ivm_value form, ivm_value *out)
 {
     ivm_value v = len(form) == 3 ? second(form) : IVM_NIL;
@@ -753,13 +801,21 @@ static int expand_for(ivm_expander *ex, ivm_value form, ivm_value *out)
         return fail(ex, "for requires a vector with an even number of forms and one body", 0, NULL), -1;
     if (ivm_vec_count(v) > 2 * MAX_SEQ_BINDINGS)
         return fail(ex, "for takes at most 512 bindings", 0, NULL), -1;
+    if (ivm_vec_count(v) == 0 || ivm_is_kind(ivm_vec_nth(v, 0), IVM_K_KEYWORD))
+        return fail(ex, "for needs a binding before its modifiers", 0, NULL), -1;
+    ivm_value coll = ivm_expand_gensym(ex), body = first(rest(rest(form)));
+    ivm_value eager_v = ivm_vec_assoc(ex->h, v, 1, coll);
     ivm_value acc = ivm_expand_gensym(ex);
-    ivm_value body = list(ex, 3, core(ex, "conj!"), acc, first(rest(rest(form))));
-    ivm_value loops = doseq_from(ex, v, 0, body);
+    ivm_value loops = doseq_from(ex, eager_v, 0, list(ex, 3, core(ex, "conj!"), acc, body));
     ivm_value start = list(ex, 2, core(ex, "transient"), ivm_vec_empty(ex->h));
     ivm_value result = list(ex, 3, core(ex, "apply"), core(ex, "list"),
                             list(ex, 2, core(ex, "persistent!"), acc));
-    *out = list(ex, 4, sym(ex, "let"), ivm_vec_from(ex->h, (ivm_value[]){acc, start}, 2), loops, result);
+    ivm_value eager = list(ex, 4, sym(ex, "let"), ivm_vec_from(ex->h, (ivm_value[]){acc, start}, 2),
+                           loops, result);
+    ivm_value branch = list(ex, 4, sym(ex, "if"), list(ex, 2, core(ex, "lazy?"), coll),
+                            for_lazy(ex, v, 0, body, coll), eager);
+    *out = list(ex, 3, sym(ex, "let"), ivm_vec_from(ex->h, (ivm_value[]){coll, ivm_vec_nth(v, 1)}, 2),
+                branch);
     return 1;
 }
 
