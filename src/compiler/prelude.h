@@ -1,7 +1,9 @@
 /* The part of the core library written in ivm's own language: the
  * functions that make functions (comp, partial, constantly, ...), which
- * natives cannot, since only compiled code makes closures. Compiled into
- * every VM by ivm_compiler_install. */
+ * natives cannot, since only compiled code makes closures, and the few
+ * others most simply written on top of the natives (printf, clojure.set).
+ * Compiled into every VM by ivm_compiler_install; a function here shows
+ * in an error's trace as "at NAME (prelude:LINE)". */
 #ifndef IVM_PRELUDE_H
 #define IVM_PRELUDE_H
 
@@ -20,6 +22,7 @@ static const char ivm_prelude[] =
     "(defn fnil [f default] (fn [x & more] (apply f (if (nil? x) default x) more)))\n"
     "(defn every-pred [& ps] (fn [& args] (every? (fn [p] (every? p args)) ps)))\n"
     "(defn some-fn [& ps] (fn [& args] (some (fn [p] (some p args)) ps)))\n"
+    "(defn printf [fmt & args] (print (apply format fmt args)))\n"
     ";; clojure.set\n"
     "(defn clojure.set/union ([] #{}) ([a] a) ([a b & more] (reduce into (into a b) more)))\n"
     "(defn clojure.set/intersection\n"
