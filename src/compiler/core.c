@@ -1,7 +1,8 @@
 /* The core library's shared machinery (core_internal.h: errors, iteration,
  * in-place builders, conj/assoc/get/count/into, calling function-like
- * values, compare) and its natives on numbers and predicates. The other
- * natives live in core_coll.c, core_seq.c and core_string.c. */
+ * values, compare) and its natives on numbers and predicates, and random
+ * numbers (rand, rand-int, shuffle). The other natives live in
+ * core_coll.c, core_seq.c and core_string.c. */
 #include <math.h>
 
 #include "compiler/core_internal.h"
@@ -912,6 +913,81 @@ NATIVE(n_char)
 
 NATIVE(n_boolean) { (void)vm; (void)nargs; *result = ivm_bool(ivm_truthy(args[0])); return IVM_OK; }
 
+/* ---- Random numbers ----------------------------------------------------- */
+
+/* One generator for the whole OS process: rand promises no particular
+ * sequence, so schedulers on several threads share it through one atomic
+ * counter (SplitMix64: each call takes the next step of a Weyl sequence
+ * and scrambles it), seeded once from the clock. */
+static uint64_t rand_counter, rand_seed;
+
+static uint64_t rand_u64(void)
+{
+    uint64_t seed = __atomic_load_n(&rand_seed, __ATOMIC_RELAXED);
+    if (!seed) {
+        uint64_t want = ivm_platform_now_ns() | 1, none = 0;
+        __atomic_compare_exchange_n(&rand_seed, &none, want, false, __ATOMIC_RELAXED,
+                                    __ATOMIC_RELAXED);
+        seed = __atomic_load_n(&rand_seed, __ATOMIC_RELAXED);
+    }
+    uint64_t z = seed + __atomic_add_fetch(&rand_counter, 0x9e3779b97f4a7c15u, __ATOMIC_RELAXED);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [0, 1), as Math.random. */
+static double rand_double(void) { return (double)(rand_u64() >> 11) * 0x1.0p-53; }
+
+/* (rand) (rand n): a float in [0, n), n defaulting to 1. */
+NATIVE(n_rand)
+{
+    double n = 1;
+    if (nargs == 1) {
+        CHECK(want_number(vm, args[0], "rand expects a number"));
+        n = num_double(args[0]);
+    }
+    *result = ivm_float(&vm->heap, n * rand_double());
+    return IVM_OK;
+}
+
+/* (rand-int n): (int (rand n)), an integer between 0 (inclusive) and n. */
+NATIVE(n_rand_int)
+{
+    (void)nargs;
+    CHECK(want_number(vm, args[0], "rand-int expects a number"));
+    double d = num_double(args[0]) * rand_double();
+    if (!(d > -9223372036854775808.0 && d < 9223372036854775808.0))
+        return ivm_core_raise_with(vm, "Value out of range for long: ", ivm_float(&vm->heap, d));
+    *result = ivm_int(&vm->heap, (int64_t)d);
+    return IVM_OK;
+}
+
+/* (shuffle coll): a vector of coll's elements in a random order. coll is
+ * a list, vector or set (a java.util.Collection in Clojure: not a map,
+ * string or nil). */
+NATIVE(n_shuffle)
+{
+    (void)nargs;
+    ivm_value coll = args[0];
+    if (!(ivm_is_list(coll) || ivm_is_vector(coll) || ivm_is_set(coll)))
+        return ivm_raise_type(vm, "shuffle expects a list, vector or set", coll);
+    ivm_worklist w;
+    ivm_worklist_init(&w);
+    ivm_status st = ivm_core_collect(vm, coll, &w);
+    if (st == IVM_OK) {
+        for (size_t i = w.len; i > 1; i--) { /* Fisher-Yates */
+            size_t j = (size_t)(((unsigned __int128)rand_u64() * i) >> 64);
+            ivm_value t = w.items[i - 1];
+            w.items[i - 1] = w.items[j];
+            w.items[j] = t;
+        }
+        *result = ivm_vec_from(&vm->heap, w.items, w.len);
+    }
+    ivm_worklist_free(&w);
+    return st;
+}
+
 /* ---- Predicates -------------------------------------------------------- */
 
 #define PREDICATE(cname, test)                                                 \
@@ -941,6 +1017,7 @@ PREDICATE(n_seq_p, ivm_is_list(v))
 PREDICATE(n_fn_p, ivm_core_is_fn(v))
 PREDICATE(n_coll_p, ivm_walk_kind_of(v) != IVM_WALK_LEAF)
 PREDICATE(n_sequential_p, ivm_is_sequential(ivm_walk_kind_of(v)))
+PREDICATE(n_associative_p, ivm_is_map(v) || ivm_is_vector(v))
 PREDICATE(n_boolean_p, v == IVM_TRUE || v == IVM_FALSE)
 PREDICATE(n_char_p, ivm_type_of(v) == IVM_T_CHAR)
 PREDICATE(n_bytes_p, ivm_is_kind(v, IVM_K_BYTES))
@@ -1019,6 +1096,7 @@ const ivm_native_def ivm_core_num_natives[] = {
     {"fn?", n_fn_p, 1, 1},
     {"coll?", n_coll_p, 1, 1},
     {"sequential?", n_sequential_p, 1, 1},
+    {"associative?", n_associative_p, 1, 1},
     {"boolean?", n_boolean_p, 1, 1},
     {"char?", n_char_p, 1, 1},
     {"bytes?", n_bytes_p, 1, 1},
@@ -1028,5 +1106,8 @@ const ivm_native_def ivm_core_num_natives[] = {
     {"NaN?", n_nan_p, 1, 1},
     {"infinite?", n_infinite_p, 1, 1},
     {"empty?", n_empty_p, 1, 1},
+    {"rand", n_rand, 0, 1},
+    {"rand-int", n_rand_int, 1, 1},
+    {"shuffle", n_shuffle, 1, 1},
 };
 const uint32_t ivm_core_num_native_count = sizeof ivm_core_num_natives / sizeof ivm_core_num_natives[0];

@@ -439,6 +439,47 @@ NATIVE(n_blank_p)
     return IVM_OK;
 }
 
+/* (trim-newline s): s without the \n and \r characters at its end. */
+NATIVE(n_trim_newline)
+{
+    (void)nargs;
+    const ivm_str *s;
+    CHECK(want_string(vm, args[0], "clojure.string/trim-newline", &s));
+    size_t to = s->len;
+    while (to > 0 && (s->bytes[to - 1] == '\n' || s->bytes[to - 1] == '\r'))
+        to--;
+    *result = to == s->len ? args[0] : substring(vm, s, 0, to);
+    return IVM_OK;
+}
+
+/* (escape s cmap): each character c of s replaced by (str (cmap c)) where
+ * that is truthy; cmap is a map or any function of a character. */
+NATIVE(n_escape)
+{
+    (void)nargs;
+    const ivm_str *s;
+    CHECK(want_string(vm, args[0], "clojure.string/escape", &s));
+    ivm_value cmap = args[1];
+    ivm_buf b = {0};
+    for (size_t at = 0; at < s->len;) {
+        const uint8_t *p = s->bytes + at;
+        uint32_t c = ivm_utf8_next(&p);
+        ivm_value r;
+        ivm_status st = ivm_core_call1(vm, cmap, ivm_char(c), &r);
+        if (st != IVM_OK) {
+            ivm_buf_free(&b);
+            return st;
+        }
+        if (ivm_truthy(r))
+            ivm_core_add_str(vm, &b, r);
+        else
+            ivm_buf_add(&b, s->bytes + at, (size_t)(p - (s->bytes + at)));
+        at = (size_t)(p - s->bytes);
+    }
+    *result = ivm_core_buf_string(vm, &b);
+    return IVM_OK;
+}
+
 /* ---- clojure.string: searching and replacing --------------------------- */
 
 enum { HAS_ANYWHERE, HAS_PREFIX, HAS_SUFFIX };
@@ -1129,6 +1170,8 @@ const ivm_native_def ivm_core_string_natives[] = {
     {"clojure.string/capitalize", n_capitalize, 1, 1},
     {"clojure.string/reverse", n_str_reverse, 1, 1},
     {"clojure.string/blank?", n_blank_p, 1, 1},
+    {"clojure.string/trim-newline", n_trim_newline, 1, 1},
+    {"clojure.string/escape", n_escape, 2, 2},
     {"clojure.string/includes?", n_includes_p, 2, 2},
     {"clojure.string/starts-with?", n_starts_with_p, 2, 2},
     {"clojure.string/ends-with?", n_ends_with_p, 2, 2},
