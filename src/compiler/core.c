@@ -1,7 +1,8 @@
 /* The core library's shared machinery (core_internal.h: errors, iteration,
  * in-place builders, conj/assoc/get/count/into, calling function-like
- * values, compare) and its natives on numbers and predicates, and random
- * numbers (rand, rand-int, shuffle). The other natives live in
+ * values, compare) and its natives on numbers and predicates, random
+ * numbers (rand, rand-int, shuffle) and Java's exception constructors
+ * (Exception. ...) with .getMessage. The other natives live in
  * core_coll.c, core_seq.c and core_string.c. */
 #include <math.h>
 
@@ -988,6 +989,51 @@ NATIVE(n_shuffle)
     return st;
 }
 
+/* ---- Java's exceptions -------------------------------------------------- */
+
+/* (Exception. msg), (RuntimeException. msg), ... and (Exception. msg
+ * cause): the constructors Clojure programs call most, as natives bound
+ * under those names (the reader reads "Exception." as a symbol). Each
+ * makes ex-info's value with nil data, so ex-message, ex-data and
+ * ex-cause read it and every catch clause catches it. The class is not
+ * kept: ivm has no classes, and (catch C e ...) catches everything. */
+NATIVE(n_exception_new)
+{
+    ivm_value msg = nargs > 0 ? args[0] : IVM_NIL, cause = nargs > 1 ? args[1] : IVM_NIL;
+    if (msg != IVM_NIL && !ivm_core_is_string(msg))
+        return ivm_raise_type(vm, "an exception's message must be a string or nil", msg);
+    *result = ivm_exception_new(&vm->heap, msg, IVM_NIL, cause);
+    return IVM_OK;
+}
+
+/* (.getMessage e): the message of an exception or ex-info, or the text
+ * of an error ivm raised itself (a string). */
+NATIVE(n_get_message)
+{
+    (void)nargs;
+    ivm_value e = args[0];
+    if (ivm_is_kind(e, IVM_K_EXCEPTION))
+        *result = ivm_as_exception(e)->message;
+    else if (ivm_core_is_string(e))
+        *result = e;
+    else
+        return ivm_raise_type(vm, ".getMessage expects an exception", e);
+    return IVM_OK;
+}
+
+NATIVE(n_get_cause)
+{
+    (void)nargs;
+    ivm_value e = args[0];
+    if (ivm_is_kind(e, IVM_K_EXCEPTION))
+        *result = ivm_as_exception(e)->cause;
+    else if (ivm_core_is_string(e))
+        *result = IVM_NIL;
+    else
+        return ivm_raise_type(vm, ".getCause expects an exception", e);
+    return IVM_OK;
+}
+
 /* ---- Predicates -------------------------------------------------------- */
 
 #define PREDICATE(cname, test)                                                 \
@@ -1109,5 +1155,19 @@ const ivm_native_def ivm_core_num_natives[] = {
     {"rand", n_rand, 0, 1},
     {"rand-int", n_rand_int, 1, 1},
     {"shuffle", n_shuffle, 1, 1},
+    {"Throwable.", n_exception_new, 0, 2},
+    {"Exception.", n_exception_new, 0, 2},
+    {"RuntimeException.", n_exception_new, 0, 2},
+    {"IllegalArgumentException.", n_exception_new, 0, 2},
+    {"IllegalStateException.", n_exception_new, 0, 2},
+    {"ArithmeticException.", n_exception_new, 0, 1},
+    {"UnsupportedOperationException.", n_exception_new, 0, 2},
+    {"IndexOutOfBoundsException.", n_exception_new, 0, 1},
+    {"NullPointerException.", n_exception_new, 0, 1},
+    {"ClassCastException.", n_exception_new, 0, 1},
+    {"NumberFormatException.", n_exception_new, 0, 1},
+    {"Error.", n_exception_new, 0, 2},
+    {".getMessage", n_get_message, 1, 1},
+    {".getCause", n_get_cause, 1, 1},
 };
 const uint32_t ivm_core_num_native_count = sizeof ivm_core_num_natives / sizeof ivm_core_num_natives[0];
