@@ -416,6 +416,8 @@ ivm_status ivm_core_into(ivm_vm *vm, ivm_value to, ivm_value from, ivm_value *ou
             CHECK(ivm_core_builder_add(vm, &b, x));
     }
     *out = ivm_core_builder_finish(vm, &b);
+    if (to == IVM_NIL && *out == IVM_EMPTY_LIST) /* (into nil ()) is nil */
+        *out = IVM_NIL;
     return IVM_OK;
 }
 
@@ -867,25 +869,35 @@ NATIVE(n_compare)
     return IVM_OK;
 }
 
-/* (int x) (long x): integers from numbers (truncating) and characters. */
-NATIVE(n_long)
+/* (long x) and (int x): integers from numbers (truncating toward zero) and
+ * characters, as Clojure's RT.longCast and RT.intCast: a float beyond the
+ * range is an error, except that NaN is 0 and 2^63 (the double nearest
+ * Long.MAX_VALUE) saturates; int's range is 32 bits. */
+static ivm_status to_integer(ivm_vm *vm, ivm_value v, bool is_int, ivm_value *result)
 {
-    (void)nargs;
-    ivm_value v = args[0];
+    const char *range = is_int ? "Value out of range for int: " : "Value out of range for long: ";
+    double lo = is_int ? -2147483648.0 : -9223372036854775808.0;
+    double hi = is_int ? 2147483647.0 : 9223372036854775808.0;
     if (ivm_is_int(v)) {
+        int64_t i = ivm_int_value(v);
+        if (is_int && (i < INT32_MIN || i > INT32_MAX))
+            return ivm_core_raise_with(vm, range, v);
         *result = v;
     } else if (ivm_type_of(v) == IVM_T_CHAR) {
         *result = ivm_fixnum(ivm_imm_payload(v));
     } else if (ivm_is_float(v)) {
         double d = ivm_float_value(v);
-        if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
-            return ivm_core_raise_with(vm, "Value out of range for long: ", v);
-        *result = ivm_int(&vm->heap, (int64_t)d);
+        if (d < lo || d > hi)
+            return ivm_core_raise_with(vm, range, v);
+        *result = ivm_int(&vm->heap, d != d ? 0 : d >= 9223372036854775807.0 ? INT64_MAX : (int64_t)d);
     } else {
         return ivm_raise_type(vm, "cannot convert to an integer", v);
     }
     return IVM_OK;
 }
+
+NATIVE(n_long) { (void)nargs; return to_integer(vm, args[0], false, result); }
+NATIVE(n_int) { (void)nargs; return to_integer(vm, args[0], true, result); }
 
 NATIVE(n_double)
 {
@@ -895,6 +907,9 @@ NATIVE(n_double)
     return IVM_OK;
 }
 
+/* (char x): a character, or the code point x (a float is truncated, as
+ * Clojure's RT.charCast does). Characters are code points, so x may go
+ * past Clojure's \uffff up to U+10FFFF, but not be a surrogate. */
 NATIVE(n_char)
 {
     (void)nargs;
@@ -903,9 +918,15 @@ NATIVE(n_char)
         *result = v;
         return IVM_OK;
     }
-    if (!ivm_is_int(v))
+    int64_t c;
+    if (ivm_is_int(v)) {
+        c = ivm_int_value(v);
+    } else if (ivm_is_float(v)) {
+        double d = ivm_float_value(v);
+        c = d != d ? 0 : d > -1 && d < 1114112.0 ? (int64_t)d : -1;
+    } else {
         return ivm_raise_type(vm, "cannot convert to a character", v);
-    int64_t c = ivm_int_value(v);
+    }
     if (c < 0 || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
         return ivm_core_raise_with(vm, "Value out of range for char: ", v);
     *result = ivm_char((uint32_t)c);
@@ -1118,7 +1139,7 @@ const ivm_native_def ivm_core_num_natives[] = {
     {"parse-double", n_parse_double, 1, 1},
     {"nano-time", n_nano_time, 0, 0},
     {"compare", n_compare, 2, 2},
-    {"int", n_long, 1, 1},
+    {"int", n_int, 1, 1},
     {"long", n_long, 1, 1},
     {"double", n_double, 1, 1},
     {"char", n_char, 1, 1},

@@ -27,6 +27,19 @@ static ivm_status want_string(ivm_vm *vm, ivm_value v, const char *fn, const ivm
     return st;
 }
 
+/* The string Java's toString makes of v, for the clojure.string functions
+ * that call it on their argument (upper-case, index-of, replace, ...:
+ * (upper-case :k) is ":K"); nil is an error, as there. */
+static ivm_status want_text(ivm_vm *vm, ivm_value v, const char *fn, const ivm_str **out)
+{
+    if (ivm_core_is_string(v) || v == IVM_NIL)
+        return want_string(vm, v, fn, out);
+    ivm_buf b = {0};
+    ivm_core_add_str(vm, &b, v);
+    *out = ivm_as_str(ivm_core_buf_string(vm, &b));
+    return IVM_OK;
+}
+
 /* A string or character argument as UTF-8 bytes (tmp holds a character). */
 static bool text_of(ivm_value v, uint8_t tmp[4], const uint8_t **p, size_t *len)
 {
@@ -381,7 +394,7 @@ static void map_case(ivm_buf *b, const ivm_str *s, size_t from, size_t to, bool 
 static ivm_status change_case(ivm_vm *vm, ivm_value v, bool upper, ivm_value *result)
 {
     const ivm_str *s;
-    CHECK(want_string(vm, v, upper ? "clojure.string/upper-case" : "clojure.string/lower-case", &s));
+    CHECK(want_text(vm, v, upper ? "clojure.string/upper-case" : "clojure.string/lower-case", &s));
     ivm_buf b = {0};
     map_case(&b, s, 0, s->len, upper);
     *result = ivm_core_buf_string(vm, &b);
@@ -396,7 +409,7 @@ NATIVE(n_capitalize)
 {
     (void)nargs;
     const ivm_str *s;
-    CHECK(want_string(vm, args[0], "clojure.string/capitalize", &s));
+    CHECK(want_text(vm, args[0], "clojure.string/capitalize", &s));
     ivm_buf b = {0};
     size_t first = s->len ? char_len(s->bytes[0]) : 0;
     map_case(&b, s, 0, first, true);
@@ -488,7 +501,7 @@ static ivm_status has(ivm_vm *vm, const ivm_value *args, int where, const char *
                       ivm_value *result)
 {
     const ivm_str *s, *sub;
-    CHECK(want_string(vm, args[0], fn, &s));
+    CHECK(want_text(vm, args[0], fn, &s));
     CHECK(want_string(vm, args[1], fn, &sub));
     bool yes = sub->len <= s->len;
     if (yes && where == HAS_PREFIX)
@@ -509,7 +522,7 @@ NATIVE(n_ends_with_p) { (void)nargs; return has(vm, args, HAS_SUFFIX, "clojure.s
 NATIVE(n_index_of)
 {
     const ivm_str *s;
-    CHECK(want_string(vm, args[0], "clojure.string/index-of", &s));
+    CHECK(want_text(vm, args[0], "clojure.string/index-of", &s));
     uint8_t tmp[4];
     const uint8_t *sub;
     size_t sublen;
@@ -522,12 +535,42 @@ NATIVE(n_index_of)
         from = ivm_int_value(args[2]);
     }
     *result = IVM_NIL;
-    if (from > (int64_t)s->aux)
-        return IVM_OK;
+    if (from > (int64_t)s->aux) /* as Java's indexOf: "" is found at the end */
+        from = (int64_t)s->aux;
     size_t at = find(s->bytes, s->len, sub, sublen,
                      ivm_core_cp_offset(s, from < 0 ? 0 : (uint64_t)from));
     if (at != SIZE_MAX)
         *result = ivm_fixnum(code_points(s->bytes, at));
+    return IVM_OK;
+}
+
+/* (last-index-of s value) (last-index-of s value from): where the last
+ * occurrence starting at or before `from` begins (Java's lastIndexOf), or nil. */
+NATIVE(n_last_index_of)
+{
+    const ivm_str *s;
+    CHECK(want_text(vm, args[0], "clojure.string/last-index-of", &s));
+    uint8_t tmp[4];
+    const uint8_t *sub;
+    size_t sublen;
+    if (!text_of(args[1], tmp, &sub, &sublen))
+        return ivm_raise_type(vm, "clojure.string/last-index-of expects a string or character", args[1]);
+    int64_t from = (int64_t)s->aux;
+    if (nargs == 3) {
+        if (!ivm_is_int(args[2]))
+            return ivm_raise_type(vm, "clojure.string/last-index-of expects an integer start", args[2]);
+        from = ivm_int_value(args[2]);
+    }
+    *result = IVM_NIL;
+    if (from < 0)
+        return IVM_OK;
+    size_t limit = ivm_core_cp_offset(s, from > (int64_t)s->aux ? s->aux : (uint64_t)from);
+    size_t best = SIZE_MAX;
+    for (size_t at = find(s->bytes, s->len, sub, sublen, 0); at != SIZE_MAX && at <= limit;
+         at = at < s->len ? find(s->bytes, s->len, sub, sublen, at + char_len(s->bytes[at])) : SIZE_MAX)
+        best = at;
+    if (best != SIZE_MAX)
+        *result = ivm_fixnum(code_points(s->bytes, best));
     return IVM_OK;
 }
 
@@ -538,7 +581,7 @@ static ivm_status replace(ivm_vm *vm, const ivm_value *args, bool all, const cha
                           ivm_value *result)
 {
     const ivm_str *s;
-    CHECK(want_string(vm, args[0], fn, &s));
+    CHECK(want_text(vm, args[0], fn, &s));
     uint8_t t1[4], t2[4];
     const uint8_t *match, *repl;
     size_t mlen, rlen;
@@ -1176,6 +1219,7 @@ const ivm_native_def ivm_core_string_natives[] = {
     {"clojure.string/starts-with?", n_starts_with_p, 2, 2},
     {"clojure.string/ends-with?", n_ends_with_p, 2, 2},
     {"clojure.string/index-of", n_index_of, 2, 3},
+    {"clojure.string/last-index-of", n_last_index_of, 2, 3},
     {"clojure.string/replace", n_replace, 3, 3},
     {"clojure.string/replace-first", n_replace_first, 3, 3},
     {"format", n_format, 1, ANY},
