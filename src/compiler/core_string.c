@@ -780,14 +780,14 @@ static ivm_status parse_spec(ivm_vm *vm, const uint8_t **p, const uint8_t *end, 
             return flag_error(vm, sp, FL_HASH);
         }
         break;
-    case '%':
+    case '%': /* '<' is no exception here: these take no argument */
         if (sp->prec >= 0)
             return spec_error(vm, sp, "", " cannot have a precision");
-        if (fl & ~FL_MINUS)
-            return flag_error(vm, sp, fl & ~FL_MINUS);
+        if (sp->flags & ~FL_MINUS)
+            return flag_error(vm, sp, sp->flags & ~FL_MINUS);
         break;
     case 'n':
-        if (sp->width >= 0 || sp->prec >= 0 || fl)
+        if (sp->width >= 0 || sp->prec >= 0 || sp->flags)
             return spec_error(vm, sp, "", " takes no flags, width or precision");
         break;
     case 'h': case 'H': case 'a': case 'A': case 't': case 'T':
@@ -820,7 +820,8 @@ static void upper_from(ivm_buf *b, size_t from)
     while (p < end)
         ivm_buf_add_utf8(&up, to_upper(ivm_utf8_next(&p)));
     b->len = from;
-    ivm_buf_add(b, up.data, up.len);
+    if (up.len)
+        ivm_buf_add(b, up.data, up.len);
     ivm_buf_free(&up);
 }
 
