@@ -517,8 +517,10 @@ Test(core, string_trim_case_and_search)
     expect("\"a+b-c\"", "clojure.string/replace-first", "\"a-b-c\" \"-\" \"+\"");
     expect("\"hello\"", "clojure.string/replace", "\"hello\" \"z\" \"y\"");
     expect_error("Invalid match arg: 1", "clojure.string/replace", "\"a\" 1 \"b\"");
-    expect_error("clojure.string/upper-case expects a string, got keyword: :a",
-                 "clojure.string/upper-case", ":a");
+    /* Clojure's upper-case calls toString on its argument; nil is an error */
+    expect("\":A\"", "clojure.string/upper-case", ":a");
+    expect_error("clojure.string/upper-case expects a string, got nil: nil",
+                 "clojure.string/upper-case", "nil");
 }
 
 /* ---- Collections: reading ---------------------------------------------- */

@@ -1,7 +1,9 @@
 /* The core library's shared machinery (core_internal.h: errors, iteration,
  * in-place builders, conj/assoc/get/count/into, calling function-like
- * values, compare) and its natives on numbers and predicates. The other
- * natives live in core_coll.c, core_seq.c and core_string.c. */
+ * values, compare) and its natives on numbers and predicates, random
+ * numbers (rand, rand-int, shuffle) and Java's exception constructors
+ * (Exception. ...) with .getMessage. The other natives live in
+ * core_coll.c, core_seq.c and core_string.c. */
 #include <math.h>
 
 #include "compiler/core_internal.h"
@@ -490,6 +492,8 @@ ivm_status ivm_core_into(ivm_vm *vm, ivm_value to, ivm_value from, ivm_value *ou
             CHECK(ivm_core_builder_add(vm, &b, x));
     }
     *out = ivm_core_builder_finish(vm, &b);
+    if (to == IVM_NIL && *out == IVM_EMPTY_LIST) /* (into nil ()) is nil */
+        *out = IVM_NIL;
     return IVM_OK;
 }
 
@@ -941,25 +945,35 @@ NATIVE(n_compare)
     return IVM_OK;
 }
 
-/* (int x) (long x): integers from numbers (truncating) and characters. */
-NATIVE(n_long)
+/* (long x) and (int x): integers from numbers (truncating toward zero) and
+ * characters, as Clojure's RT.longCast and RT.intCast: a float beyond the
+ * range is an error, except that NaN is 0 and 2^63 (the double nearest
+ * Long.MAX_VALUE) saturates; int's range is 32 bits. */
+static ivm_status to_integer(ivm_vm *vm, ivm_value v, bool is_int, ivm_value *result)
 {
-    (void)nargs;
-    ivm_value v = args[0];
+    const char *range = is_int ? "Value out of range for int: " : "Value out of range for long: ";
+    double lo = is_int ? -2147483648.0 : -9223372036854775808.0;
+    double hi = is_int ? 2147483647.0 : 9223372036854775808.0;
     if (ivm_is_int(v)) {
+        int64_t i = ivm_int_value(v);
+        if (is_int && (i < INT32_MIN || i > INT32_MAX))
+            return ivm_core_raise_with(vm, range, v);
         *result = v;
     } else if (ivm_type_of(v) == IVM_T_CHAR) {
         *result = ivm_fixnum(ivm_imm_payload(v));
     } else if (ivm_is_float(v)) {
         double d = ivm_float_value(v);
-        if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
-            return ivm_core_raise_with(vm, "Value out of range for long: ", v);
-        *result = ivm_int(&vm->heap, (int64_t)d);
+        if (d < lo || d > hi)
+            return ivm_core_raise_with(vm, range, v);
+        *result = ivm_int(&vm->heap, d != d ? 0 : d >= 9223372036854775807.0 ? INT64_MAX : (int64_t)d);
     } else {
         return ivm_raise_type(vm, "cannot convert to an integer", v);
     }
     return IVM_OK;
 }
+
+NATIVE(n_long) { (void)nargs; return to_integer(vm, args[0], false, result); }
+NATIVE(n_int) { (void)nargs; return to_integer(vm, args[0], true, result); }
 
 NATIVE(n_double)
 {
@@ -969,6 +983,9 @@ NATIVE(n_double)
     return IVM_OK;
 }
 
+/* (char x): a character, or the code point x (a float is truncated, as
+ * Clojure's RT.charCast does). Characters are code points, so x may go
+ * past Clojure's \uffff up to U+10FFFF, but not be a surrogate. */
 NATIVE(n_char)
 {
     (void)nargs;
@@ -977,9 +994,15 @@ NATIVE(n_char)
         *result = v;
         return IVM_OK;
     }
-    if (!ivm_is_int(v))
+    int64_t c;
+    if (ivm_is_int(v)) {
+        c = ivm_int_value(v);
+    } else if (ivm_is_float(v)) {
+        double d = ivm_float_value(v);
+        c = d != d ? 0 : d > -1 && d < 1114112.0 ? (int64_t)d : -1;
+    } else {
         return ivm_raise_type(vm, "cannot convert to a character", v);
-    int64_t c = ivm_int_value(v);
+    }
     if (c < 0 || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
         return ivm_core_raise_with(vm, "Value out of range for char: ", v);
     *result = ivm_char((uint32_t)c);
@@ -987,6 +1010,126 @@ NATIVE(n_char)
 }
 
 NATIVE(n_boolean) { (void)vm; (void)nargs; *result = ivm_bool(ivm_truthy(args[0])); return IVM_OK; }
+
+/* ---- Random numbers ----------------------------------------------------- */
+
+/* One generator for the whole OS process: rand promises no particular
+ * sequence, so schedulers on several threads share it through one atomic
+ * counter (SplitMix64: each call takes the next step of a Weyl sequence
+ * and scrambles it), seeded once from the clock. */
+static uint64_t rand_counter, rand_seed;
+
+static uint64_t rand_u64(void)
+{
+    uint64_t seed = __atomic_load_n(&rand_seed, __ATOMIC_RELAXED);
+    if (!seed) {
+        uint64_t want = ivm_platform_now_ns() | 1, none = 0;
+        __atomic_compare_exchange_n(&rand_seed, &none, want, false, __ATOMIC_RELAXED,
+                                    __ATOMIC_RELAXED);
+        seed = __atomic_load_n(&rand_seed, __ATOMIC_RELAXED);
+    }
+    uint64_t z = seed + __atomic_add_fetch(&rand_counter, 0x9e3779b97f4a7c15u, __ATOMIC_RELAXED);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [0, 1), as Math.random. */
+static double rand_double(void) { return (double)(rand_u64() >> 11) * 0x1.0p-53; }
+
+/* (rand) (rand n): a float in [0, n), n defaulting to 1. */
+NATIVE(n_rand)
+{
+    double n = 1;
+    if (nargs == 1) {
+        CHECK(want_number(vm, args[0], "rand expects a number"));
+        n = num_double(args[0]);
+    }
+    *result = ivm_float(&vm->heap, n * rand_double());
+    return IVM_OK;
+}
+
+/* (rand-int n): (int (rand n)), an integer between 0 (inclusive) and n. */
+NATIVE(n_rand_int)
+{
+    (void)nargs;
+    CHECK(want_number(vm, args[0], "rand-int expects a number"));
+    double d = num_double(args[0]) * rand_double();
+    if (!(d > -9223372036854775808.0 && d < 9223372036854775808.0))
+        return ivm_core_raise_with(vm, "Value out of range for long: ", ivm_float(&vm->heap, d));
+    *result = ivm_int(&vm->heap, (int64_t)d);
+    return IVM_OK;
+}
+
+/* (shuffle coll): a vector of coll's elements in a random order. coll is
+ * a list, vector or set (a java.util.Collection in Clojure: not a map,
+ * string or nil). */
+NATIVE(n_shuffle)
+{
+    (void)nargs;
+    ivm_value coll = args[0];
+    if (!(ivm_is_list(coll) || ivm_is_vector(coll) || ivm_is_set(coll)))
+        return ivm_raise_type(vm, "shuffle expects a list, vector or set", coll);
+    ivm_worklist w;
+    ivm_worklist_init(&w);
+    ivm_status st = ivm_core_collect(vm, coll, &w);
+    if (st == IVM_OK) {
+        for (size_t i = w.len; i > 1; i--) { /* Fisher-Yates */
+            size_t j = (size_t)(((unsigned __int128)rand_u64() * i) >> 64);
+            ivm_value t = w.items[i - 1];
+            w.items[i - 1] = w.items[j];
+            w.items[j] = t;
+        }
+        *result = ivm_vec_from(&vm->heap, w.items, w.len);
+    }
+    ivm_worklist_free(&w);
+    return st;
+}
+
+/* ---- Java's exceptions -------------------------------------------------- */
+
+/* (Exception. msg), (RuntimeException. msg), ... and (Exception. msg
+ * cause): the constructors Clojure programs call most, as natives bound
+ * under those names (the reader reads "Exception." as a symbol). Each
+ * makes ex-info's value with nil data, so ex-message, ex-data and
+ * ex-cause read it and every catch clause catches it. The class is not
+ * kept: ivm has no classes, and (catch C e ...) catches everything. */
+NATIVE(n_exception_new)
+{
+    ivm_value msg = nargs > 0 ? args[0] : IVM_NIL, cause = nargs > 1 ? args[1] : IVM_NIL;
+    if (msg != IVM_NIL && !ivm_core_is_string(msg))
+        return ivm_raise_type(vm, "an exception's message must be a string or nil", msg);
+    *result = ivm_exception_new(&vm->heap, msg, IVM_NIL, cause);
+    return IVM_OK;
+}
+
+/* (.getMessage e): the message of an exception or ex-info, or the text
+ * of an error ivm raised itself (a string). */
+NATIVE(n_get_message)
+{
+    (void)nargs;
+    ivm_value e = args[0];
+    if (ivm_is_kind(e, IVM_K_EXCEPTION))
+        *result = ivm_as_exception(e)->message;
+    else if (ivm_core_is_string(e))
+        *result = e;
+    else
+        return ivm_raise_type(vm, ".getMessage expects an exception", e);
+    return IVM_OK;
+}
+
+NATIVE(n_get_cause)
+{
+    (void)nargs;
+    ivm_value e = args[0];
+    if (ivm_is_kind(e, IVM_K_EXCEPTION))
+        *result = ivm_as_exception(e)->cause;
+    else if (ivm_core_is_string(e))
+        *result = IVM_NIL;
+    else
+        return ivm_raise_type(vm, ".getCause expects an exception", e);
+    return IVM_OK;
+}
 
 /* ---- Predicates -------------------------------------------------------- */
 
@@ -1017,6 +1160,7 @@ PREDICATE(n_seq_p, ivm_is_list(v) || ivm_is_lazy(v))
 PREDICATE(n_fn_p, ivm_core_is_fn(v))
 PREDICATE(n_coll_p, ivm_walk_kind_of(v) != IVM_WALK_LEAF)
 PREDICATE(n_sequential_p, ivm_is_sequential(ivm_walk_kind_of(v)))
+PREDICATE(n_associative_p, ivm_is_map(v) || ivm_is_vector(v))
 PREDICATE(n_boolean_p, v == IVM_TRUE || v == IVM_FALSE)
 PREDICATE(n_char_p, ivm_type_of(v) == IVM_T_CHAR)
 PREDICATE(n_bytes_p, ivm_is_kind(v, IVM_K_BYTES))
@@ -1076,7 +1220,7 @@ const ivm_native_def ivm_core_num_natives[] = {
     {"parse-double", n_parse_double, 1, 1},
     {"nano-time", n_nano_time, 0, 0},
     {"compare", n_compare, 2, 2},
-    {"int", n_long, 1, 1},
+    {"int", n_int, 1, 1},
     {"long", n_long, 1, 1},
     {"double", n_double, 1, 1},
     {"char", n_char, 1, 1},
@@ -1100,6 +1244,7 @@ const ivm_native_def ivm_core_num_natives[] = {
     {"fn?", n_fn_p, 1, 1},
     {"coll?", n_coll_p, 1, 1},
     {"sequential?", n_sequential_p, 1, 1},
+    {"associative?", n_associative_p, 1, 1},
     {"boolean?", n_boolean_p, 1, 1},
     {"char?", n_char_p, 1, 1},
     {"bytes?", n_bytes_p, 1, 1},
@@ -1109,5 +1254,22 @@ const ivm_native_def ivm_core_num_natives[] = {
     {"NaN?", n_nan_p, 1, 1},
     {"infinite?", n_infinite_p, 1, 1},
     {"empty?", n_empty_p, 1, 1},
+    {"rand", n_rand, 0, 1},
+    {"rand-int", n_rand_int, 1, 1},
+    {"shuffle", n_shuffle, 1, 1},
+    {"Throwable.", n_exception_new, 0, 2},
+    {"Exception.", n_exception_new, 0, 2},
+    {"RuntimeException.", n_exception_new, 0, 2},
+    {"IllegalArgumentException.", n_exception_new, 0, 2},
+    {"IllegalStateException.", n_exception_new, 0, 2},
+    {"ArithmeticException.", n_exception_new, 0, 1},
+    {"UnsupportedOperationException.", n_exception_new, 0, 2},
+    {"IndexOutOfBoundsException.", n_exception_new, 0, 1},
+    {"NullPointerException.", n_exception_new, 0, 1},
+    {"ClassCastException.", n_exception_new, 0, 1},
+    {"NumberFormatException.", n_exception_new, 0, 1},
+    {"Error.", n_exception_new, 0, 2},
+    {".getMessage", n_get_message, 1, 1},
+    {".getCause", n_get_cause, 1, 1},
 };
 const uint32_t ivm_core_num_native_count = sizeof ivm_core_num_natives / sizeof ivm_core_num_natives[0];

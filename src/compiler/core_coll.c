@@ -366,7 +366,10 @@ NATIVE(n_nthrest)
     (void)nargs;
     int64_t n = 0;
     CHECK(count_arg(vm, args[1], &n));
-    if (n <= 0) { /* the collection itself, as Clojure */
+    uint64_t count = 0;
+    if (n > 0)
+        CHECK(ivm_core_seq_count(vm, args[0], &count));
+    if (n <= 0 || count == 0) { /* the collection itself, as Clojure: (nthrest nil 1) is nil */
         *result = args[0];
         return IVM_OK;
     }
@@ -590,18 +593,19 @@ NATIVE(n_find)
     return IVM_OK;
 }
 
+/* (select-keys m keys): m is a map, a vector (by index) or nil, as find. */
 NATIVE(n_select_keys)
 {
     (void)nargs;
     ivm_value m = args[0], k, v;
-    if (m != IVM_NIL && !ivm_is_map(m))
+    if (m != IVM_NIL && !ivm_is_map(m) && !ivm_is_vector(m))
         return ivm_raise_type(vm, "select-keys expects a map", m);
     ivm_heap *h = &vm->heap;
     ivm_core_iter it;
     CHECK(ivm_core_iter_init(vm, &it, args[1]));
     ivm_value t = ivm_map_transient(h, ivm_map_empty(h), IVM_CORE_OWNER);
     while (ivm_core_iter_next(h, &it, &k))
-        if (m != IVM_NIL && ivm_map_get(h, m, k, &v))
+        if (m != IVM_NIL && ivm_core_get(vm, m, k, &v))
             ivm_tmap_assoc(h, t, IVM_CORE_OWNER, k, v);
     ivm_tmap_persistent(h, t, IVM_CORE_OWNER, result);
     return IVM_OK;
@@ -673,13 +677,44 @@ NATIVE(n_merge_with)
     return IVM_OK;
 }
 
-/* update-vals and update-keys (Clojure 1.11) */
+/* update-vals and update-keys (Clojure 1.11). Over a vector, as Clojure's
+ * reduce-kv sees one: update-vals gives a vector, update-keys a map from
+ * (f index). */
+static ivm_status update_vector(ivm_vm *vm, ivm_value vec, ivm_value f, bool keys,
+                                ivm_value *result)
+{
+    ivm_heap *h = &vm->heap;
+    ivm_core_builder b;
+    if (keys) {
+        b.kind = IVM_CORE_B_MAP;
+        b.v = ivm_map_transient(h, ivm_map_empty(h), IVM_CORE_OWNER);
+    } else {
+        ivm_core_builder_vector(vm, &b);
+    }
+    ivm_root(vm, &b.v);
+    uint64_t n = ivm_vec_count(vec);
+    for (uint64_t i = 0; i < n; i++) {
+        ivm_value x = ivm_vec_nth(vec, i), y;
+        if (keys) {
+            CHECK(ivm_core_call1(vm, f, ivm_int(h, (int64_t)i), &y));
+            CHECK(ivm_core_transient_status(vm, ivm_tmap_assoc(h, b.v, IVM_CORE_OWNER, y, x)));
+        } else {
+            CHECK(ivm_core_call1(vm, f, x, &y));
+            CHECK(ivm_core_builder_add(vm, &b, y));
+        }
+    }
+    *result = ivm_core_builder_finish(vm, &b);
+    return IVM_OK;
+}
+
 static ivm_status update_entries(ivm_vm *vm, ivm_value m, ivm_value f, bool keys,
                                  ivm_value *result)
 {
     ivm_heap *h = &vm->heap;
     if (m == IVM_NIL)
         m = ivm_map_empty(h);
+    if (ivm_is_vector(m))
+        return update_vector(vm, m, f, keys, result);
     if (!ivm_is_map(m))
         return ivm_raise_type(vm, keys ? "update-keys expects a map" : "update-vals expects a map", m);
     ivm_value t = ivm_map_transient(h, keys ? ivm_map_empty(h) : m, IVM_CORE_OWNER);
