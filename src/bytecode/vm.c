@@ -530,7 +530,7 @@ size_t ivm_vm_lines_end(const ivm_vm *vm)
 void ivm_vm_flush_lines(ivm_vm *vm)
 {
     size_t end = ivm_vm_lines_end(vm);
-    if (end == 0)
+    if (end == 0 || vm->capturing)
         return;
     ivm_platform_mutex_lock(vm->rt->out_lock);
     ivm_platform_write(IVM_STDOUT, vm->out.data, end);
@@ -541,7 +541,7 @@ void ivm_vm_flush_lines(ivm_vm *vm)
 
 void ivm_vm_flush(ivm_vm *vm)
 {
-    if (vm->out.len) {
+    if (vm->out.len && !vm->capturing) {
         /* whole lines from each thread (see the scheduler's stash), and
          * one write at a time, so that lines never interleave */
         ivm_platform_mutex_lock(vm->rt->out_lock);

@@ -238,6 +238,7 @@ struct ivm_vm {
     uint32_t trace_dropped; /* frames beyond IVM_TRACE_MAX */
 
     ivm_buf out; /* buffered standard output; see ivm_vm_flush */
+    uint32_t capturing; /* inside with-out-str: out is its text, never flushed */
     int32_t budget;
     int32_t budget_reset; /* IVM_REDUCTION_BUDGET; 1 in stress mode */
 

@@ -1630,7 +1630,27 @@ NATIVE(n_macroexpand)
     }
 }
 
+/* (read-string s): the first form of s, as the reader reads source. */
+NATIVE(n_read_string)
+{
+    (void)nargs;
+    if (!ivm_is_kind(args[0], IVM_K_STRING))
+        return ivm_raise_type(vm, "read-string takes a string", args[0]);
+    const ivm_str *text = ivm_as_str(args[0]);
+    ivm_reader r;
+    ivm_reader_init(&r, &vm->heap, (const char *)text->bytes, text->len, "read-string", NULL);
+    ivm_buf err = {0};
+    ivm_source_pos where;
+    int got = ivm_read(&r, result, &where, &err);
+    if (got > 0)
+        return IVM_OK;
+    if (got == 0)
+        return ivm_raise(vm, "EOF while reading");
+    return ivm_raise_buf(vm, &err);
+}
+
 static const ivm_native_def compiler_natives[] = {
+    {"read-string", n_read_string, 1, 1},
     {"gensym", n_gensym, 0, 1},
     {"macroexpand-1", n_macroexpand_1, 1, 1},
     {"macroexpand", n_macroexpand, 1, 1},

@@ -1199,7 +1199,18 @@ NATIVE(n_empty_p)
     return IVM_OK;
 }
 
+/* Whether a and b are one value: the same immediate or the same object.
+ * Objects move only while no code runs, and every reference moves with
+ * them, so two references compared at one moment agree. */
+NATIVE(n_identical_p)
+{
+    (void)vm, (void)nargs;
+    *result = ivm_bool(args[0] == args[1]);
+    return IVM_OK;
+}
+
 const ivm_native_def ivm_core_num_natives[] = {
+    {"identical?", n_identical_p, 2, 2},
     {"==", n_num_equal, 1, ANY},
     {"zero?", n_zero, 1, 1},
     {"pos?", n_pos, 1, 1},

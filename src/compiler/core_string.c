@@ -1197,7 +1197,29 @@ NATIVE(n_spit)
     return IVM_OK;
 }
 
+/* (ivm.core/with-out-str* f): what f prints, as a string (with-out-str's
+ * body is f). Nothing is flushed meanwhile (vm->capturing); a process
+ * cannot yield inside a native's call, so the output is f's alone. */
+NATIVE(n_with_out_str)
+{
+    (void)nargs;
+    ivm_buf saved = vm->out;
+    vm->out = (ivm_buf){0};
+    vm->capturing++;
+    ivm_status st = ivm_call(vm, args[0], 0, NULL, result);
+    vm->capturing--;
+    ivm_buf captured = vm->out;
+    vm->out = saved;
+    if (st != IVM_OK) {
+        ivm_buf_free(&captured);
+        return st;
+    }
+    *result = ivm_core_buf_string(vm, &captured);
+    return IVM_OK;
+}
+
 const ivm_native_def ivm_core_string_natives[] = {
+    {"ivm.core/with-out-str*", n_with_out_str, 1, 1},
     {"subs", n_subs, 2, 3},
     {"name", n_name, 1, 1},
     {"namespace", n_namespace, 1, 1},

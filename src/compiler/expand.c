@@ -902,11 +902,43 @@ static int expand_time(ivm_expander *ex, ivm_value form, ivm_value *out)
     return 1;
 }
 
-/* (ns name (:require [lib :as alias] ...)): records aliases of the built-in
- * namespaces; requiring anything else is an error. */
+/* The libraries of a (:require ...) clause or a (require ...) call: each
+ * lib, [lib :as alias], or either quoted. Records the aliases of the
+ * built-in namespaces; requiring anything else is an error. */
+static bool require_libs(ivm_expander *ex, ivm_value specs)
+{
+    static const char *const known[] = {"clojure.string", "clojure.set", "clojure.math",
+                                        "clojure.walk", NULL};
+    for (ivm_value r = specs; r != IVM_EMPTY_LIST; r = rest(r)) {
+        ivm_value spec = first(r);
+        if (ivm_is_cons(spec) && sym_is(first(spec), "quote") && len(spec) == 2)
+            spec = second(spec);
+        ivm_value lib = spec;
+        if (ivm_is_vector(spec) && ivm_vec_count(spec) == 0)
+            return fail(ex, "require expects a library name, got: ", spec, NULL);
+        if (ivm_is_vector(spec))
+            lib = ivm_vec_nth(spec, 0);
+        if (ivm_is_cons(lib) && sym_is(first(lib), "quote"))
+            lib = second(lib);
+        bool ok = false;
+        for (int k = 0; known[k]; k++)
+            ok = ok || sym_is(lib, known[k]);
+        if (!ok)
+            return fail(ex, "Could not locate ", lib,
+                        " (ivm provides clojure.string, clojure.set, clojure.math and clojure.walk)");
+        for (uint64_t i = 1; ivm_is_vector(spec) && i + 1 < ivm_vec_count(spec); i += 2)
+            if (kw_is(ivm_vec_nth(spec, i), "as")) {
+                ivm_value pair[2] = {ivm_vec_nth(spec, i + 1), lib};
+                ivm_buf_add(&ex->aliases, pair, sizeof pair);
+            }
+    }
+    return true;
+}
+
+/* (ns name (:require [lib :as alias] ...)): the namespace that syntax
+ * quote qualifies with, and the aliases of require_libs. */
 static int expand_ns(ivm_expander *ex, ivm_value form, ivm_value *out)
 {
-    static const char *const known[] = {"clojure.string", "clojure.set", "clojure.math", NULL};
     if (ivm_list_count(form) < 2)
         return fail(ex, "ns expects a namespace name (a symbol)", IVM_NIL, NULL), -1;
     if (!ivm_is_kind(second(form), IVM_K_SYMBOL))
@@ -914,32 +946,12 @@ static int expand_ns(ivm_expander *ex, ivm_value form, ivm_value *out)
     ex->ns = second(form);
     for (ivm_value l = rest(rest(form)); l != IVM_EMPTY_LIST; l = rest(l)) {
         ivm_value clause = first(l);
-        if (!ivm_is_cons(clause) || !kw_is(first(clause), "require"))
-            continue;
-        for (ivm_value r = rest(clause); r != IVM_EMPTY_LIST; r = rest(r)) {
-            ivm_value spec = first(r), lib = spec;
-            if (ivm_is_vector(spec) && ivm_vec_count(spec) == 0)
-                return fail(ex, "require expects a library name, got: ", spec, NULL), -1;
-            if (ivm_is_vector(spec))
-                lib = ivm_vec_nth(spec, 0);
-            if (ivm_is_cons(lib) && sym_is(first(lib), "quote"))
-                lib = second(lib);
-            bool ok = false;
-            for (int k = 0; known[k]; k++)
-                ok = ok || sym_is(lib, known[k]);
-            if (!ok)
-                return fail(ex, "Could not locate ", lib, " (ivm provides clojure.string, clojure.set and clojure.math)"), -1;
-            for (uint64_t i = 1; ivm_is_vector(spec) && i + 1 < ivm_vec_count(spec); i += 2)
-                if (kw_is(ivm_vec_nth(spec, i), "as")) {
-                    ivm_value pair[2] = {ivm_vec_nth(spec, i + 1), lib};
-                    ivm_buf_add(&ex->aliases, pair, sizeof pair);
-                }
-        }
+        if (ivm_is_cons(clause) && kw_is(first(clause), "require") && !require_libs(ex, rest(clause)))
+            return -1;
     }
     *out = IVM_NIL;
     return 1;
 }
-
 
 /* ---- Syntax quote ------------------------------------------------------ */
 
@@ -962,7 +974,7 @@ static const char *const core_forms[] = {
     "defn", "defn-", "defmacro", "when", "when-not", "if-not", "cond", "case", "and", "or",
     "->", "->>", "if-let", "when-let", "dotimes", "doseq", "time", "for", "if-some", "when-some",
     "as->", "some->", "some->>", "cond->", "cond->>", "assert", "ns", "comment", "declare",
-    "let", "loop", "fn", "letfn", "load", "lazy-seq", NULL};
+    "let", "loop", "fn", "letfn", "load", "lazy-seq", "require", NULL};
 
 static bool core_name(const ivm_expander *ex, ivm_value s)
 {
@@ -1264,6 +1276,10 @@ int ivm_expand(ivm_expander *ex, ivm_value form, ivm_value *out)
     }
     if (sym_is(head, "ns"))
         return expand_ns(ex, form, out);
+    if (sym_is(head, "require") && !ivm_expand_defined(ex, head)) {
+        *out = IVM_NIL;
+        return require_libs(ex, args) ? 1 : -1;
+    }
     if (sym_is(head, "comment")) {
         *out = IVM_NIL;
         return 1;
