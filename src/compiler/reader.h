@@ -9,8 +9,9 @@
  * symbols (ns/name, /); (lists) [vectors] {maps} #{sets}; ; comments, #!
  * comments (a shebang line), commas as whitespace; #_ discards the next
  * form; 'x is (quote x), @x is (deref x); ^meta form reads as form (the
- * metadata is read and dropped). Integers beyond 64 bits, ratios, ::auto
- * keywords, #() #"" ` ~ #? and tagged literals are errors that say so.
+ * metadata is read and dropped); #"regex" (the text as written, compiled
+ * at once: a bad pattern is a read error). Integers beyond 64 bits, ratios,
+ * ::auto keywords, #() ` ~ #? and tagged literals are errors that say so.
  *
  * Nesting is read with an explicit stack: depth costs heap, never C stack,
  * and has no limit. */
