@@ -26,7 +26,8 @@ sqrt sqrtf tan tanf tanh tanhf trunc truncf"
 # PCRE2's 8-bit API (pcre2.h maps pcre2_x to pcre2_x_8).
 pcre2="code_free compile compile_context_create compile_context_free
 general_context_create general_context_free get_error_message
-get_ovector_pointer jit_compile match match_context_create
+get_ovector_pointer jit_compile jit_stack_assign jit_stack_create
+jit_stack_free match match_context_copy match_context_create
 match_context_free match_data_create_from_pattern match_data_free
 pattern_info set_heap_limit set_newline substring_number_from_name"
 

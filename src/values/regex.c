@@ -466,7 +466,8 @@ static void add_error(ivm_buf *err, const char *message, const uint8_t *s, size_
 enum {
     CACHE_BUCKETS = 512,
     CACHE_LIMIT = 256,              /* entries kept; unused ones beyond go */
-    HEAP_LIMIT_KIB = 64 * 1024,     /* the interpreter's backtracking memory */
+    HEAP_LIMIT_KIB = 128 * 1024,    /* the interpreter's backtracking memory */
+    BIG_STACK = 128 << 20,          /* the JIT's, when 32 KiB is not enough */
 };
 
 struct ivm_regex_entry {
@@ -652,11 +653,12 @@ static ivm_regex_entry *acquire(ivm_heap *h, const ivm_str *p, bool whole, ivm_b
         ivm_regex_entry **bucket = &c->buckets[hash & (CACHE_BUCKETS - 1)];
         e->next = *bucket;
         *bucket = e;
-        if (++c->count > CACHE_LIMIT)
-            evict_one(c); /* never e: it is not yet counted free */
+        c->count++;
     }
-    e->refs++;
+    e->refs++; /* before any eviction: e is in use */
     e->used = ++c->clock;
+    if (c->count > CACHE_LIMIT)
+        evict_one(c);
     ivm_platform_mutex_unlock(c->lock);
     return e;
 }
@@ -712,6 +714,26 @@ void ivm_matcher_free(ivm_matcher *m)
     m->entry = NULL;
 }
 
+/* The JIT's code runs on a 32 KiB stack of the thread's by default: deep
+ * backtracking ((a|b)* over a long subject) runs out of it. It then runs
+ * again on a stack of its own that grows up to BIG_STACK (address space
+ * reserved, touched only as it grows), made for this one match. */
+static int match_on_big_stack(ivm_matcher *m, pcre2_match_context *shared)
+{
+    struct ivm_regex_cache *c = m->heap->shared->regexes;
+    pcre2_jit_stack *stack = pcre2_jit_stack_create(64 * 1024, BIG_STACK, c->general);
+    pcre2_match_context *context = stack ? pcre2_match_context_copy(shared) : NULL;
+    int rc = PCRE2_ERROR_NOMEMORY;
+    if (context) {
+        pcre2_jit_stack_assign(context, NULL, stack);
+        rc = pcre2_match(m->entry->code, m->subject, m->len, m->next, PCRE2_NO_UTF_CHECK,
+                         m->data, context);
+    }
+    pcre2_match_context_free(context);
+    pcre2_jit_stack_free(stack);
+    return rc;
+}
+
 int ivm_matcher_find(ivm_matcher *m, ivm_buf *err)
 {
     if (m->next > m->len)
@@ -719,9 +741,8 @@ int ivm_matcher_find(ivm_matcher *m, ivm_buf *err)
     pcre2_match_context *context = m->heap->shared->regexes->match;
     int rc = pcre2_match(m->entry->code, m->subject, m->len, m->next, PCRE2_NO_UTF_CHECK,
                          m->data, context);
-    if (rc == PCRE2_ERROR_JIT_STACKLIMIT) /* the interpreter keeps its frames on the heap */
-        rc = pcre2_match(m->entry->code, m->subject, m->len, m->next,
-                         PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, m->data, context);
+    if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
+        rc = match_on_big_stack(m, context);
     if (rc < 0) {
         m->next = m->len + 1;
         if (rc == PCRE2_ERROR_NOMATCH)
