@@ -102,6 +102,9 @@ Test(regex, java_escapes_are_translated)
     expect("\\Q\\u0041(\\E+", "\\u0041((", "[\\u0041((]"); /* nothing inside \Q..\E */
     expect("[\\u0061-\\u0063]+", "xabcx", "[abc]");
     expect("\\cJ", "\n", "[\n]");
+    expect("(a)\\11", "aa1", "[aa1|a]");    /* \1 then 1: one group so far */
+    expect("(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)(k)\\11", "abcdefghijkk", "[abcdefghijkk|a|b|c|d|e|f|g|h|i|j|k]");
+    expect("(?<n>a)\\1", "aa", "[aa|a]");
 }
 
 Test(regex, java_property_names)
@@ -127,10 +130,19 @@ Test(regex, java_property_names)
 Test(regex, java_inline_flags)
 {
     expect("(?i)ab", "xAB", "[AB]");
-    expect("(?u)(?i)\xc3\xa9", "\xc3\x89", "[\xc3\x89]"); /* (?u) is dropped */
+    expect("(?i)\xc3\xa9", "\xc3\x89\xc3\xa9", "[\xc3\xa9]"); /* ASCII folding only */
+    expect("(?i)\\u00e9\\x{e9}\\xe9\\0351", "\xc3\x89\xc3\x89\xc3\x89\xc3\x89", "");
+    expect("(?iu)\xc3\xa9", "\xc3\x89", "[\xc3\x89]");
+    expect("(?i)(?u)\xc3\xa9", "\xc3\x89", "[\xc3\x89]");
+    expect("(?i:\xc3\xa9)\xc3\xa9|x", "\xc3\xa9\xc3\xa9", "[\xc3\xa9\xc3\xa9]");
+    expect("((?iu)\xc3\xa9)\xc3\xa9", "\xc3\x89\xc3\x89 \xc3\x89\xc3\xa9", "[\xc3\x89\xc3\xa9|\xc3\x89]");
+    expect("(?U)(?i)\xc3\xa9", "\xc3\x89", "[\xc3\x89]"); /* (?U) implies (?u) */
     expect("(?iu:a)b", "Ab AB", "[Ab]");
     expect("(?U)\\w+", "h\xc3\xa9llo", "[h\xc3\xa9llo]");
     expect("\\w+", "h\xc3\xa9llo", "[h][llo]");
+    expect("\\b\\w+\\b", "caf\xc3\xa9 au", "[au]"); /* Java 17: \b sees letters, \w ASCII */
+    expect("(?U)\\b\\w+\\b", "caf\xc3\xa9 au", "[caf\xc3\xa9][au]");
+    expect("\\B", "ab \xc3\xa9", "[]");
     expect("(?d)a.", "a\ra\n", "[a\r]"); /* only \n ends a line */
     expect("a.", "a\ra\n", "");
     expect("(?x) a b # c\n c", "abc", "[abc]");
@@ -152,6 +164,8 @@ Test(regex, what_pcre2_would_read_otherwise_is_refused)
     expect_error("[a[b]]", "nested character classes (union) are not supported near index 2 in "
                            "regex #\"[a[b]]\"");
     expect_error("a\\Kb", "illegal/unsupported escape sequence near index 1 in regex #\"a\\Kb\"");
+    expect_error("[\\b]", "illegal/unsupported escape sequence near index 1 in regex #\"[\\b]\"");
+    expect_error("a\\E", "illegal/unsupported escape sequence near index 1 in regex #\"a\\E\"");
     expect_error("\\N{SPACE}", "\\N{name} is not supported near index 0 in regex #\"\\N{SPACE}\"");
     expect_error("\\xg", "illegal hexadecimal escape sequence near index 0 in regex #\"\\xg\"");
     expect_error("\\uzzzz", "illegal Unicode escape sequence near index 0 in regex #\"\\uzzzz\"");
@@ -193,6 +207,10 @@ Test(regex, finds_follow_java_matcher)
     expect("\xc3\xa9|", "\xc3\xa9x", "[\xc3\xa9][][]"); /* an empty match steps one character */
     expect("a$", "a\r\n", "[a]");   /* before a final line terminator, as Java */
     expect("a$", "a\xe2\x80\xa8", "[a]"); /* U+2028 ends a line too */
+    expect("$", "a\r\n", "[][]");   /* not between the CR and LF, as Java */
+    expect("\\Z", "a\r\n", "[][]");
+    expect("(?m)$", "a\r\nb", "[][]");
+    expect("[$]", "$", "[$]");
     expect("(a)|(b)", "ab", "[a|a|-][b|-|b]");
     expect("(?<y>\\d+)-(?<m>\\d+)", "2024-05", "[2024-05|2024|05]");
 }

@@ -9,13 +9,20 @@
  * match differently:
  *   \uXXXX (and surrogate pairs)   -> \x{...}
  *   \0n \0nn \0mnn (Java's octal)  -> \x{...}
+ *   \11 after fewer than 11 groups      -> \g{1}1 (Java's backreference
+ *     rule; PCRE2 would read an octal escape)
+ *   $ and \Z                           -> never between a CRLF's CR and LF
+ *   \b and \B (outside (?U))           -> Java 17's: any Unicode letter or
+ *     digit is a word character there, though \w is ASCII
  *   \p{Lower} and the other ASCII POSIX names -> [[:lower:]] ([:lower:] in
  *     a class); \p{IsLatin} \p{IsLu} \p{IsAlphabetic} drop "Is";
  *     \p{gc=Lu} \p{general_category=Lu} drop the key; \p{javaLowerCase},
  *     javaUpperCase, javaAlphabetic, javaLetter, javaDigit, javaTitleCase,
  *     javaIdeographic -> the Unicode property they test; other java* names
  *     are refused
- *   (?u) is dropped (PCRE2's caseless matching is Unicode already);
+ *   under (?i) without (?u), a character beyond ASCII outside a class
+ *     -> (?-i:c) (Java folds only ASCII then; (?u) is dropped: PCRE2's
+ *     caseless matching is Unicode already);
  *     (?U) and (?d) become (*UCP) and (*LF), only in the flag groups that
  *     open a pattern (PCRE2 cannot switch them midway)
  *   refused, as Java refuses them: other inline flags (PCRE2's n, J),
@@ -49,7 +56,12 @@ typedef struct xlate {
     size_t error_at;
     bool ucp, lf;        /* (?U), (?d) at the start */
     bool comments;       /* (?x) was turned on: # starts a comment */
+    uint32_t groups;     /* capturing groups opened so far */
+    uint8_t flags;       /* FLAG_I, FLAG_U: in force at the cursor */
+    ivm_buf outer;       /* the flags of each open group's outside */
 } xlate;
+
+enum { FLAG_I = 1, FLAG_U = 2 };
 
 static bool x_fail(xlate *x, size_t at, const char *message)
 {
@@ -108,6 +120,25 @@ static void x_emit_code_point(xlate *x, size_t from, uint32_t cp)
     x_emit(x, from, tmp, (size_t)n);
 }
 
+/* Java's (?i) without (?u) folds ASCII letters only: a literal beyond
+ * ASCII must then match itself alone (outside a class: inside one, PCRE2
+ * still adds its other cases). */
+static bool x_exact_case(const xlate *x, bool in_class, uint32_t cp)
+{
+    return !in_class && cp >= 0x80 && (x->flags & (FLAG_I | FLAG_U)) == FLAG_I;
+}
+
+/* A character given by its code point, from an escape. */
+static void x_emit_literal(xlate *x, size_t from, uint32_t cp, bool in_class)
+{
+    bool exact = x_exact_case(x, in_class, cp);
+    if (exact)
+        x_emit_cstr(x, from, "(?-i:");
+    x_emit_code_point(x, from, cp);
+    if (exact)
+        x_emit_cstr(x, from, ")");
+}
+
 /* Four hex digits at s[at..]: the value, or -1. */
 static int32_t hex4_at(const xlate *x, size_t at)
 {
@@ -125,7 +156,7 @@ static int32_t hex4_at(const xlate *x, size_t at)
 
 /* \uXXXX, and \uHHHH\uLLLL for a surrogate pair. A lone surrogate goes to
  * PCRE2 as one (which refuses it: no ivm string holds one). */
-static bool x_unicode(xlate *x)
+static bool x_unicode(xlate *x, bool in_class)
 {
     size_t at = x->i;
     int32_t cp = hex4_at(x, at + 2);
@@ -140,12 +171,12 @@ static bool x_unicode(xlate *x)
             x->i += 6;
         }
     }
-    x_emit_code_point(x, at, (uint32_t)cp);
+    x_emit_literal(x, at, (uint32_t)cp, in_class);
     return true;
 }
 
 /* Java's octal escape: \0n, \0nn or \0mnn (m at most 3). */
-static bool x_octal(xlate *x)
+static bool x_octal(xlate *x, bool in_class)
 {
     size_t at = x->i, p = at + 2;
     if (p >= x->len || !is_octal(x->s[p]))
@@ -157,7 +188,34 @@ static bool x_octal(xlate *x)
             v = v * 8 + (x->s[p++] - (uint32_t)'0');
     }
     x->i = p;
-    x_emit_code_point(x, at, v);
+    x_emit_literal(x, at, v, in_class);
+    return true;
+}
+
+/* \xhh or \x{h...h} */
+static bool x_hex(xlate *x, bool in_class)
+{
+    size_t at = x->i, p = at + 2;
+    uint32_t cp = 0;
+    if (p < x->len && x->s[p] == '{') {
+        size_t digits = 0;
+        for (p++; p < x->len && hex_value(x->s[p]) >= 0 && digits < 8; p++, digits++)
+            cp = cp * 16 + (uint32_t)hex_value(x->s[p]);
+        if (digits == 0 || p >= x->len || x->s[p] != '}')
+            return x_fail(x, at, "illegal hexadecimal escape sequence");
+        p++;
+    } else if (p + 1 < x->len && hex_value(x->s[p]) >= 0 && hex_value(x->s[p + 1]) >= 0) {
+        cp = (uint32_t)(hex_value(x->s[p]) * 16 + hex_value(x->s[p + 1]));
+        p += 2;
+    } else {
+        return x_fail(x, at, "illegal hexadecimal escape sequence");
+    }
+    if (cp > 0x10ffff) { /* PCRE2 says so, and where */
+        x_copy(x, p - at);
+        return true;
+    }
+    x->i = p;
+    x_emit_literal(x, at, cp, in_class);
     return true;
 }
 
@@ -243,15 +301,48 @@ static bool x_property(xlate *x, bool in_class)
     return true;
 }
 
+/* $ and \Z may match before a final line terminator, but Java's never
+ * match between the CR and the LF of a CRLF, where PCRE2's would. */
+#define NOT_IN_CRLF "(?!(?<=\\r)\\n)"
+
+/* What Java 17's \b and \B take for a word character: a letter, a digit
+ * or _ (Character.isLetterOrDigit: Unicode, where \w is ASCII), or a
+ * non-spacing mark (Java: one that follows a word character). PCRE2's \b
+ * follows its \w, as Java's does from Java 19 on and in (?U). */
+#define JAVA_WORD "[\\p{L}\\p{Nd}\\p{Mn}_]"
+
 /* The letters Java's regexes give a meaning to after a backslash (besides
- * Q, u, 0, p, P and N, handled on their own); any other letter is an
- * error there. */
+ * Q, u, 0, p, P, N and Z, handled on their own); any other letter, \E
+ * outside \Q...\E among them, is an error there. */
 static bool java_escape_letter(uint8_t c)
 {
-    for (const char *p = "tnrfaecdDhHsSvVwWbBAGZzRXkxE"; *p; p++)
+    for (const char *p = "tnrfaecdDhHsSvVwWbBAGzRXkx"; *p; p++)
         if (*p == c)
             return true;
     return false;
+}
+
+/* \n: Java takes the first digit, then each next one while the number
+ * names a group already opened (\11 after one group is \1 then "1",
+ * where PCRE2 would read an octal tab). */
+static bool x_backreference(xlate *x)
+{
+    size_t at = x->i, p = at + 2;
+    uint32_t n = x->s[at + 1] - (uint32_t)'0';
+    while (p < x->len && x->s[p] >= '0' && x->s[p] <= '9' &&
+           n * 10 + (x->s[p] - (uint32_t)'0') <= x->groups)
+        n = n * 10 + (x->s[p++] - (uint32_t)'0');
+    char tmp[24] = "\\g{";
+    size_t k = 3;
+    char digits[12];
+    int nd = 0;
+    do digits[nd++] = (char)('0' + n % 10); while ((n /= 10) != 0);
+    while (nd)
+        tmp[k++] = digits[--nd];
+    tmp[k++] = '}';
+    x->i = p;
+    x_emit(x, at, tmp, k);
+    return true;
 }
 
 static bool x_escape(xlate *x, bool in_class)
@@ -270,25 +361,50 @@ static bool x_escape(xlate *x, bool in_class)
         x_copy(x, end < x->len ? end + 2 - at : x->len - at);
         return true;
     }
-    case 'u': return x_unicode(x);
-    case '0': return x_octal(x);
+    case 'u': return x_unicode(x, in_class);
+    case '0': return x_octal(x, in_class);
+    case 'x': return x_hex(x, in_class);
     case 'p': case 'P': return x_property(x, in_class);
     case 'N': return x_fail(x, at, "\\N{name} is not supported");
-    case 'x':
-        if (!(at + 2 < x->len && x->s[at + 2] == '{') &&
-            !(at + 3 < x->len && hex_value(x->s[at + 2]) >= 0 && hex_value(x->s[at + 3]) >= 0))
-            return x_fail(x, at, "illegal hexadecimal escape sequence");
+    case 'Z':
+        x->i += 2;
+        x_emit_cstr(x, at, NOT_IN_CRLF "\\Z");
+        return true;
+    case 'b': case 'B':
+        if (in_class)
+            return x_fail(x, at, "illegal/unsupported escape sequence");
+        if (x->ucp || (at + 2 < x->len && x->s[at + 2] == '{'))
+            break;
+        x->i += 2;
+        x_emit_cstr(x, at, d == 'b' ? "(?:(?<=" JAVA_WORD ")(?!" JAVA_WORD ")|(?<!" JAVA_WORD
+                                      ")(?=" JAVA_WORD "))"
+                                    : "(?:(?<=" JAVA_WORD ")(?=" JAVA_WORD ")|(?<!" JAVA_WORD
+                                      ")(?!" JAVA_WORD "))");
+        return true;
+    case '1': case '2': case '3': case '4': case '5': case '6': case '7': case '8': case '9':
+        if (!in_class)
+            return x_backreference(x);
         x_copy(x, 2);
         return true;
     default:
         if (is_alpha(d) && !java_escape_letter(d))
             return x_fail(x, at, "illegal/unsupported escape sequence");
-        x_copy(x, 1);
-        x_copy_char(x);
-        if (d == 'c' && x->i < x->len) /* \cX: X is taken as it is */
-            x_copy_char(x);
-        return true;
+        break;
     }
+    x_copy(x, 1);
+    x_copy_char(x);
+    if (d == 'c' && x->i < x->len) /* \cX: X is taken as it is */
+        x_copy_char(x);
+    return true;
+}
+
+/* A group opens: what its inline flags change, its close undoes. */
+static void x_open(xlate *x) { ivm_buf_add(&x->outer, &x->flags, 1); }
+
+static void x_close(xlate *x)
+{
+    if (x->outer.len) /* else an unmatched ), which PCRE2 reports */
+        x->flags = (uint8_t)x->outer.data[--x->outer.len];
 }
 
 /* After "(?": a group kind PCRE2 spells as Java does, or inline flags.
@@ -298,12 +414,16 @@ static bool x_group(xlate *x, bool *leading)
     size_t at = x->i, p = at + 2;
     uint8_t c = p < x->len ? x->s[p] : 0;
     if (c == ':' || c == '=' || c == '!' || c == '>') {
+        x_open(x);
         x_copy(x, 3);
         *leading = false;
         return true;
     }
     if (c == '<') { /* lookbehind, or a named group (PCRE2 checks the name) */
-        x_copy(x, p + 1 < x->len && (x->s[p + 1] == '=' || x->s[p + 1] == '!') ? 4 : 3);
+        bool behind = p + 1 < x->len && (x->s[p + 1] == '=' || x->s[p + 1] == '!');
+        x->groups += !behind;
+        x_open(x);
+        x_copy(x, behind ? 4 : 3);
         *leading = false;
         return true;
     }
@@ -315,6 +435,8 @@ static bool x_group(xlate *x, bool *leading)
     if (q >= x->len || (x->s[q] != ')' && x->s[q] != ':'))
         return x_fail(x, q < x->len ? q : p, "unknown inline modifier");
     bool alone = x->s[q] == ')'; /* (?flags) rather than (?flags:X) */
+    if (!alone)
+        x_open(x); /* the flags below hold inside the group only */
     char on[8], off[8];
     size_t non = 0, noff = 0;
     bool minus = false;
@@ -338,6 +460,8 @@ static bool x_group(xlate *x, bool *leading)
             }
             if (f == 'x')
                 x->comments = !minus;
+            if (f == 'i')
+                x->flags = minus ? x->flags & ~FLAG_I : x->flags | FLAG_I;
         } else if (f == 'd' || f == 'U') {
             bool *flag = f == 'd' ? &x->lf : &x->ucp;
             if (minus ? *flag : !(*leading && alone))
@@ -345,7 +469,11 @@ static bool x_group(xlate *x, bool *leading)
                                              : "(?U) is supported only at the start of a pattern");
             if (!minus)
                 *flag = true;
-        } else if (f != 'u') { /* u: caseless matching is Unicode already */
+            if (f == 'U' && !minus)
+                x->flags |= FLAG_U; /* (?U) implies (?u) */
+        } else if (f == 'u') { /* PCRE2's caseless matching is Unicode already */
+            x->flags = minus ? x->flags & ~FLAG_U : x->flags | FLAG_U;
+        } else {
             return x_fail(x, k, "unknown inline modifier");
         }
     }
@@ -412,6 +540,10 @@ static bool translate(xlate *x)
         } else if (c == '(' && next == '?') {
             if (!x_group(x, &leading))
                 return false;
+        } else if (c == '$') {
+            leading = false;
+            x->i++;
+            x_emit_cstr(x, at, NOT_IN_CRLF "$");
         } else if (c == '{' && !is_repetition(x, at)) {
             return x_fail(x, at, "illegal repetition");
         } else if (c == '#' && x->comments) { /* a comment: to the line's end */
@@ -419,9 +551,20 @@ static bool translate(xlate *x)
             while (end < x->len && x->s[end] != '\n')
                 end++;
             x_copy(x, end - at);
+        } else if (c >= 0x80 && x_exact_case(x, false, c)) {
+            leading = false;
+            x_emit_cstr(x, at, "(?-i:");
+            x_copy_char(x);
+            x_emit_cstr(x, at, ")");
         } else {
             if (!(x->comments && (c == ' ' || (c >= '\t' && c <= '\r'))))
                 leading = false;
+            if (c == '(') {
+                x->groups++;
+                x_open(x);
+            } else if (c == ')') {
+                x_close(x);
+            }
             x_copy_char(x);
         }
     }
@@ -585,6 +728,7 @@ static ivm_regex_entry *compile_entry(struct ivm_regex_cache *c, const uint8_t *
         add_error(err, x.error, s, len, x.error_at);
     ivm_buf_free(&x.out);
     ivm_buf_free(&x.marks);
+    ivm_buf_free(&x.outer);
     if (!code)
         return NULL;
     ivm_regex_entry *e = ivm_platform_malloc(sizeof *e + len);
