@@ -6,31 +6,30 @@
  * lookaround, named groups, \Q..\E, \R, \X, \h, \v) but a few spellings
  * mean something else or nothing in PCRE2. The pass below rewrites what
  * has a PCRE2 equivalent and refuses, with a message, what would silently
- * match differently:
- *   \uXXXX (and surrogate pairs)   -> \x{...}
- *   \0n \0nn \0mnn (Java's octal)  -> \x{...}
- *   \11 after fewer than 11 groups      -> \g{1}1 (Java's backreference
- *     rule; PCRE2 would read an octal escape)
- *   $ and \Z                           -> never between a CRLF's CR and LF
- *   \b and \B (outside (?U))           -> Java 17's: any Unicode letter or
- *     digit is a word character there, though \w is ASCII
- *   \p{Lower} and the other ASCII POSIX names -> [[:lower:]] ([:lower:] in
+ * match differently. Rewritten:
+ *   \uXXXX (and surrogate pairs), Java's octal \0n \0nn \0mnn: \x{...}
+ *   \11 after fewer than 11 groups: \g{1}1 (Java's backreference rule;
+ *     PCRE2 would read an octal escape)
+ *   $ and \Z: never between the CR and the LF of a CRLF
+ *   \b and \B outside (?U): Java 17's, where any Unicode letter or digit
+ *     is a word character though \w is ASCII
+ *   \p{Lower} and the other ASCII POSIX names: [[:lower:]] ([:lower:] in
  *     a class); \p{IsLatin} \p{IsLu} \p{IsAlphabetic} drop "Is";
  *     \p{gc=Lu} \p{general_category=Lu} drop the key; \p{javaLowerCase},
  *     javaUpperCase, javaAlphabetic, javaLetter, javaDigit, javaTitleCase,
- *     javaIdeographic -> the Unicode property they test; other java* names
- *     are refused
- *   under (?i) without (?u), a character beyond ASCII outside a class
- *     -> (?-i:c) (Java folds only ASCII then; (?u) is dropped: PCRE2's
- *     caseless matching is Unicode already);
- *     (?U) and (?d) become (*UCP) and (*LF), only in the flag groups that
- *     open a pattern (PCRE2 cannot switch them midway)
- *   refused, as Java refuses them: other inline flags (PCRE2's n, J),
- *     (?| (?R) (?# (?P (?C ..., (* verbs, escapes of letters Java does not
- *     know (\K \g \o \C ...), \x without two hex digits or {...}, a {
- *     that starts no {n}, {n,} or {n,m} (PCRE2 reads it as a letter)
- *   refused, as PCRE2 has no equivalent: class union [a[b]] and
- *     intersection [a&&b], \N{name}
+ *     javaIdeographic: the Unicode property they test
+ *   under (?i) without (?u), a character beyond ASCII outside a class:
+ *     (?-i:c), as Java folds only ASCII then; (?u) itself is dropped
+ *     (PCRE2's caseless matching is Unicode already), the flags being
+ *     tracked per group
+ *   (?U) and (?d): (*UCP) and (*LF), only in the flag groups that open a
+ *     pattern (PCRE2 cannot switch them midway; elsewhere refused)
+ * Refused, as Java refuses them: other inline flags (PCRE2's n, J), (?|
+ * (?R) (?# (?P (?C ..., (* verbs, escapes of letters Java does not know
+ * (\K \g \o \C ...), \E outside \Q, \b in a class, \x without two hex
+ * digits or {...}, a { that starts no {n}, {n,} or {n,m} (PCRE2 reads it
+ * as a letter); other java* property names. Refused, as PCRE2 has no
+ * equivalent: class union [a[b]] and intersection [a&&b], \N{name}.
  * Patterns compile in UTF mode, any Unicode newline sequence as a line
  * terminator (Java's set, plus VT and FF), \C forbidden (it could split a
  * character, and every ivm string is valid UTF-8). README.md lists what
