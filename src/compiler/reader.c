@@ -606,7 +606,7 @@ static bool read_regex(ctx *c, ivm_value *v)
     const char *open = r->p;
     const char *q = open + 2;
     while (q < r->end && *q != '"')
-        q += *q == '\\' ? 2 : 1;
+        q += *q == '\\' && q + 1 < r->end ? 2 : 1;
     if (q >= r->end)
         return fail_eof(c, "EOF while reading regex", pos_at(r, open));
     size_t len = (size_t)(q - (open + 2));
