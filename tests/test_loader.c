@@ -7,8 +7,8 @@
  * bad magic, versions, flags, checksum, length, register / constant / jump /
  * count / capture operands, arity, GETGLOBAL and CLOSURE constant kinds,
  * tests without their JMP, code falling off the end, forward prototype
- * references, invalid UTF-8, constant tags, nesting, line tables, the entry
- * prototype's shape and trailing bytes. */
+ * references, invalid UTF-8, constant tags, regex patterns, nesting, line
+ * tables, the entry prototype's shape and trailing bytes. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
@@ -374,7 +374,21 @@ Test(loader, constants)
     k.n = 0;
     u8(&k, IVC_NIL), u8(&k, IVC_TAG_COUNT);
     build_main(&b, 1, &k, 2, 1, (uint32_t[]){ABC(RET, 0, 0, 0)});
-    expect_refused(b.d, b.n, consts_at[0] + 1, "unknown constant tag 12");
+    expect_refused(b.d, b.n, consts_at[0] + 1, "unknown constant tag 13");
+    /* a regex is compiled as it loads: a bad pattern is refused there */
+    k.n = 0;
+    u8(&k, IVC_REGEX), str(&k, "a\\d+\"");
+    build_main(&b, 1, &k, 1, 2, (uint32_t[]){ABX(LOADK, 0, 0), ABC(RET, 0, 0, 0)});
+    cr_assert_str_eq(t_pr(t_vm(), run_module(expect_loads(b.d, b.n)), true), "#\"a\\d+\\\"\"");
+    k.n = 0;
+    u8(&k, IVC_REGEX), str(&k, "a(");
+    build_main(&b, 1, &k, 1, 1, (uint32_t[]){ABC(RET, 0, 0, 0)});
+    expect_refused(b.d, b.n, consts_at[0],
+                   "regex constant: missing closing parenthesis near index 2 in regex #\"a(\"");
+    k.n = 0;
+    u8(&k, IVC_REGEX), str(&k, "\xc3");
+    build_main(&b, 1, &k, 1, 1, (uint32_t[]){ABC(RET, 0, 0, 0)});
+    expect_refused(b.d, b.n, consts_at[0] + 1, "text is not valid UTF-8");
     /* characters must be Unicode scalar values */
     k.n = 0;
     u8(&k, IVC_CHAR), u32(&k, 0xd800);

@@ -2,7 +2,7 @@
  * printed back with pr (nil, booleans, integers in every base with int64's
  * limits and one past them, floats printing as Clojure's, ##Inf ##-Inf
  * ##NaN, strings and their escapes, characters, keywords, symbols, lists,
- * vectors, maps, sets, comments, #!, #_, quote, deref, metadata); every
+ * vectors, maps, sets, regexes, comments, #!, #_, quote, deref, metadata); every
  * error message with its exact FILE:LINE:COL (columns in code points) and
  * the incomplete flag a REPL relies on; where top-level forms start; the
  * position table for list and vector elements and collections' brackets;
@@ -16,6 +16,7 @@
 #include "compiler/reader.h"
 #include "support.h"
 #include "values/map.h"
+#include "values/regex.h"
 #include "values/vector.h"
 
 static ivm_heap heap;
@@ -424,9 +425,34 @@ Test(reader, syntax_quote_and_unquote)
     expect_error("(a ~)", "t.iv:1:5: unmatched delimiter: )");
 }
 
+/* #"...": the pattern is the text as written (a backslash keeps the
+ * character after it, so \" stays in the pattern and does not end it);
+ * pr prints it back as Clojure does. A bad pattern is a read error at the
+ * #, naming the place in the pattern (in code points). */
+Test(reader, regex_literals)
+{
+    expect("#\"a\\d+\"", "#\"a\\d+\"");
+    expect("#\"\\\"\" #\"\"", "#\"\\\"\" #\"\"");
+    expect("[#\"x\" #\"é\\s\"]", "[#\"x\" #\"é\\s\"]");
+    expect("#\"a\nb\"", "#\"a\nb\""); /* a raw newline stays one */
+    ivm_value r = read_one("#\"\\u00e9\\\"\"", NULL);
+    cr_assert(ivm_type_of(r) == IVM_T_REGEX);
+    cr_expect_str_eq(t_strndup((const char *)ivm_regex_pattern(r)->bytes, ivm_regex_pattern(r)->len),
+                     "\\u00e9\\\"");
+    cr_expect(!ivm_equal(r, read_one("#\"\\u00e9\\\"\"", NULL)), "two literals are two regexes");
+    cr_expect(ivm_equal(r, r));
+    expect_error("(f #\"a(b\")", "t.iv:1:4: missing closing parenthesis near index 3 in regex #\"a(b\"");
+    expect_error("\n  #\"é[\"", "t.iv:2:3: missing terminating ] for character class near index 2 in regex #\"é[\"");
+    expect_error("#\"[a&&b]\"", "t.iv:1:1: character class intersection (&&) is not supported near index 2 in regex #\"[a&&b]\"");
+    expect_error("#\"a\\qb\"", "t.iv:1:1: illegal/unsupported escape sequence near index 1 in regex #\"a\\qb\"");
+    expect_error("#\"x{,3}\"", "t.iv:1:1: illegal repetition near index 1 in regex #\"x{,3}\"");
+    expect_error("#\"ab", "t.iv:1:5: EOF while reading regex, starting at line 1 col 1");
+    expect_error("#\"ab\\\"", "t.iv:1:7: EOF while reading regex, starting at line 1 col 1");
+    expect_error("#\"\xff\"", "t.iv:1:1: invalid UTF-8 in regex");
+}
+
 Test(reader, unsupported_dispatch_forms)
 {
-    expect_error("#\"a+\"", "t.iv:1:1: regex literals are not supported yet");
     expect_error("#?(:clj 1)", "t.iv:1:1: reader conditionals are not supported yet");
     expect_error("#?@(:clj [1])", "t.iv:1:1: reader conditionals are not supported yet");
     expect_error("#=x", "t.iv:1:1: unknown dispatch macro #=");
@@ -467,6 +493,7 @@ Test(reader, incomplete_flag_for_a_repl)
 {
     static const struct { const char *text; bool incomplete; } cases[] = {
         {"(1 2", true}, {"\"ab", true}, {"'", true}, {"#_", true}, {"\\", true},
+        {"#\"ab", true}, {"#\"(\"", false},
         {"[1 {:a", true}, {"#", true}, {"(1))", false}, {"\\ab", false},
         {"{:a}", false}, {"1/2", false},
     };
@@ -723,13 +750,14 @@ Test(reader, mutated_programs_never_crash)
         "{:a [1 2.5 \"s\\n\\u00e9\" \\a \\newline] #{:x 'y} @z ^:m w #_ skip}",
         "(let [{:keys [a b] :or {b 2}} m] (str a \"\\\"\" b 0x1F 2r101 36rZZ 1e10 ##NaN))",
         "#!/bin/ivm\n; comment\n(println \"hi\" 'x :ns/k ns/sym / 017 5N 2.5M)",
+        "(re-seq #\"(?i)(\\w+)@([a-z]+)\\.\\u0063om|[^\\s\\p{Lower}]{2,}\" #\"\\\"\\Q(\\E\")",
     };
     enum { ROUNDS = 100000 };
     ivm_buf out = {0};
     char text[256];
     rng = 0x9e3779b97f4a7c15u;
     for (int i = 0; i < ROUNDS; i++) {
-        const char *seed = seeds[i % 4];
+        const char *seed = seeds[i % (sizeof seeds / sizeof seeds[0])];
         size_t len = strlen(seed);
         memcpy(text, seed, len);
         for (int m = (int)(rnd() % 4); m >= 0; m--) {

@@ -131,6 +131,8 @@ static const char every_constant[] =
     "  .const #bytes \"\"\n"
     "  .const #bytes \"00ff7f80\"\n"
     "  .const #proto anon\n"
+    "  .const #regex \"a\\\\d+ \\\" \xc3\xa9\"\n"
+    "  .const #regex \"a\\\\d+ \\\" \xc3\xa9\"\n" /* two regexes, never one */
     "  .const ()\n"
     "  .const (())\n"
     "  .const (1 (2.5 (\"x\" :k 'y)) () nil #proto anon \\c #bytes \"01\" ##NaN)\n"
@@ -141,6 +143,8 @@ static const char every_constant[] =
     "  LOADK r1, 7\n"
     "  LOADK r2, \"fresh literal\"\n"
     "  LOADK r3, (1 2)\n"
+    "  LOADK r2, #regex \"x\"\n"
+    "  LOADK r2, #regex \"x\"\n"
     "  RET r0\n"
     ".end\n";
 

@@ -46,6 +46,11 @@
  *   9 bytes      u32 length + that many bytes
  *   10 char      u32 Unicode code point
  *   11 list      u32 count + that many constants (nested at most 64 deep)
+ *   12 regex     str: a Java pattern (values/regex.h), compiled on load;
+ *                a pattern that does not compile is refused. Each regex
+ *                constant loads as a regex of its own (equal to no other).
+ *                Added without a version change (no release had 1.0
+ *                without it): an ivm from before it refuses the tag.
  *
  * Every instruction is checked against its operand kinds before anything
  * runs; the code must not fall off its end (the last instruction is a RET,
@@ -78,6 +83,7 @@ typedef enum ivc_const_tag {
     IVC_BYTES,
     IVC_CHAR,
     IVC_LIST,
+    IVC_REGEX,
     IVC_TAG_COUNT
 } ivc_const_tag;
 

@@ -15,6 +15,7 @@
 #include "ivm/ivc.h"
 #include "ivm/opcodes.h"
 #include "ivm/platform.h"
+#include "values/regex.h"
 
 #define ITEMS(buf, type) ((type *)(void *)(buf).data)
 #define COUNT(buf, type) ((uint32_t)((buf).len / sizeof(type)))
@@ -662,6 +663,18 @@ static bool parse_tagged(assembler *as, ivm_value *out)
             return false;
         *out = make_name(as->heap, keyword, as->chars.data, as->chars.len);
         return true;
+    }
+    if (span_is(tag, "regex")) {
+        const char *text_at = as->p;
+        if (!parse_text(as))
+            return false;
+        ivm_value pattern = ivm_string(as->heap, as->chars.data, as->chars.len);
+        ivm_buf why = {0};
+        bool ok = ivm_regex_new(as->heap, pattern, out, &why);
+        if (!ok)
+            ivm_buf_add(error_at(as, text_at), why.data, why.len);
+        ivm_buf_free(&why);
+        return ok;
     }
     if (span_is(tag, "proto")) {
         span id = scan(as, is_id_char);

@@ -26,7 +26,8 @@
  * Constants: nil true false, integers (decimal or 0x hex), floats (##Inf,
  * ##-Inf, ##NaN, #float 0xBITS), "strings" (\n \t \r \b \f \" \\ \uXXXX),
  * :keywords, 'symbols, characters (\a \newline \space \tab \return
- * \backspace \formfeed, #char N), #bytes "hex", #proto ID, lists (a b c).
+ * \backspace \formfeed, #char N), #bytes "hex", #regex "pattern" (each
+ * one a constant of its own), #proto ID, lists (a b c).
  * Symbols and keywords whose names cannot be written bare are
  * #symbol "..." and #keyword "...". */
 #ifndef IVM_ASM_H

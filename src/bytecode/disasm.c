@@ -11,6 +11,7 @@
 #include "bytecode/asm.h"
 #include "ivm/opcodes.h"
 #include "ivm/platform.h"
+#include "values/regex.h"
 
 typedef struct disasm {
     const ivm_module *m;
@@ -137,6 +138,10 @@ static void print_const(const disasm *d, ivm_value v)
     case IVM_T_SYMBOL: print_name(out, v, false); break;
     case IVM_T_KEYWORD: print_name(out, v, true); break;
     case IVM_T_BYTES: print_bytes(out, v); break;
+    case IVM_T_REGEX:
+        ivm_buf_add_cstr(out, "#regex ");
+        print_string(out, ivm_as_regex(v)->pattern);
+        break;
     case IVM_T_PROTO:
         ivm_buf_add_cstr(out, "#proto ");
         print_id(d, proto_index(d, v));

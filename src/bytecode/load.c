@@ -11,6 +11,7 @@
 #include "ivm/ivc.h"
 #include "ivm/opcodes.h"
 #include "ivm/platform.h"
+#include "values/regex.h"
 
 typedef struct reader {
     const uint8_t *start, *p, *end;
@@ -212,6 +213,18 @@ static ivm_value read_const(loading *L, unsigned depth)
         return ivm_char(cp);
     }
     case IVC_LIST: return read_list(L, depth);
+    case IVC_REGEX: {
+        s = read_text(r, &len);
+        if (r->failed)
+            return IVM_NIL;
+        ivm_value re = IVM_NIL;
+        ivm_buf why = {0};
+        ivm_buf_add_cstr(&why, "regex constant: ");
+        if (!ivm_regex_new(h, ivm_string(h, s, len), &re, &why))
+            fail_at(r, at, why.data, 0, NULL, 0, NULL);
+        ivm_buf_free(&why);
+        return re;
+    }
     default:
         if (!r->failed)
             fail_at(r, at, "unknown constant tag ", tag, "", 0, NULL);

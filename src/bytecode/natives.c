@@ -5,6 +5,7 @@
 #include "ivm/opcodes.h"
 #include "ivm/platform.h"
 #include "values/map.h"
+#include "values/regex.h"
 
 #define NATIVE(name)                                                           \
     static ivm_status name(ivm_vm *vm, const ivm_value *args, uint32_t nargs, \
@@ -39,14 +40,14 @@ NATIVE(n_println) { return print_args(vm, args, nargs, false, true, result); }
 NATIVE(n_pr) { return print_args(vm, args, nargs, true, false, result); }
 NATIVE(n_prn) { return print_args(vm, args, nargs, true, true, result); }
 
-/* (str x ...): strings and characters as their text, nil as nothing,
- * floats as Java's toString, everything else as pr prints it. */
-static void add_str(ivm_vm *vm, ivm_buf *b, ivm_value v)
+void ivm_add_str(ivm_vm *vm, ivm_buf *b, ivm_value v)
 {
     if (v == IVM_NIL)
         return;
     if (ivm_is_float(v))
         ivm_buf_add_float(b, ivm_float_value(v));
+    else if (ivm_is_regex(v))
+        ivm_buf_add(b, ivm_regex_pattern(v)->bytes, ivm_regex_pattern(v)->len);
     else
         ivm_print(&vm->heap, b, v,
                   !(ivm_is_kind(v, IVM_K_STRING) || ivm_type_of(v) == IVM_T_CHAR));
@@ -63,7 +64,7 @@ NATIVE(n_str)
 {
     ivm_buf b = {0};
     for (uint32_t i = 0; i < nargs; i++)
-        add_str(vm, &b, args[i]);
+        ivm_add_str(vm, &b, args[i]);
     *result = buf_to_string(vm, &b);
     return IVM_OK;
 }

@@ -376,6 +376,10 @@ void ivm_vm_flush(ivm_vm *vm);
 void ivm_vm_flush_lines(ivm_vm *vm);
 /* The length of the buffered output's whole lines (up to its last '\n'). */
 size_t ivm_vm_lines_end(const ivm_vm *vm);
+/* Appends v as (str v) does: nil as nothing, strings and characters as
+ * their text, regexes as their pattern, floats as Java's toString,
+ * everything else as pr prints it. */
+void ivm_add_str(ivm_vm *vm, ivm_buf *b, ivm_value v);
 
 /* ---- Calls ------------------------------------------------------------- */
 

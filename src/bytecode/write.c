@@ -2,6 +2,7 @@
 #include "bytecode/vm.h"
 #include "ivm/ivc.h"
 #include "ivm/platform.h"
+#include "values/regex.h"
 
 uint32_t ivm_crc32(const uint8_t *data, size_t len)
 {
@@ -61,6 +62,7 @@ static void put_const(const ivm_module *m, ivm_buf *b, ivm_value v)
     case IVM_T_BYTES: put_u8(b, IVC_BYTES); put_str(b, v); break;
     case IVM_T_CHAR: put_u8(b, IVC_CHAR); put_u32(b, ivm_imm_payload(v)); break;
     case IVM_T_PROTO: put_u8(b, IVC_PROTO); put_u32(b, proto_index(m, v)); break;
+    case IVM_T_REGEX: put_u8(b, IVC_REGEX); put_str(b, ivm_as_regex(v)->pattern); break;
     case IVM_T_LIST:
         put_u8(b, IVC_LIST);
         put_u32(b, (uint32_t)ivm_list_count(v));

@@ -3,7 +3,7 @@
  * values, compare) and its natives on numbers and predicates, random
  * numbers (rand, rand-int, shuffle) and Java's exception constructors
  * (Exception. ...) with .getMessage. The other natives live in
- * core_coll.c, core_seq.c and core_string.c. */
+ * core_coll.c, core_seq.c, core_string.c and core_regex.c. */
 #include <math.h>
 
 #include "compiler/core_internal.h"
@@ -14,6 +14,7 @@ void ivm_core_install(ivm_vm *vm)
     ivm_vm_add_natives(vm, ivm_core_coll_natives, ivm_core_coll_native_count);
     ivm_vm_add_natives(vm, ivm_core_seq_natives, ivm_core_seq_native_count);
     ivm_vm_add_natives(vm, ivm_core_string_natives, ivm_core_string_native_count);
+    ivm_vm_add_natives(vm, ivm_core_regex_natives, ivm_core_regex_native_count);
 }
 
 /* ---- Errors ------------------------------------------------------------ */
@@ -89,16 +90,7 @@ ivm_value ivm_core_buf_string(ivm_vm *vm, ivm_buf *b)
     return s;
 }
 
-void ivm_core_add_str(ivm_vm *vm, ivm_buf *b, ivm_value v)
-{
-    if (v == IVM_NIL)
-        return;
-    if (ivm_is_float(v))
-        ivm_buf_add_float(b, ivm_float_value(v));
-    else
-        ivm_print(&vm->heap, b, v,
-                  !(ivm_core_is_string(v) || ivm_type_of(v) == IVM_T_CHAR));
-}
+void ivm_core_add_str(ivm_vm *vm, ivm_buf *b, ivm_value v) { ivm_add_str(vm, b, v); }
 
 size_t ivm_core_cp_offset(const ivm_str *s, uint64_t index)
 {

@@ -1,5 +1,5 @@
 /* What the core library's files (core.c, core_coll.c, core_seq.c,
- * core_string.c) share: iteration over any seqable value, growable value
+ * core_string.c, core_regex.c) share: iteration over any seqable value, growable value
  * arrays, transient builders, error helpers and their native tables. Not
  * part of the core's interface (core.h). */
 #ifndef IVM_CORE_INTERNAL_H
@@ -34,6 +34,16 @@ extern const ivm_native_def ivm_core_seq_natives[];
 extern const uint32_t ivm_core_seq_native_count;
 extern const ivm_native_def ivm_core_string_natives[];
 extern const uint32_t ivm_core_string_native_count;
+extern const ivm_native_def ivm_core_regex_natives[];
+extern const uint32_t ivm_core_regex_native_count;
+
+/* The regex forms of clojure.string/split (args: s regex [limit]) and
+ * replace / replace-first (args: s regex replacement), core_regex.c's;
+ * core_string.c's natives call them when given a regex. */
+ivm_status ivm_core_regex_split(ivm_vm *vm, const ivm_value *args, uint32_t nargs,
+                                ivm_value *result);
+ivm_status ivm_core_regex_replace(ivm_vm *vm, const ivm_value *args, bool all,
+                                  const char *fn, ivm_value *result);
 
 /* ---- Errors ------------------------------------------------------------ */
 
@@ -67,8 +77,7 @@ ivm_value ivm_core_entry(ivm_heap *h, ivm_value k, ivm_value v);
 bool ivm_core_is_pair(ivm_value v);
 /* The string of the buffer's bytes (valid UTF-8); frees the buffer. */
 ivm_value ivm_core_buf_string(ivm_vm *vm, ivm_buf *b);
-/* Appends v as str does: nil as nothing, strings and characters as their
- * text, floats as Java's toString, everything else as pr. */
+/* Appends v as str does (ivm_add_str, bytecode/vm.h). */
 void ivm_core_add_str(ivm_vm *vm, ivm_buf *b, ivm_value v);
 /* The byte offset of code point `index` (<= its count) of a string. */
 size_t ivm_core_cp_offset(const ivm_str *s, uint64_t index);

@@ -5,11 +5,13 @@
  * prelude's); slurp and spit.
  *
  * Strings are UTF-8 and index by code point. Separators and matches are
- * literal strings (or characters): regular expressions are issue 10's.
+ * literal strings (or characters), or regexes: split, replace and
+ * replace-first hand those to core_regex.c.
  * Case mapping covers ASCII, Latin-1, Latin Extended-A, Greek and
  * Cyrillic one code point at a time (no ß -> SS, no final sigma, no
  * Turkish dotted i); trimming and blank? use Java's Character.isWhitespace. */
 #include "compiler/core_internal.h"
+#include "values/regex.h"
 
 /* ---- Helpers ----------------------------------------------------------- */
 
@@ -263,6 +265,8 @@ NATIVE(n_split)
 {
     const ivm_str *s;
     CHECK(want_string(vm, args[0], "clojure.string/split", &s));
+    if (ivm_is_regex(args[1]))
+        return ivm_core_regex_split(vm, args, nargs, result);
     uint8_t tmp[4];
     const uint8_t *sep;
     size_t seplen;
@@ -582,6 +586,12 @@ static ivm_status replace(ivm_vm *vm, const ivm_value *args, bool all, const cha
 {
     const ivm_str *s;
     CHECK(want_text(vm, args[0], fn, &s));
+    if (ivm_is_regex(args[1])) { /* on the string form of args[0], rooted: a
+                                    function replacement runs code */
+        ivm_value with_text[3] = {(ivm_value)(uintptr_t)s, args[1], args[2]};
+        ivm_root(vm, &with_text[0]);
+        return ivm_core_regex_replace(vm, with_text, all, fn, result);
+    }
     uint8_t t1[4], t2[4];
     const uint8_t *match, *repl;
     size_t mlen, rlen;

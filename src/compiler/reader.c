@@ -9,6 +9,7 @@
 
 #include "ivm/platform.h"
 #include "values/map.h"
+#include "values/regex.h"
 #include "values/vector.h"
 #include "values/worklist.h"
 
@@ -598,6 +599,32 @@ static bool read_string(ctx *c, ivm_value *v)
     return true;
 }
 
+/* #"...": the text between the quotes is the pattern as written (a
+ * backslash keeps the character after it, so \" does not end it; no
+ * escape is decoded), compiled now, as Clojure does, so that a bad
+ * pattern is an error of the read. */
+static bool read_regex(ctx *c, ivm_value *v)
+{
+    ivm_reader *r = c->r;
+    const char *open = r->p;
+    const char *q = open + 2;
+    while (q < r->end && *q != '"')
+        q += *q == '\\' && q + 1 < r->end ? 2 : 1;
+    if (q >= r->end)
+        return fail_eof(c, "EOF while reading regex", pos_at(r, open));
+    size_t len = (size_t)(q - (open + 2));
+    if (!ivm_utf8_valid((const uint8_t *)open + 2, len))
+        return fail(c, open, "invalid UTF-8 in regex");
+    r->p = q + 1;
+    ivm_value pattern = ivm_string(r->heap, open + 2, len);
+    ivm_buf why = {0};
+    bool ok = ivm_regex_new(r->heap, pattern, v, &why);
+    if (!ok)
+        ivm_buf_add(error_at(c, pos_at(r, open)), why.data, why.len);
+    ivm_buf_free(&why);
+    return ok;
+}
+
 /* ---- Characters -------------------------------------------------------- */
 
 /* \uXXXX: not a surrogate. */
@@ -922,7 +949,7 @@ static int read_dispatch(ctx *c, ivm_value *v, ivm_source_pos pos)
             if (((frame *)(void *)(c->frames.items + i * c->frames.size))->kind == F_FN)
                 return outcome(fail(c, at, "Nested #()s are not allowed"));
         return open_frame(c, F_FN, pos, 2);
-    case '"': return outcome(fail(c, at, "regex literals are not supported yet"));
+    case '"': return outcome(read_regex(c, v));
     case '?': return outcome(fail(c, at, "reader conditionals are not supported yet"));
     default: /* named with the character after '#' when it is visible */
         return outcome(fail_text(c, at, "unknown dispatch macro ",

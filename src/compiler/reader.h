@@ -11,9 +11,10 @@
  * form; 'x is (quote x), @x is (deref x), `x is (ivm.core/syntax-quote x)
  * (the compiler expands it), ~x is (clojure.core/unquote x) and ~@x is
  * (clojure.core/unquote-splicing x); #(...) is an anonymous function;
- * ^meta form reads as form (the metadata is read and dropped). Integers
- * beyond 64 bits, ratios, ::auto keywords, #"" #? and tagged literals are
- * errors that say so.
+ * #"regex" is the text as written, compiled at once (a bad pattern is a
+ * read error); ^meta form reads as form (the metadata is read and
+ * dropped). Integers beyond 64 bits, ratios, ::auto keywords, #? and
+ * tagged literals are errors that say so.
  *
  * Nesting is read with an explicit stack: depth costs heap, never C stack,
  * and has no limit. */

@@ -1,8 +1,10 @@
 /* EDN printing (pr and print) and the byte buffer it writes into.
  * Numbers print as Clojure prints them: integers in decimal, floats as
- * Java's Double.toString, infinities and NaN as ##Inf, ##-Inf, ##NaN. */
+ * Java's Double.toString, infinities and NaN as ##Inf, ##-Inf, ##NaN;
+ * regexes as #"pattern" by pr and print alike, as Clojure's do. */
 #include "ivm/platform.h"
 #include "values/function.h"
+#include "values/regex.h"
 #include "values/value.h"
 #include "values/walk.h"
 #include "values/worklist.h"
@@ -214,6 +216,30 @@ static void print_function(const ivm_heap *h, ivm_buf *out, ivm_value v,
     ivm_buf_add_char(out, ']');
 }
 
+/* #"pattern", read back as the same pattern: Clojure's print-method for
+ * Pattern. An escaped character is copied with its backslash; a bare "
+ * becomes \", or \E\"\Q inside \Q...\E, where a backslash is literal. */
+static void print_regex(ivm_buf *out, ivm_value v)
+{
+    const ivm_str *p = ivm_regex_pattern(v);
+    ivm_buf_add_cstr(out, "#\"");
+    bool quoted = false;
+    for (size_t i = 0; i < p->len; i++) {
+        uint8_t c = p->bytes[i];
+        if (c == '\\' && i + 1 < p->len) {
+            uint8_t d = p->bytes[++i];
+            ivm_buf_add_char(out, '\\');
+            ivm_buf_add_char(out, (char)d); /* a continuation byte goes out as it came */
+            quoted = quoted ? d != 'E' : d == 'Q';
+        } else if (c == '"') {
+            ivm_buf_add_cstr(out, quoted ? "\\E\\\"\\Q" : "\\\"");
+        } else {
+            ivm_buf_add_char(out, (char)c);
+        }
+    }
+    ivm_buf_add_char(out, '"');
+}
+
 /* Prints a value that is not a non-empty list. */
 static void print_leaf(const ivm_heap *h, ivm_buf *out, ivm_value v, bool readably)
 {
@@ -275,6 +301,7 @@ static void print_leaf(const ivm_heap *h, ivm_buf *out, ivm_value v, bool readab
     case IVM_T_FUNCTION: print_function(h, out, v, "#function["); break;
     case IVM_T_PROTO: print_function(h, out, v, "#prototype["); break;
     case IVM_T_TRANSIENT: ivm_buf_add_cstr(out, "#transient[]"); break;
+    case IVM_T_REGEX: print_regex(out, v); break;
     default: ivm_buf_add_cstr(out, "#ivm/unknown[]"); break;
     }
 }

@@ -5,6 +5,7 @@
 #include "ivm/platform.h"
 #include "values/function.h"
 #include "values/map.h"
+#include "values/regex.h"
 #include "values/vector.h"
 #include "values/walk.h"
 #include "values/worklist.h"
@@ -21,7 +22,8 @@ static const char *const type_names[IVM_T_COUNT] = {
     [IVM_T_VECTOR] = "vector",   [IVM_T_MAP] = "map",
     [IVM_T_SET] = "set",         [IVM_T_ATOM] = "atom",
     [IVM_T_PID] = "pid",         [IVM_T_TRANSIENT] = "transient",
-    [IVM_T_EXCEPTION] = "exception", [IVM_T_LAZY] = "lazy sequence",
+    [IVM_T_EXCEPTION] = "exception", [IVM_T_REGEX] = "regex",
+    [IVM_T_LAZY] = "lazy sequence",
 };
 
 const char *ivm_type_name(ivm_type t)
@@ -60,6 +62,7 @@ ivm_type ivm_type_of(ivm_value v)
     case IVM_K_CLOSURE: case IVM_K_MULTIFN: return IVM_T_FUNCTION;
     case IVM_K_EXCEPTION: return IVM_T_EXCEPTION;
     case IVM_K_ATOM: return IVM_T_ATOM;
+    case IVM_K_REGEX: return IVM_T_REGEX;
     case IVM_K_LAZY: return IVM_T_LAZY;
     case IVM_K_VEC: case IVM_K_VEC_SUB: return IVM_T_VECTOR;
     case IVM_K_MAP_ROOT: case IVM_K_ARRAY_MAP: return IVM_T_MAP;
@@ -80,6 +83,7 @@ const uint8_t ivm_kind_first_value[256] = {
     [IVM_K_MULTIFN] = 1,          /* arities */
     [IVM_K_EXCEPTION] = 1,        /* message, data, cause */
     [IVM_K_ATOM] = 3,             /* id, owner | shared | cell */
+    [IVM_K_REGEX] = 2,            /* id | pattern */
     [IVM_K_LAZY] = 1,             /* thunk, first, rest */
     [IVM_K_VEC] = 2,              /* count | root, tail */
     [IVM_K_VEC_NODE] = 2,         /* edit | slots */
@@ -119,7 +123,9 @@ bool ivm_heap_init(ivm_heap *h, size_t arena_bytes, ivm_arena_mode mode)
     sh->interned.capacity = 1024;
     sh->interned.slots = ivm_platform_calloc(sh->interned.capacity, sizeof(ivm_value));
     sh->intern_lock = ivm_platform_mutex_new();
-    if (!sh->interned.slots || !sh->intern_lock || !ivm_arena_init(&sh->arena, arena_bytes, mode)) {
+    sh->regexes = ivm_regex_cache_new();
+    if (!sh->interned.slots || !sh->intern_lock || !sh->regexes ||
+        !ivm_arena_init(&sh->arena, arena_bytes, mode)) {
         ivm_heap_destroy(h);
         return false;
     }
@@ -140,6 +146,7 @@ void ivm_heap_destroy(ivm_heap *h)
         ivm_platform_free(sh->interned.slots);
         if (sh->intern_lock)
             ivm_platform_mutex_free(sh->intern_lock);
+        ivm_regex_cache_free(sh->regexes);
         if (sh->arena.base)
             ivm_arena_destroy(&sh->arena);
         ivm_platform_free(sh);
@@ -514,6 +521,7 @@ static bool leaf_equal(ivm_value a, ivm_value b, ivm_worklist *w)
     case IVM_T_STRING: case IVM_T_BYTES: case IVM_T_SYMBOL: case IVM_T_KEYWORD:
         return str_equal(a, b);
     case IVM_T_ATOM: return ivm_as_atom(a)->id == ivm_as_atom(b)->id;
+    case IVM_T_REGEX: return ivm_as_regex(a)->id == ivm_as_regex(b)->id; /* regex.h */
     case IVM_T_PROTO: {
         ivm_proto *x = ivm_as_proto(a), *y = ivm_as_proto(b);
         if (!proto_same_code(x, y))
@@ -627,6 +635,7 @@ static uint32_t hash_leaf(ivm_value v)
     case IVM_T_STRING: case IVM_T_BYTES: case IVM_T_SYMBOL: case IVM_T_KEYWORD:
         return ivm_as_str(v)->hash;
     case IVM_T_EXCEPTION: return hash_combine(ivm_hash(ivm_as_exception(v)->message), 0x45);
+    case IVM_T_REGEX: return hash_combine(ivm_regex_pattern(v)->hash, 0x52); /* regex.h */
     case IVM_T_FUNCTION:
     case IVM_T_PROTO: {
         if (ivm_is_native(v))

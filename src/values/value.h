@@ -25,7 +25,8 @@
  *
  * Equality and hashing are structural and never look at addresses, so the
  * collector may copy any object and no program can tell (design brief,
- * point 2). Hashes follow Clojure's hasheq where Clojure defines them. */
+ * point 2). Atoms and regexes, equal only to themselves as in Clojure,
+ * carry an id for that. Hashes follow Clojure's hasheq where Clojure defines them. */
 #ifndef IVM_VALUE_H
 #define IVM_VALUE_H
 
@@ -62,6 +63,7 @@ typedef enum ivm_type {
     IVM_T_PID,
     IVM_T_TRANSIENT, /* a vector, map or set being built in place */
     IVM_T_EXCEPTION, /* ex-info's value */
+    IVM_T_REGEX,     /* a compiled regular expression (values/regex.h) */
     IVM_T_LAZY,      /* a lazy sequence */
     IVM_T_COUNT
 } ivm_type;
@@ -88,6 +90,7 @@ typedef enum ivm_kind {
     IVM_K_MULTIFN,   /* a function of several arities (function.h) */
     IVM_K_EXCEPTION, /* what ex-info makes: message, data, cause */
     IVM_K_ATOM,      /* an atom's identity (and a shared atom's cell) */
+    IVM_K_REGEX = 13, /* a regex: its id and pattern (values/regex.h) */
     IVM_K_LAZY = 14, /* a lazy sequence node (ivm_lazy) */
     IVM_K_VECTOR = 16, /* 16..23: persistent vectors (values/vector.h) */
     IVM_K_VECTOR_LAST = 23,
@@ -307,12 +310,15 @@ typedef struct ivm_intern_table {
 } ivm_intern_table;
 
 /* What the heaps of all scheduler threads share: the arena, the interned
- * names (under intern_lock) and the transient ids (atomic). */
+ * names (under intern_lock), the transient and regex ids (atomic) and the
+ * compiled regexes (under the cache's own lock, values/regex.h). */
 typedef struct ivm_heap_shared {
     ivm_arena arena;
     ivm_intern_table interned; /* symbols and keywords; a root */
     ivm_mutex *intern_lock;
     uint64_t last_transient_id;
+    uint64_t last_regex_id;
+    struct ivm_regex_cache *regexes; /* bootstrap memory, not values */
 } ivm_heap_shared;
 
 /* One thread's view of the heap: its own bump cursor over the shared
