@@ -158,6 +158,9 @@ typedef struct ivm_runtime {
     uint32_t nglobals;
     uint32_t core_globals; /* globals below this slot are the core's own */
     uint32_t nmacros;      /* macros ever defined (the compiler's; 0: skip lookups) */
+    /* The compiler refuses defmacro (which runs code as it compiles): set
+     * where untrusted input is compiled but must not run (the fuzzer). */
+    bool compile_time_code_off;
     uint32_t *global_index; /* open addressing over globals; UINT32_MAX empty */
     uint32_t global_index_cap;
 

@@ -1301,6 +1301,8 @@ static bool compile_macro_call(compiler *c, ivm_value macro, ivm_value form, uin
  * every later call of name. The form's own value is nil. */
 static bool compile_defmacro(compiler *c, ivm_value form, uint32_t dest, ctx x)
 {
+    if (c->vm->rt->compile_time_code_off)
+        return fail(c, "defmacro is off in this VM: it would run code while compiling", 0, NULL);
     ivm_value as_defn = ivm_cons_new(c->h, ivm_symbol_cstr(c->h, "defn"), rest_form(form)), def;
     if (ivm_expand(&c->ex, as_defn, &def) < 0) {
         ivm_buf *e = &c->ex.error;

@@ -743,77 +743,94 @@ static int expand_assert(ivm_expander *ex, ivm_value form, ivm_value *out)
     return 1;
 }
 
-/* The lazy form of (for [bindings from i...] body) when binding i's
- * sequence, already in `coll`, is lazy (it may be infinite):
- *   ((fn step [s] (lazy-seq (loop [s (seq s)] (when s (let [x (first s)]
- *      ...modifiers... (cons body (step (rest s)))))))) coll)
- * with (concat (for [inner bindings] body) (step (rest s))) when more
- * bindings follow; :when skips to (recur (next s)), :while ends with nil. */
-static ivm_value for_lazy(ivm_expander *ex, ivm_value bindings, uint64_t i, ivm_value body,
-                          ivm_value coll)
+/* Whether form holds a (for ...) anywhere. */
+static bool holds_for(ivm_value form, unsigned depth)
 {
-    ivm_value step = ivm_expand_gensym(ex), s = ivm_expand_gensym(ex);
-    ivm_value rest_call = list(ex, 2, step, list(ex, 2, core(ex, "rest"), s));
-    ivm_value skip = list(ex, 2, sym(ex, "recur"), list(ex, 2, core(ex, "next"), s));
-    uint64_t n = ivm_vec_count(bindings), j = i + 2;
-    while (j < n && ivm_is_kind(ivm_vec_nth(bindings, j), IVM_K_KEYWORD))
-        j += 2;
-    ivm_value inner;
-    if (j < n) { /* (for [the bindings from j] body), itself eager or lazy */
-        ivm_buf more = {0};
-        for (uint64_t k = j; k < n; k++) {
-            ivm_value x = ivm_vec_nth(bindings, k);
-            ivm_buf_add(&more, &x, sizeof x);
-        }
-        ivm_value v = ivm_vec_from(ex->h, ITEMS(more, ivm_value), COUNT(more, ivm_value));
-        ivm_buf_free(&more);
-        inner = list(ex, 3, core(ex, "concat"), list(ex, 3, sym(ex, "for"), v, body), rest_call);
-    } else {
-        inner = list(ex, 3, core(ex, "cons"), body, rest_call);
+    if (depth > MAX_QUOTED_DEPTH)
+        return true;
+    if (ivm_is_vector(form)) {
+        for (uint64_t i = 0; i < ivm_vec_count(form); i++)
+            if (holds_for(ivm_vec_nth(form, i), depth + 1))
+                return true;
+        return false;
     }
-    for (uint64_t k = j; k > i + 2;) { /* the modifiers, innermost first */
-        k -= 2;
-        ivm_value key = ivm_vec_nth(bindings, k), x = ivm_vec_nth(bindings, k + 1);
-        inner = kw_is(key, "let") ? list(ex, 3, sym(ex, "let"), x, inner)
-                                  : list(ex, 4, sym(ex, "if"), x, inner, kw_is(key, "when") ? skip : IVM_NIL);
-    }
-    ivm_value each = list(ex, 3, sym(ex, "let"),
-                          ivm_vec_from(ex->h, (ivm_value[]){ivm_vec_nth(bindings, i),
-                                                            list(ex, 2, core(ex, "first"), s)}, 2),
-                          inner);
-    ivm_value loop = list(ex, 3, sym(ex, "loop"),
-                          ivm_vec_from(ex->h, (ivm_value[]){s, list(ex, 2, core(ex, "seq"), s)}, 2),
-                          list(ex, 3, sym(ex, "when"), s, each));
-    ivm_value fn = list(ex, 4, sym(ex, "fn"), step, ivm_vec_from(ex->h, &s, 1),
-                        list(ex, 2, sym(ex, "lazy-seq"), loop));
-    return list(ex, 2, fn, coll);
+    if (!ivm_is_cons(form))
+        return false;
+    if (sym_is(first(form), "for"))
+        return true;
+    for (; ivm_is_cons(form); form = rest(form))
+        if (holds_for(first(form), depth + 1))
+            return true;
+    return false;
 }
 
-/* (for [x xs :let [..] :when t :while u] body). Over a lazy first
- * sequence it is lazy (for_lazy); otherwise eager, as ivm's sequence
- * functions are over finite collections: a doseq that conj!es each body's
- * value onto a transient vector, made a list at the end (Clojure's for
- * prints as a list). */
+/* (for [x xs :let [..] :when t :while u y ys ...] body) is
+ *   (ivm.core/for* (fn [g] (let [x g] MODIFIERS)) xs)
+ * where the function gives the results for one element of xs: the
+ * modifiers (:let binds; :when false gives (); :while false gives
+ * :ivm.core/for-stop, which ends the walk) around (list body), or around
+ * (for [y ys ...] body) when more bindings follow. for* (the prelude's)
+ * walks xs eagerly into a list, or lazily when xs is a lazy sequence.
+ *
+ * A small for whose body holds no other for is faster as loops written
+ * out: (let [c xs] (if (lazy? c) (for* ...) (EAGER c))), EAGER being a
+ * doseq that conj!es each body's value onto a transient vector, made a
+ * list at the end. That writes the body twice, so it is kept to such fors:
+ * nested ones would double at each level. */
+#define FOR_INLINE_PAIRS 4
+
 static int expand_for(ivm_expander *ex, ivm_value form, ivm_value *out)
 {
     ivm_value v = len(form) == 3 ? second(form) : IVM_NIL;
     if (!ivm_is_vector(v) || ivm_vec_count(v) % 2)
         return fail(ex, "for requires a vector with an even number of forms and one body", 0, NULL), -1;
-    if (ivm_vec_count(v) > 2 * MAX_SEQ_BINDINGS)
-        return fail(ex, "for takes at most 512 bindings", 0, NULL), -1;
-    if (ivm_vec_count(v) == 0 || ivm_is_kind(ivm_vec_nth(v, 0), IVM_K_KEYWORD))
+    uint64_t n = ivm_vec_count(v), j = 2;
+    if (n == 0 || ivm_is_kind(ivm_vec_nth(v, 0), IVM_K_KEYWORD))
         return fail(ex, "for needs a binding before its modifiers", 0, NULL), -1;
-    ivm_value coll = ivm_expand_gensym(ex), body = first(rest(rest(form)));
-    ivm_value eager_v = ivm_vec_assoc(ex->h, v, 1, coll);
-    ivm_value acc = ivm_expand_gensym(ex);
-    ivm_value loops = doseq_from(ex, eager_v, 0, list(ex, 3, core(ex, "conj!"), acc, body));
+    while (j < n && ivm_is_kind(ivm_vec_nth(v, j), IVM_K_KEYWORD))
+        j += 2;
+    ivm_value body = first(rest(rest(form))), inner;
+    if (j < n) {
+        ivm_buf more = {0};
+        for (uint64_t k = j; k < n; k++) {
+            ivm_value x = ivm_vec_nth(v, k);
+            ivm_buf_add(&more, &x, sizeof x);
+        }
+        ivm_value rest_v = ivm_vec_from(ex->h, ITEMS(more, ivm_value), COUNT(more, ivm_value));
+        ivm_buf_free(&more);
+        inner = list(ex, 3, sym(ex, "for"), rest_v, body);
+    } else {
+        inner = list(ex, 2, core(ex, "list"), body);
+    }
+    ivm_value stop = ivm_keyword(ex->h, "ivm.core/for-stop", 17);
+    for (uint64_t k = j; k > 2;) { /* the modifiers, innermost first */
+        k -= 2;
+        ivm_value key = ivm_vec_nth(v, k), x = ivm_vec_nth(v, k + 1);
+        if (kw_is(key, "let"))
+            inner = list(ex, 3, sym(ex, "let"), x, inner);
+        else if (kw_is(key, "when") || kw_is(key, "while"))
+            inner = list(ex, 4, sym(ex, "if"), x, inner, kw_is(key, "when") ? IVM_EMPTY_LIST : stop);
+        else
+            return fail(ex, "Invalid 'for' keyword ", key, NULL), -1;
+    }
+    ivm_value g = ivm_expand_gensym(ex);
+    ivm_value each = list(ex, 3, sym(ex, "fn"), ivm_vec_from(ex->h, &g, 1),
+                          list(ex, 3, sym(ex, "let"),
+                               ivm_vec_from(ex->h, (ivm_value[]){ivm_vec_nth(v, 0), g}, 2), inner));
+    if (n > 2 * FOR_INLINE_PAIRS || holds_for(body, 0)) {
+        *out = list(ex, 3, core(ex, "for*"), each, ivm_vec_nth(v, 1));
+        return 1;
+    }
+    ivm_value coll = ivm_expand_gensym(ex), acc = ivm_expand_gensym(ex);
+    ivm_value loops = doseq_from(ex, ivm_vec_assoc(ex->h, v, 1, coll), 0,
+                                 list(ex, 3, core(ex, "conj!"), acc, body));
     ivm_value start = list(ex, 2, core(ex, "transient"), ivm_vec_empty(ex->h));
     ivm_value result = list(ex, 3, core(ex, "apply"), core(ex, "list"),
                             list(ex, 2, core(ex, "persistent!"), acc));
     ivm_value eager = list(ex, 4, sym(ex, "let"), ivm_vec_from(ex->h, (ivm_value[]){acc, start}, 2),
                            loops, result);
     ivm_value branch = list(ex, 4, sym(ex, "if"), list(ex, 2, core(ex, "lazy?"), coll),
-                            for_lazy(ex, v, 0, body, coll), eager);
+                            list(ex, 3, core(ex, "for*"), each, coll), eager);
     *out = list(ex, 3, sym(ex, "let"), ivm_vec_from(ex->h, (ivm_value[]){coll, ivm_vec_nth(v, 1)}, 2),
                 branch);
     return 1;
@@ -992,9 +1009,15 @@ static bool core_name(const ivm_expander *ex, ivm_value s)
 typedef struct sq_state {
     ivm_buf gensyms; /* ivm_value pairs: x#, x__N__auto__ */
     uint32_t depth;
+    uint32_t nesting; /* syntax quotes around this one */
 } sq_state;
 
-static _Atomic uint64_t next_gensym_id;
+/* Each syntax quote inside another multiplies the code (the outer one
+ * quotes the inner one's expansion), as in Clojure: past this many the
+ * form is refused rather than grown without bound. */
+#define MAX_SYNTAX_QUOTE_NESTING 4
+
+static uint64_t next_gensym_id; /* atomic: threads compile (macroexpand at run time) */
 
 ivm_value ivm_expand_fresh_symbol(ivm_heap *h, const void *prefix, size_t len, const char *suffix)
 {
@@ -1109,7 +1132,11 @@ static bool syntax_quote(ivm_expander *ex, sq_state *st, ivm_value form, ivm_val
         ok = fail(ex, "splice not in list", 0, NULL);
     } else if (is_call_of(form, "ivm.core/syntax-quote")) { /* the inner one first, as Clojure reads */
         ivm_value inner;
-        sq_state fresh = {0};
+        sq_state fresh = {.nesting = st->nesting + 1};
+        if (fresh.nesting >= MAX_SYNTAX_QUOTE_NESTING) {
+            st->depth--;
+            return fail(ex, "syntax quote nested more than 4 deep", 0, NULL);
+        }
         ok = syntax_quote(ex, &fresh, second(form), &inner) && syntax_quote(ex, st, inner, out);
         ivm_buf_free(&fresh.gensyms);
     } else if (form == IVM_EMPTY_LIST) {

@@ -41,6 +41,15 @@ static inline bool same(const ivm_buf *b, const uint8_t *data, size_t size)
     return b->len == size && memcmp(b->data, data, size) == 0;
 }
 
+/* One input filled the heap by itself: a finding (abort, so that libFuzzer
+ * keeps the input), since compiling or reading input of at most
+ * -max_len bytes should never need 64 MiB. */
+static _Noreturn void heap_full(void *context, size_t heap_bytes)
+{
+    (void)context, (void)heap_bytes;
+    finding("one input filled the heap");
+}
+
 /* A VM for many inputs, renewed before its heap or its module list grows
  * too large (nothing runs, so nothing collects). */
 static ivm_vm *vm_for_input(bool with_language)
@@ -55,9 +64,12 @@ static ivm_vm *vm_for_input(bool with_language)
         vm = malloc(sizeof *vm);
         if (!vm || !ivm_vm_init(vm, HEAP, IVM_ARENA_LAZY))
             abort();
+        ivm_arena_set_oom_hook(vm->heap.arena, heap_full, NULL);
         if (with_language) {
             ivm_core_install(vm);
             ivm_compiler_install(vm);
+            /* compile, never run: a macro may loop or exit */
+            vm->rt->compile_time_code_off = true;
         }
     }
     return vm;
