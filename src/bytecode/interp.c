@@ -554,11 +554,17 @@ static ivm_status run(ivm_vm *vm, uint32_t stop, bool resuming)
     CASE(NOT) { R[A] = ivm_bool(!ivm_truthy(R[B])); NEXT; }
     CASE(EQ) {
         ivm_value x = R[A], y = R[B];
-        SAVE_PC(); /* a lazy sequence may be realized */
-        bool eq = x == y ? !ivm_is_obj(x) || ivm_equal(x, y)
-                         : !BOTH_FIXNUMS(x, y) && ivm_equal(x, y);
-        if (UNLIKELY(vm->force_status != IVM_OK))
-            CHECK(take_force_status(vm));
+        bool eq; /* an identical lazy sequence is equal without a look */
+        if (x == y) {
+            eq = !ivm_is_obj(x) || ivm_equal(x, y);
+        } else if (BOTH_FIXNUMS(x, y)) {
+            eq = false;
+        } else {
+            SAVE_PC(); /* a lazy sequence may be realized */
+            eq = ivm_equal(x, y);
+            if (UNLIKELY(vm->force_status != IVM_OK))
+                CHECK(take_force_status(vm));
+        }
         COND_JUMP(eq, C);
     }
     CASE(LT) {

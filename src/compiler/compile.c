@@ -635,7 +635,8 @@ static bool compile_def(compiler *c, ivm_value form, uint32_t dest, ctx x)
         return fail(c, "def needs a symbol and at most a docstring and a value", 0, NULL);
     ivm_value init = n == 2 ? IVM_NIL : nth_form(form, n - 1);
     ivm_expand_define(&c->ex, name, init);
-    ivm_expand_set_macro(&c->ex, name, IVM_UNBOUND); /* a function now */
+    if (ivm_expand_macro(&c->ex, name)) /* a function now */
+        ivm_expand_set_macro(&c->ex, name, IVM_UNBOUND);
     if (!c->nested && !c->fn->parent && COUNT(c->fn->locals, local) == 0 && ivm_is_cons(init) &&
         (sym_is(ivm_as_cons(init)->first, "fn") || sym_is(ivm_as_cons(init)->first, "fn*")))
         push(&c->pending_defs, &form, sizeof form);

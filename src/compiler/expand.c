@@ -1201,10 +1201,9 @@ void ivm_expand_set_macro(ivm_expander *ex, ivm_value name, ivm_value fn)
 {
     ivm_vm *vm = ex->vm;
     uint32_t slot = ivm_global_slot(vm, macro_slot_name(ex, name));
-    if (vm->globals[slot].value == IVM_UNBOUND && fn == IVM_UNBOUND)
-        return;
     vm->globals[slot].value = fn;
-    vm->rt->nmacros++;
+    if (fn != IVM_UNBOUND)
+        vm->rt->nmacros++;
 }
 
 /* The message of the error a macro raised. */
