@@ -512,6 +512,20 @@ void ivm_format_error(ivm_vm *vm, ivm_buf *out)
 
 #define IVM_OUT_FLUSH_BYTES (64u << 10)
 
+ivm_status ivm_vm_print(ivm_vm *vm, ivm_value v, bool readably)
+{
+    uint32_t roots = ivm_roots_count(vm);
+    ivm_root(vm, &v); /* realizing a lazy sequence runs code, which may collect */
+    size_t mark = vm->out.len;
+    ivm_print(&vm->heap, &vm->out, v, readably);
+    ivm_roots_restore(vm, roots);
+    ivm_status st = vm->force_status;
+    vm->force_status = IVM_OK;
+    if (st != IVM_OK && vm->out.len >= mark)
+        vm->out.len = mark;
+    return st;
+}
+
 void ivm_vm_write(ivm_vm *vm, const void *data, size_t len)
 {
     ivm_buf_add(&vm->out, data, len);

@@ -374,6 +374,10 @@ void ivm_format_error(ivm_vm *vm, ivm_buf *out);
 /* ---- Output ------------------------------------------------------------ */
 
 void ivm_vm_write(ivm_vm *vm, const void *data, size_t len);
+/* Host code's print of a value into the output buffer: a lazy sequence in
+ * it is realized (v is rooted meanwhile); if that fails, nothing is
+ * printed and the error is returned (vm->error). */
+ivm_status ivm_vm_print(ivm_vm *vm, ivm_value v, bool readably);
 void ivm_vm_flush(ivm_vm *vm);
 /* Writes the whole lines buffered, keeping an unfinished last one. */
 void ivm_vm_flush_lines(ivm_vm *vm);

@@ -310,10 +310,8 @@ static int run_module(ivm_vm *vm, const ivm_module *module, bool print)
     ivm_platform_set_crash_describer(describe_crash, NULL);
     ivm_value result;
     ivm_status st = ivm_sched_run_main(ivm_sched_of(vm), ivm_module_entry(vm, module), &result);
-    if (st == IVM_OK && print && result != IVM_NIL) {
-        ivm_print(&vm->heap, &vm->out, result, true);
+    if (st == IVM_OK && print && result != IVM_NIL && (st = ivm_vm_print(vm, result, true)) == IVM_OK)
         ivm_vm_write(vm, "\n", 1);
-    }
     ivm_vm_flush(vm);
     if (st == IVM_INTERRUPTED) {
         say("interrupted", NULL, NULL);

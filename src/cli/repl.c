@@ -48,8 +48,9 @@ static void evaluate(ivm_vm *vm, const ivm_buf *text)
     } else {
         ivm_value result;
         ivm_status st = ivm_sched_run_main(ivm_sched_of(vm), ivm_module_entry(vm, module), &result);
+        if (st == IVM_OK)
+            st = ivm_vm_print(vm, result, true);
         if (st == IVM_OK) {
-            ivm_print(&vm->heap, &vm->out, result, true);
             ivm_vm_write(vm, "\n", 1);
             uint32_t s1 = ivm_global_slot(vm, ivm_symbol_cstr(&vm->heap, "*1"));
             uint32_t s2 = ivm_global_slot(vm, ivm_symbol_cstr(&vm->heap, "*2"));
