@@ -261,6 +261,19 @@ Test(cli, runtime_error_with_trace)
                             "  at main (err.ivs:12)\n");
 }
 
+/* -e prints the value: a lazy one is realized then, and an error there is
+ * the program's (status 1, nothing of the value printed). */
+Test(cli, eval_prints_lazy_values)
+{
+    t_proc p;
+    cr_assert_eq(t_ivm(&p, NULL, "-e", "(take 3 (iterate inc 5))", NULL), 0, "%s", p.err);
+    cr_assert_str_eq(p.out, "(5 6 7)\n");
+    cr_assert_eq(t_ivm(&p, NULL, "-e", "(println :before) (map #(/ 10 %) (cons 0 (range)))", NULL), 1,
+                 "%s", p.err);
+    cr_assert_str_eq(p.out, ":before\n");
+    cr_assert(starts_with(p.err, "ivm: error: Divide by zero\n"), "stderr: %s", p.err);
+}
+
 Test(cli, command_line_args)
 {
     const char *path = file_with("args.ivs", ".proto main\n  GETGLOBAL r0, prn\n"
