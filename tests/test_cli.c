@@ -299,6 +299,18 @@ Test(cli, compiled_source_reads_command_line_args)
     cr_assert_str_eq(p.out, "[\"a\" \"b\"]\n");
 }
 
+/* The prelude's sections are compiled on first use: a .ivc made by one VM
+ * that calls iterate and for* finds them defined in another. */
+Test(cli, compiled_source_finds_prelude_sections)
+{
+    const char *src = file_with("lazy.iv", "(prn (take 3 (iterate inc 1)) (for [x [1 2]] x) (condp = 1 1 :a :b))\n");
+    const char *ivc = t_path(t_temp_dir(), "lazy.ivc");
+    t_proc p;
+    cr_assert_eq(t_ivm(&p, NULL, "compile", src, "-o", ivc, NULL), 0, "%s", p.err);
+    cr_assert_eq(t_ivm(&p, NULL, "run", ivc, NULL), 0, "%s", p.err);
+    cr_assert_str_eq(p.out, "(1 2 3) (1 2) :a\n");
+}
+
 Test(cli, asm_then_run)
 {
     const char *src = file_with("seven.ivs", ".proto main\n  GETGLOBAL r0, println\n  LOADI r1, 7\n"

@@ -243,8 +243,15 @@ void ivm_lazy_forget(ivm_vm *vm)
         thread_vm = NULL;
 }
 
-static ivm_status unbound_global(ivm_vm *vm, ivm_value name)
+/* A global read before it is bound: it may be the compiler's to define on
+ * first use (a prelude section, for a file compiled in another VM). */
+static ivm_status unbound_global(ivm_vm *vm, ivm_value name, ivm_value *slot, ivm_value *value)
 {
+    if (vm->rt->autoload_hook && vm->rt->autoload_hook(vm, name)) {
+        *value = __atomic_load_n(slot, __ATOMIC_RELAXED);
+        if (*value != IVM_UNBOUND)
+            return IVM_OK;
+    }
     ivm_buf b = {0};
     ivm_buf_add_cstr(&b, "unbound global: ");
     ivm_print(&vm->heap, &b, name, false);
@@ -442,10 +449,11 @@ static ivm_status run(ivm_vm *vm, uint32_t stop, bool resuming)
     CASE(LOADTRUE) { R[A] = IVM_TRUE; NEXT; }
     CASE(LOADFALSE) { R[A] = IVM_FALSE; NEXT; }
     CASE(GETGLOBAL) {
-        ivm_value v = __atomic_load_n(&vm->globals[ivm_proto_gslots(p)[BX]].value, __ATOMIC_RELAXED);
+        ivm_value *slot = &vm->globals[ivm_proto_gslots(p)[BX]].value;
+        ivm_value v = __atomic_load_n(slot, __ATOMIC_RELAXED);
         if (UNLIKELY(v == IVM_UNBOUND)) {
             SAVE_PC();
-            CHECK(unbound_global(vm, K[BX]));
+            CHECK(unbound_global(vm, K[BX], slot, &v));
         }
         R[A] = v;
         NEXT;

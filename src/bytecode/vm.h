@@ -161,6 +161,12 @@ typedef struct ivm_runtime {
     /* The compiler refuses defmacro (which runs code as it compiles): set
      * where untrusted input is compiled but must not run (the fuzzer). */
     bool compile_time_code_off;
+    /* The compiler's prelude sections compiled on first use: 0 not yet, 1
+     * being compiled, 2 done (atomic; see ivm_compiler_autoload), and the
+     * compiler's hook that does it for a global read unbound (true if it
+     * defined something). */
+    uint8_t prelude_sections[8];
+    bool (*autoload_hook)(ivm_vm *vm, ivm_value name);
     uint32_t *global_index; /* open addressing over globals; UINT32_MAX empty */
     uint32_t global_index_cap;
 

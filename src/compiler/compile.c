@@ -368,7 +368,7 @@ static bool compile_symbol(compiler *c, ivm_value sym, uint32_t dest, ctx x)
     if (c->failed)
         return false;
     ivm_value name = global_name(c, sym);
-    if (!global_known(c, name))
+    if (!global_known(c, name) && !(ivm_compiler_autoload(c->vm, name) && global_known(c, name)))
         return fail(c, "Unable to resolve symbol: ", sym, " in this context");
     uint32_t k;
     TRY(add_const(c, name, &k));
@@ -1369,6 +1369,9 @@ static bool compile_list(compiler *c, ivm_value form, uint32_t dest, ctx x)
             a = compile_vector(c, form, dest, x);
         if (a >= 0)
             return a;
+        ivm_value name = global_name(c, head); /* a prelude macro or function not yet loaded */
+        if (!global_known(c, name) && ivm_compiler_autoload(c->vm, name))
+            return compile_list(c, form, dest, x);
     }
     return compile_call(c, form, dest, x);
 }
@@ -1673,16 +1676,26 @@ static const char *const expander_calls[] = {
     "apply", "nil?", "ex-info", "concat", "hash-map", "cons", "rest",
 };
 
-/* Compiles and runs the prelude; a failure is a bug in ivm itself. */
-static void run_prelude(ivm_vm *vm)
+/* Compiles and runs a part of the prelude; a failure is a bug in ivm
+ * itself. It may run inside another compilation (ivm_compiler_autoload),
+ * whose forms are rooted nowhere: no collection meanwhile. */
+static void run_prelude(ivm_vm *vm, const char *text, const char *name)
 {
     ivm_buf ivc = {0}, err = {0};
     const ivm_module *m;
     ivm_load_error le;
     ivm_value result;
-    if (!ivm_compile(vm, ivm_prelude, sizeof ivm_prelude - 1, "prelude", &ivc, &err) ||
-        !ivm_load(vm, (const uint8_t *)ivc.data, ivc.len, &m, &le) ||
-        ivm_call(vm, ivm_module_entry(vm, m), 0, NULL, &result) != IVM_OK) {
+    bool code_off = vm->rt->compile_time_code_off; /* the prelude's macros are trusted */
+    vm->rt->compile_time_code_off = false;
+    bool ok = ivm_compile(vm, text, ivm_cstr_len(text), name, &ivc, &err) &&
+              ivm_load(vm, (const uint8_t *)ivc.data, ivc.len, &m, &le);
+    vm->rt->compile_time_code_off = code_off;
+    if (ok) {
+        vm->gc_hold++;
+        ok = ivm_call(vm, ivm_module_entry(vm, m), 0, NULL, &result) == IVM_OK;
+        vm->gc_hold--;
+    }
+    if (!ok) {
         ivm_platform_write(IVM_STDERR, "ivm: internal error: the prelude failed\n", 40);
         ivm_platform_write(IVM_STDERR, err.data, err.len);
         ivm_platform_exit(70);
@@ -1704,6 +1717,53 @@ void ivm_compiler_install(ivm_vm *vm)
     }
     ivm_buf_free(&name);
     ivm_core_math_install(vm);
-    run_prelude(vm);
+    run_prelude(vm, ivm_prelude, "prelude");
+    vm->rt->autoload_hook = ivm_compiler_autoload;
+    /* the sections' names are the core's too, though they are defined later */
+    for (size_t i = 0; i < sizeof ivm_prelude_sections / sizeof ivm_prelude_sections[0]; i++)
+        for (const char *p = ivm_prelude_sections[i].names; *p;) {
+            size_t n = 0;
+            while (p[n] && p[n] != ' ')
+                n++;
+            if (p[n - 1] != '/')
+                ivm_global_slot(vm, ivm_symbol(&vm->heap, p, n));
+            p += n + (p[n] == ' ');
+        }
     vm->rt->core_globals = vm->rt->nglobals;
+}
+
+/* Whether a section's names (prelude.h) include name: itself, or its
+ * namespace written "ns/". */
+static bool section_defines(const char *names, const ivm_str *name)
+{
+    for (const char *p = names; *p;) {
+        size_t n = 0;
+        while (p[n] && p[n] != ' ')
+            n++;
+        bool prefix = p[n - 1] == '/';
+        if (prefix ? name->len > n && memcmp(name->bytes, p, n) == 0
+                   : name->len == n && memcmp(name->bytes, p, n) == 0)
+            return true;
+        p += n + (p[n] == ' ');
+    }
+    return false;
+}
+
+bool ivm_compiler_autoload(ivm_vm *vm, ivm_value name)
+{
+    const ivm_str *s = ivm_as_str(name);
+    for (size_t i = 0; i < sizeof ivm_prelude_sections / sizeof ivm_prelude_sections[0]; i++) {
+        if (!section_defines(ivm_prelude_sections[i].names, s))
+            continue;
+        uint8_t *state = &vm->rt->prelude_sections[i], expected = 0;
+        if (__atomic_compare_exchange_n(state, &expected, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            run_prelude(vm, ivm_prelude_sections[i].text, "prelude");
+            __atomic_store_n(state, 2, __ATOMIC_RELEASE);
+            return true;
+        }
+        while (__atomic_load_n(state, __ATOMIC_ACQUIRE) == 1) /* another thread compiles it */
+            ivm_platform_yield();
+        return false; /* loaded before: the name is not what it defines */
+    }
+    return false;
 }

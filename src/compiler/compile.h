@@ -16,7 +16,14 @@ bool ivm_compile(ivm_vm *vm, const char *text, size_t len, const char *filename,
                  ivm_buf *out, ivm_buf *err);
 
 /* The natives the compiled code relies on besides the core library
- * (ex-info, ex-message, ex-data, nthnext for destructuring, nano-time). */
+ * (ex-info, ex-message, ex-data, nthnext for destructuring, nano-time),
+ * and the prelude's base (prelude.h). */
 void ivm_compiler_install(ivm_vm *vm);
+
+/* Compiles and runs the prelude section that defines `name` (a symbol),
+ * if there is one and it has not been: true if it did, or another thread
+ * did meanwhile. The compiler calls it for a name it cannot resolve, the
+ * core for the lazy versions of its functions. */
+bool ivm_compiler_autoload(ivm_vm *vm, ivm_value name);
 
 #endif

@@ -6,6 +6,7 @@
  * core_coll.c, core_seq.c, core_string.c and core_regex.c. */
 #include <math.h>
 
+#include "compiler/compile.h"
 #include "compiler/core_internal.h"
 
 void ivm_core_install(ivm_vm *vm)
@@ -241,9 +242,13 @@ ivm_status ivm_core_call_lazy(ivm_vm *vm, const char *name, const ivm_value *arg
     ivm_buf b = {0};
     ivm_buf_add_cstr(&b, "ivm.lazy/");
     ivm_buf_add_cstr(&b, name);
-    ivm_value fn = vm->globals[ivm_global_slot(vm, ivm_symbol(&vm->heap, b.data, b.len))].value;
+    ivm_value sym = ivm_symbol(&vm->heap, b.data, b.len);
     ivm_buf_free(&b);
-    if (fn == IVM_UNBOUND) /* the prelude (ivm_compiler_install) defines them */
+    uint32_t slot = ivm_global_slot(vm, sym);
+    if (vm->globals[slot].value == IVM_UNBOUND) /* the prelude's section, loaded now */
+        ivm_compiler_autoload(vm, sym);
+    ivm_value fn = vm->globals[slot].value;
+    if (fn == IVM_UNBOUND)
         return ivm_raise(vm, "lazy sequences need the compiler's prelude, which is not installed");
     return ivm_call(vm, fn, nargs, args, result);
 }

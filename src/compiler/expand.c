@@ -1001,8 +1001,8 @@ static bool core_name(const ivm_expander *ex, ivm_value s)
     if (ivm_expand_defined(ex, s))
         return false;
     ivm_vm *vm = ex->vm;
-    uint32_t slot = ivm_global_slot(vm, s);
-    return slot < vm->rt->core_globals && vm->globals[slot].value != IVM_UNBOUND;
+    uint32_t slot = ivm_global_slot(vm, s); /* natives installed later are the core's too */
+    return slot < vm->rt->core_globals || ivm_is_native(vm->globals[slot].value);
 }
 
 /* One syntax quote's auto-gensyms: x# is the same symbol throughout it. */

@@ -104,7 +104,13 @@ static const char ivm_prelude[] =
     "(defn clojure.set/map-invert [m] (persistent! (reduce-kv (fn [m k v] (assoc! m v k)) (transient {}) m)))\n"
     "(defn clojure.set/rename-keys [map kmap]\n"
     "  (reduce (fn [m [old new]] (if (contains? map old) (assoc m new (get map old)) m))\n"
-    "          (apply dissoc map (keys kmap)) kmap))\n"
+    "          (apply dissoc map (keys kmap)) kmap))\n";
+
+/* The rest is compiled only when a program first names something it
+ * defines (ivm_compiler_autoload): most programs never need it, and
+ * compiling it at every start would cost milliseconds. A name ending in
+ * '/' stands for every name in that namespace. */
+static const char prelude_lazy[] =
     ";; lazy sequences: what the core's natives call when given one (LAZY_FROM\n"
     ";; in core_seq.c), and the infinite sequences\n"
     "(defn list*\n"
@@ -189,6 +195,15 @@ static const char ivm_prelude[] =
     "(defn cycle [coll]\n"
     "  (let [from (fn from [s] (lazy-seq (if-let [s (seq s)] (cons (first s) (from (rest s))) (from coll))))]\n"
     "    (if (seq coll) (from coll) ())))\n"
+    "(defn reductions\n"
+    "  ([f coll] (lazy-seq (if-let [s (seq coll)] (reductions f (first s) (rest s)) (list (f)))))\n"
+    "  ([f init coll] (cons init (lazy-seq (when-let [s (seq coll)] (reductions f (f init (first s)) (rest s)))))))\n"
+    "(defn dedupe [coll]\n"
+    "  (let [step (fn step [s prev] (lazy-seq (loop [s (seq s)]\n"
+    "                                         (when s (let [x (first s)] (if (= x prev) (recur (next s)) (cons x (step (rest s) x))))))))]\n"
+    "    (lazy-seq (when-let [s (seq coll)] (cons (first s) (step (rest s) (first s)))))))\n";
+
+static const char prelude_macros[] =
     "(defmacro with-out-str [& body] `(ivm.core/with-out-str* (fn [] ~@body)))\n"
     "(defmacro defonce [name expr] `(def ~name ~expr))\n"
     "(defmacro condp [pred expr & clauses]\n"
@@ -202,10 +217,9 @@ static const char ivm_prelude[] =
     "                   1 a\n"
     "                   2 `(if (~gpred ~a ~gexpr) ~b ~(emit more))\n"
     "                   `(if-let [p# (~gpred ~a ~gexpr)] (~c p#) ~(emit more)))))]\n"
-    "    `(let [~gpred ~pred ~gexpr ~expr] ~(emit clauses))))\n"
-    "(defn reductions\n"
-    "  ([f coll] (lazy-seq (if-let [s (seq coll)] (reductions f (first s) (rest s)) (list (f)))))\n"
-    "  ([f init coll] (cons init (lazy-seq (when-let [s (seq coll)] (reductions f (f init (first s)) (rest s)))))))\n"
+    "    `(let [~gpred ~pred ~gexpr ~expr] ~(emit clauses))))\n";
+
+static const char prelude_misc[] =
     ";; atom and swap! come with the scheduler, installed after the prelude\n"
     "(declare atom swap! deref)\n"
     "(defn memoize [f]\n"
@@ -214,17 +228,15 @@ static const char ivm_prelude[] =
     "(defn trampoline\n"
     "  ([f] (let [ret (f)] (if (fn? ret) (recur ret) ret)))\n"
     "  ([f & args] (trampoline (fn [] (apply f args)))))\n"
-    "(defn dedupe [coll]\n"
-    "  (let [step (fn step [s prev] (lazy-seq (loop [s (seq s)]\n"
-    "                                         (when s (let [x (first s)] (if (= x prev) (recur (next s)) (cons x (step (rest s) x))))))))]\n"
-    "    (lazy-seq (when-let [s (seq coll)] (cons (first s) (step (rest s) (first s)))))))\n"
     "(defn rseq [rev] (when (seq rev) (reverse rev)))\n"
     "(defn ifn? [x] (or (fn? x) (keyword? x) (symbol? x) (map? x) (set? x) (vector? x)))\n"
     "(defn prn-str [& xs] (with-out-str (apply prn xs)))\n"
     "(defn print-str [& xs] (with-out-str (apply print xs)))\n"
     "(defn println-str [& xs] (with-out-str (apply println xs)))\n"
     "(defn rand-nth [coll] (nth coll (rand-int (count coll))))\n"
-    "(defn replace [smap coll] (if (vector? coll) (mapv (fn [x] (get smap x x)) coll) (map (fn [x] (get smap x x)) coll)))\n"
+    "(defn replace [smap coll] (if (vector? coll) (mapv (fn [x] (get smap x x)) coll) (map (fn [x] (get smap x x)) coll)))\n";
+
+static const char prelude_walk[] =
     ";; clojure.walk\n"
     "(defn clojure.walk/walk [inner outer form]\n"
     "  (cond (list? form) (outer (apply list (map inner form)))\n"
@@ -241,5 +253,17 @@ static const char ivm_prelude[] =
     "  (clojure.walk/postwalk (fn [x] (if (map? x) (into {} (map (fn [[k v]] (if (keyword? k) [(name k) v] [k v])) x)) x)) m))\n"
     "(defn clojure.walk/postwalk-replace [smap form] (clojure.walk/postwalk (fn [x] (if (contains? smap x) (smap x) x)) form))\n"
     "(defn clojure.walk/prewalk-replace [smap form] (clojure.walk/prewalk (fn [x] (if (contains? smap x) (smap x) x)) form))\n";
+
+typedef struct ivm_prelude_section {
+    const char *names; /* what it defines, separated by spaces */
+    const char *text;
+} ivm_prelude_section;
+
+static const ivm_prelude_section ivm_prelude_sections[] = {
+    {"ivm.lazy/ ivm.core/for* list* iterate cycle reductions dedupe", prelude_lazy},
+    {"with-out-str defonce condp", prelude_macros},
+    {"memoize trampoline rseq ifn? prn-str print-str println-str rand-nth replace", prelude_misc},
+    {"clojure.walk/", prelude_walk},
+};
 
 #endif
