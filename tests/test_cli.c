@@ -299,6 +299,19 @@ Test(cli, compiled_source_reads_command_line_args)
     cr_assert_str_eq(p.out, "[\"a\" \"b\"]\n");
 }
 
+/* Reducing and counting long lazy sequences runs in constant memory: the
+ * spent head is let go and collections run while they are realized. Each
+ * sequence here would fill the 16 MiB heap if it were kept whole. */
+Test(cli, long_lazy_sequences_in_a_small_heap, .timeout = 120)
+{
+    const char *src = file_with("long.iv", "(println (reduce + (take-while #(< % 300000) (iterate inc 0)))\n"
+                                           "         (count (take-while #(< % 300000) (iterate inc 0)))\n"
+                                           "         (reduce + (map inc (take 300000 (range)))))\n");
+    t_proc p;
+    cr_assert_eq(t_ivm(&p, NULL, "--heap", "16M", "run", src, NULL), 0, "%s", p.err);
+    cr_assert_str_eq(p.out, "44999850000 300000 45000150000\n");
+}
+
 /* The prelude's sections are compiled on first use: a .ivc made by one VM
  * that calls iterate and for* finds them defined in another. */
 Test(cli, compiled_source_finds_prelude_sections)

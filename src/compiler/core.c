@@ -228,6 +228,24 @@ ivm_status ivm_core_lazy_skip(ivm_vm *vm, ivm_value seq, uint64_t n, ivm_value *
     return st;
 }
 
+/* The elements of a lazy sequence, realizing it all; only the node being
+ * passed is rooted (see ivm_core_lazy_skip). */
+static ivm_status lazy_count(ivm_vm *vm, ivm_value seq, uint64_t *out)
+{
+    uint32_t roots = ivm_roots_count(vm);
+    ivm_root(vm, &seq);
+    ivm_status st = IVM_OK;
+    uint64_t n = 0;
+    while (ivm_is_lazy(seq) && (st = ivm_lazy_realize(vm, seq)) == IVM_OK &&
+           ivm_as_lazy(seq)->rest != IVM_UNBOUND) {
+        n++;
+        seq = ivm_as_lazy(seq)->rest;
+    }
+    ivm_roots_restore(vm, roots);
+    *out = n + (st == IVM_OK && ivm_is_cons(seq) ? ivm_list_count(seq) : 0);
+    return st;
+}
+
 bool ivm_core_any_lazy(const ivm_value *args, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++)
@@ -250,7 +268,18 @@ ivm_status ivm_core_call_lazy(ivm_vm *vm, const char *name, const ivm_value *arg
     ivm_value fn = vm->globals[slot].value;
     if (fn == IVM_UNBOUND)
         return ivm_raise(vm, "lazy sequences need the compiler's prelude, which is not installed");
-    return ivm_call(vm, fn, nargs, args, result);
+    /* The arguments move into the callee's frame; their slots, spent
+     * (opcodes.h), are cleared, so that the sequence made here is what
+     * keeps them: once it is realized past them, they can go. */
+    ivm_worklist copy;
+    ivm_worklist_init(&copy);
+    for (uint32_t i = 0; i < nargs; i++) {
+        ivm_worklist_push(&copy, args[i]);
+        ((ivm_value *)args)[i] = IVM_NIL;
+    }
+    ivm_status st = ivm_call(vm, fn, nargs, copy.items, result);
+    ivm_worklist_free(&copy);
+    return st;
 }
 
 /* ---- Counting, getting, conj and assoc --------------------------------- */
@@ -260,7 +289,7 @@ ivm_status ivm_core_count(ivm_vm *vm, ivm_value v, uint64_t *out)
     if (v == IVM_NIL)
         *out = 0;
     else if (ivm_is_lazy(v))
-        *out = ivm_sequential_count(v);
+        return lazy_count(vm, v, out);
     else if (ivm_is_list(v))
         *out = ivm_list_count(v);
     else if (ivm_is_vector(v))

@@ -15,7 +15,9 @@ NATIVE(n_count)
 {
     (void)nargs;
     uint64_t n;
-    CHECK(ivm_core_count(vm, args[0], &n));
+    ivm_value coll = args[0];
+    ((ivm_value *)args)[0] = IVM_NIL; /* spent (opcodes.h): a lazy one's head is let go */
+    CHECK(ivm_core_count(vm, coll, &n));
     *result = ivm_int(&vm->heap, (int64_t)n);
     return IVM_OK;
 }

@@ -76,7 +76,15 @@ NATIVE(n_reduce)
 {
     ivm_value f = args[0], acc = IVM_NIL, x;
     ivm_core_iter it;
-    CHECK(ivm_core_iter_init(vm, &it, args[nargs - 1]));
+    if (ivm_is_lazy(args[nargs - 1]) && !ivm_core_is_native_fn(vm, f, ivm_core_conj_native)) {
+        /* realized as it goes, its head let go (a spent argument,
+         * opcodes.h): a long sequence reduces in constant memory */
+        CHECK(ivm_core_iter_init_lazy(vm, &it, args[nargs - 1]));
+        ((ivm_value *)args)[nargs - 1] = IVM_NIL;
+        ivm_root(vm, &it.c.u.list);
+    } else {
+        CHECK(ivm_core_iter_init(vm, &it, args[nargs - 1]));
+    }
     ivm_root(vm, &acc);
     if (nargs == 2) {
         if (!ivm_core_iter_next(&vm->heap, &it, &acc))
@@ -638,11 +646,11 @@ NATIVE(n_flatten)
 
 NATIVE(n_take)
 {
-    (void)nargs;
     int64_t n = 0;
     CHECK(count_arg(vm, args[0], &n));
+    LAZY_FROM("take", 1); /* (take 10000000 (range)) is never all there at once */
     ivm_core_iter it;
-    CHECK(ivm_core_iter_init_lazy(vm, &it, args[1]));
+    CHECK(ivm_core_iter_init(vm, &it, args[1]));
     ivm_worklist out;
     ivm_worklist_init(&out);
     ivm_value x;

@@ -143,6 +143,8 @@ static const char prelude_lazy[] =
     "                (join (first s) (rest s))))))\n"
     "(defn ivm.lazy/concat [& colls] (ivm.lazy/cat colls))\n"
     "(defn ivm.lazy/mapcat [f & colls] (ivm.lazy/cat (apply map f colls)))\n"
+    "(defn ivm.lazy/take [n coll]\n"
+    "  (lazy-seq (when (pos? n) (when-let [s (seq coll)] (cons (first s) (ivm.lazy/take (dec n) (rest s)))))))\n"
     "(defn ivm.lazy/take-while [pred coll]\n"
     "  (lazy-seq (when-let [s (seq coll)] (let [x (first s)] (when (pred x) (cons x (ivm.lazy/take-while pred (rest s))))))))\n"
     "(defn ivm.lazy/drop-while [pred coll]\n"
