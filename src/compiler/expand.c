@@ -785,6 +785,8 @@ static int expand_for(ivm_expander *ex, ivm_value form, ivm_value *out)
     if (!ivm_is_vector(v) || ivm_vec_count(v) % 2)
         return fail(ex, "for requires a vector with an even number of forms and one body", 0, NULL), -1;
     uint64_t n = ivm_vec_count(v), j = 2;
+    if (n > 2 * MAX_SEQ_BINDINGS) /* each binding's rest is a vector of its own */
+        return fail(ex, "for takes at most 512 bindings", 0, NULL), -1;
     if (n == 0 || ivm_is_kind(ivm_vec_nth(v, 0), IVM_K_KEYWORD))
         return fail(ex, "for needs a binding before its modifiers", 0, NULL), -1;
     while (j < n && ivm_is_kind(ivm_vec_nth(v, j), IVM_K_KEYWORD))
