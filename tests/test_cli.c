@@ -121,7 +121,7 @@ Test(cli, usage_errors)
     expect_usage_error(&p, "unknown option: --help");
 }
 
-Test(cli, bad_heap_sizes)
+Test(cli, bad_option_values)
 {
     static const char *const bad[] = {"0", "abc", "1X", "1M", "64K", "15M", "1.5G", "-1G", "",
                                       "99999999999999999999", "1048576G"};
@@ -135,6 +135,17 @@ Test(cli, bad_heap_sizes)
     expect_usage_error(&p, "--heap needs a size, such as 512M or 4G");
     t_ivm(&p, NULL, "--arena", "eager", "run", example("hello.ivs"), NULL);
     expect_usage_error(&p, "bad --arena mode (lazy, huge or prefault): eager");
+    static const char *const bad_counts[] = {"0", "abc", "1025", "-1", "", "2x"};
+    for (size_t i = 0; i < sizeof bad_counts / sizeof bad_counts[0]; i++) {
+        t_ivm(&p, NULL, "--schedulers", bad_counts[i], "run", example("hello.ivs"), NULL);
+        expect_usage_error(&p, t_fmt("bad --schedulers count (1 to 1024): %s", bad_counts[i]));
+    }
+    t_ivm(&p, NULL, "--schedulers", NULL);
+    expect_usage_error(&p, "--schedulers needs a number of threads, 1 to 1024");
+    t_ivm(&p, NULL, "--gc-stats=1", "run", example("hello.ivs"), NULL);
+    expect_usage_error(&p, "unknown option: --gc-stats=1");
+    t_ivm(&p, NULL, "-e", NULL);
+    expect_usage_error(&p, "-e needs an expression");
 }
 
 /* ---- Bad input --------------------------------------------------------- */
