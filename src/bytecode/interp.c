@@ -801,8 +801,11 @@ static ivm_status push_call(ivm_vm *vm, ivm_value callee, ivm_value fn, uint32_t
     *ret = top;
     ivm_status st;
     if ((uint64_t)top + 1 + nargs >= vm->slot_cap) {
-        if (top + 1 > vm->stack_high) /* the result comes back there */
-            vm->stack_high = top + 1;
+        /* The result comes back to slot top; stack_high covers it, but
+         * stays below slot_cap: the CALL fast path trusts a frame ending at
+         * stack_high to leave the segment's last slot free (prepare_call). */
+        if (top + 1 > vm->stack_high)
+            vm->stack_high = top + 1 < vm->slot_cap ? top + 1 : vm->slot_cap - 1;
         st = ivm_stack_grow(vm, top, 1 + nargs);
         if (st != IVM_OK)
             return st;

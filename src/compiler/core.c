@@ -254,23 +254,19 @@ bool ivm_core_any_lazy(const ivm_value *args, uint32_t n)
     return false;
 }
 
-ivm_status ivm_core_call_lazy(ivm_vm *vm, const char *name, const ivm_value *args,
-                              uint32_t nargs, ivm_value *result)
+ivm_status ivm_core_call_prelude(ivm_vm *vm, const char *name, const ivm_value *args,
+                                 uint32_t nargs, ivm_value *result)
 {
-    ivm_buf b = {0};
-    ivm_buf_add_cstr(&b, "ivm.lazy/");
-    ivm_buf_add_cstr(&b, name);
-    ivm_value sym = ivm_symbol(&vm->heap, b.data, b.len);
-    ivm_buf_free(&b);
+    ivm_value sym = ivm_symbol_cstr(&vm->heap, name);
     uint32_t slot = ivm_global_slot(vm, sym);
     if (vm->globals[slot].value == IVM_UNBOUND) /* the prelude's section, loaded now */
         ivm_compiler_autoload(vm, sym);
     ivm_value fn = vm->globals[slot].value;
     if (fn == IVM_UNBOUND)
-        return ivm_raise(vm, "lazy sequences need the compiler's prelude, which is not installed");
+        return ivm_raise(vm, "this needs the compiler's prelude, which is not installed");
     /* The arguments move into the callee's frame; their slots, spent
-     * (opcodes.h), are cleared, so that the sequence made here is what
-     * keeps them: once it is realized past them, they can go. */
+     * (opcodes.h), are cleared, so that a sequence made here is what keeps
+     * them: once it is realized past them, they can go. */
     ivm_worklist copy;
     ivm_worklist_init(&copy);
     for (uint32_t i = 0; i < nargs; i++) {
@@ -279,6 +275,18 @@ ivm_status ivm_core_call_lazy(ivm_vm *vm, const char *name, const ivm_value *arg
     }
     ivm_status st = ivm_call(vm, fn, nargs, copy.items, result);
     ivm_worklist_free(&copy);
+    return st;
+}
+
+ivm_status ivm_core_call_lazy(ivm_vm *vm, const char *name, const ivm_value *args,
+                              uint32_t nargs, ivm_value *result)
+{
+    ivm_buf b = {0};
+    ivm_buf_add_cstr(&b, "ivm.lazy/");
+    ivm_buf_add_cstr(&b, name);
+    ivm_buf_add_char(&b, '\0');
+    ivm_status st = ivm_core_call_prelude(vm, b.data, args, nargs, result);
+    ivm_buf_free(&b);
     return st;
 }
 

@@ -540,6 +540,8 @@ NATIVE(n_into)
         *result = args[0];
         return IVM_OK;
     }
+    if (nargs == 3) /* (into to xform from) */
+        return ivm_core_call_prelude(vm, "ivm.xf/into", args, nargs, result);
     return ivm_core_into(vm, args[0], args[1], result);
 }
 
@@ -1030,7 +1032,7 @@ const ivm_native_def ivm_core_coll_natives[] = {
     {"hash-set", n_hash_set, 0, ANY},
     {"vec", n_vec, 1, 1},
     {"set", n_set, 1, 1},
-    {"into", n_into, 0, 2},
+    {"into", n_into, 0, 3},
     {"keys", n_keys, 1, 1},
     {"vals", n_vals, 1, 1},
     {"key", n_key, 1, 1},

@@ -119,6 +119,10 @@ ivm_status ivm_core_seq_count(ivm_vm *vm, ivm_value coll, uint64_t *out);
 ivm_status ivm_core_lazy_skip(ivm_vm *vm, ivm_value seq, uint64_t n, ivm_value *out);
 /* Whether any of args[0..n) is a lazy sequence. */
 bool ivm_core_any_lazy(const ivm_value *args, uint32_t n);
+/* Calls the prelude's function `name` (compiling its section first if
+ * need be), clearing the spent argument slots. */
+ivm_status ivm_core_call_prelude(ivm_vm *vm, const char *name, const ivm_value *args,
+                                 uint32_t nargs, ivm_value *result);
 /* Calls the lazy version of a core function, the global ivm.lazy/NAME
  * (the prelude's, written with lazy-seq): what map, filter, concat and the
  * like do when given a lazy sequence, which may be infinite. */

@@ -223,6 +223,14 @@ static ivm_status map_impl(ivm_vm *vm, const ivm_value *args, uint32_t nargs,
     return finish_list(vm, st, &out, result);
 }
 
+/* Given only its function, a sequence function is a transducer: the
+ * prelude's ivm.xf/ version. */
+#define TRANSDUCER(name)                                                       \
+    do {                                                                       \
+        if (nargs == 1)                                                        \
+            return ivm_core_call_prelude(vm, "ivm.xf/" name, args, nargs, result); \
+    } while (0)
+
 /* A native whose sequence arguments, from args[from] on, include a lazy
  * sequence gives a lazy sequence too: the prelude's ivm.lazy/ version. */
 #define LAZY_FROM(name, from)                                                  \
@@ -233,6 +241,7 @@ static ivm_status map_impl(ivm_vm *vm, const ivm_value *args, uint32_t nargs,
 
 NATIVE(n_map)
 {
+    TRANSDUCER("map");
     LAZY_FROM("map", 1);
     return map_impl(vm, args, nargs, false, result);
 }
@@ -275,12 +284,14 @@ static ivm_status filter_impl(ivm_vm *vm, ivm_value pred, ivm_value coll, int mo
 
 NATIVE(n_filter)
 {
+    TRANSDUCER("filter");
     LAZY_FROM("filter", 1);
     return filter_impl(vm, args[0], args[1], KEEP_TRUTHY, false, result);
 }
 NATIVE(n_filterv) { (void)nargs; return filter_impl(vm, args[0], args[1], KEEP_TRUTHY, true, result); }
 NATIVE(n_remove)
 {
+    TRANSDUCER("remove");
     LAZY_FROM("remove", 1);
     return filter_impl(vm, args[0], args[1], KEEP_FALSY, false, result);
 }
@@ -288,6 +299,7 @@ NATIVE(n_remove)
 /* (keep f coll): the non-nil results of f */
 NATIVE(n_keep)
 {
+    TRANSDUCER("keep");
     LAZY_FROM("keep", 1);
     ivm_core_iter it;
     CHECK(ivm_core_iter_init(vm, &it, args[1]));
@@ -326,6 +338,7 @@ NATIVE(n_map_indexed)
 /* (mapcat f & colls): (apply concat (map f colls)) */
 NATIVE(n_mapcat)
 {
+    TRANSDUCER("mapcat");
     LAZY_FROM("mapcat", 1);
     ivm_value mapped;
     CHECK(map_impl(vm, args, nargs, false, &mapped));
@@ -1054,14 +1067,14 @@ NATIVE(n_min_key) { return extreme_key(vm, args, nargs, false, result); }
 const ivm_native_def ivm_core_seq_natives[] = {
     {"reduce", n_reduce, 2, 3},
     {"reduce-kv", n_reduce_kv, 3, 3},
-    {"map", n_map, 2, ANY},
+    {"map", n_map, 1, ANY},
     {"mapv", n_mapv, 2, ANY},
-    {"filter", n_filter, 2, 2},
+    {"filter", n_filter, 1, 2},
     {"filterv", n_filterv, 2, 2},
-    {"remove", n_remove, 2, 2},
-    {"keep", n_keep, 2, 2},
+    {"remove", n_remove, 1, 2},
+    {"keep", n_keep, 1, 2},
     {"map-indexed", n_map_indexed, 2, 2},
-    {"mapcat", n_mapcat, 2, ANY},
+    {"mapcat", n_mapcat, 1, ANY},
     {"run!", n_run_bang, 2, 2},
     {"doall", n_doall, 1, 2},
     {"dorun", n_dorun, 1, 2},

@@ -261,11 +261,26 @@ typedef struct ivm_prelude_section {
     const char *text;
 } ivm_prelude_section;
 
+static const char prelude_transducers[] =
+    "(defn ivm.xf/map [f] (fn [rf] (fn ([] (rf)) ([acc] (rf acc)) ([acc x] (rf acc (f x))))))\n"
+    "(defn ivm.xf/filter [pred] (fn [rf] (fn ([] (rf)) ([acc] (rf acc)) ([acc x] (if (pred x) (rf acc x) acc)))))\n"
+    "(defn ivm.xf/remove [pred] (ivm.xf/filter (complement pred)))\n"
+    "(defn ivm.xf/keep [f] (fn [rf] (fn ([] (rf)) ([acc] (rf acc)) ([acc x] (let [y (f x)] (if (nil? y) acc (rf acc y)))))))\n"
+    "(defn cat [rf] (fn ([] (rf)) ([acc] (rf acc)) ([acc xs] (reduce rf acc xs))))\n"
+    "(defn ivm.xf/mapcat [f] (comp (ivm.xf/map f) cat))\n"
+    "(defn completing ([f] (completing f identity)) ([f cf] (fn ([] (f)) ([x] (cf x)) ([x y] (f x y)))))\n"
+    "(defn transduce\n"
+    "  ([xform f coll] (transduce xform f (f) coll))\n"
+    "  ([xform f init coll] (let [rf (xform f)] (rf (reduce rf init coll)))))\n"
+    "(defn ivm.xf/into [to xform from] (transduce xform conj to from))\n"
+    "(defn sequence ([coll] (if (seq? coll) coll (or (seq coll) ()))) ([xform coll] (or (seq (transduce xform conj [] coll)) ())))\n";
+
 static const ivm_prelude_section ivm_prelude_sections[] = {
     {"ivm.lazy/ ivm.core/for* list* iterate cycle reductions dedupe", prelude_lazy},
     {"with-out-str defonce condp", prelude_macros},
     {"memoize trampoline rseq ifn? prn-str print-str println-str rand-nth replace", prelude_misc},
     {"clojure.walk/", prelude_walk},
+    {"ivm.xf/ cat completing transduce sequence", prelude_transducers},
 };
 
 #endif
