@@ -10,12 +10,16 @@
  * is allowed only in the tail of a loop or fn, which the context also
  * tracks.
  *
- * Derived forms (defn, when, cond, ->, ...) are rewritten into special
- * forms by expand.c before they are compiled.
+ * Derived forms (defn, when, cond, ->, ...) and syntax quote are
+ * rewritten into special forms by expand.c before they are compiled;
+ * macros (defmacro) are functions run while compiling (eval_now), and a
+ * name the prelude defines in a section not yet compiled is compiled on
+ * first use (ivm_compiler_autoload).
  *
  * The forms and the prototypes under construction are held only by this
  * file's structures, which the collector cannot see: compilation relies on
- * allocation not collecting (the collector issue must root them). */
+ * allocation not collecting, and code run while compiling runs with
+ * collections held off (vm->gc_hold). */
 #include "compiler/compile.h"
 
 #include "compiler/core_math.h"
