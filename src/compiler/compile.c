@@ -1605,6 +1605,8 @@ static ivm_status expand_once(ivm_vm *vm, ivm_value form, ivm_value *out)
     ivm_expander_init(&ex, vm);
     ivm_value head = ivm_expand_alias(&ex, ivm_as_cons(form)->first);
     ivm_value macro = ivm_expand_macro(&ex, head);
+    if (!macro && ivm_compiler_autoload(vm, head)) /* a prelude macro not yet compiled */
+        macro = ivm_expand_macro(&ex, head);
     int e = macro ? (ivm_expand_call_macro(&ex, macro, form, out) ? 1 : -1)
                   : ivm_expand(&ex, ivm_cons_new(&vm->heap, head, ivm_as_cons(form)->rest), out);
     ivm_status st = IVM_OK;
