@@ -208,19 +208,6 @@ static ivm_status realize(ivm_vm *vm, ivm_value node)
     return st;
 }
 
-static bool force_on_this_thread(ivm_value node)
-{
-    ivm_vm *vm = thread_vm;
-    if (!vm)
-        return false;
-    uint32_t roots = vm->nc_roots;
-    ivm_status st = realize(vm, node);
-    vm->nc_roots = roots;
-    if (st != IVM_OK && vm->force_status == IVM_OK)
-        vm->force_status = st;
-    return st == IVM_OK;
-}
-
 ivm_status ivm_lazy_realize(ivm_vm *vm, ivm_value node)
 {
     if (ivm_lazy_realized(node))
@@ -229,6 +216,17 @@ ivm_status ivm_lazy_realize(ivm_vm *vm, ivm_value node)
     ivm_status st = realize(vm, node);
     vm->nc_roots = roots;
     return st;
+}
+
+static bool force_on_this_thread(ivm_value node)
+{
+    ivm_vm *vm = thread_vm;
+    if (!vm)
+        return false;
+    ivm_status st = ivm_lazy_realize(vm, node);
+    if (st != IVM_OK && vm->force_status == IVM_OK)
+        vm->force_status = st;
+    return st == IVM_OK;
 }
 
 void ivm_lazy_install(ivm_vm *vm)

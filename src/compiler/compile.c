@@ -1710,6 +1710,21 @@ static void run_prelude(ivm_vm *vm, const char *text, const char *name)
     ivm_buf_free(&err);
 }
 
+/* The next of a prelude section's space-separated names (*name, *len);
+ * false after the last. */
+static bool next_section_name(const char **p, const char **name, size_t *len)
+{
+    if (!**p)
+        return false;
+    size_t n = 0;
+    while ((*p)[n] && (*p)[n] != ' ')
+        n++;
+    *name = *p;
+    *len = n;
+    *p += n + ((*p)[n] == ' ');
+    return true;
+}
+
 void ivm_compiler_install(ivm_vm *vm)
 {
     ivm_vm_add_natives(vm, compiler_natives, sizeof compiler_natives / sizeof compiler_natives[0]);
@@ -1726,15 +1741,13 @@ void ivm_compiler_install(ivm_vm *vm)
     run_prelude(vm, ivm_prelude, "prelude");
     vm->rt->autoload_hook = ivm_compiler_autoload;
     /* the sections' names are the core's too, though they are defined later */
-    for (size_t i = 0; i < sizeof ivm_prelude_sections / sizeof ivm_prelude_sections[0]; i++)
-        for (const char *p = ivm_prelude_sections[i].names; *p;) {
-            size_t n = 0;
-            while (p[n] && p[n] != ' ')
-                n++;
-            if (p[n - 1] != '/')
-                ivm_global_slot(vm, ivm_symbol(&vm->heap, p, n));
-            p += n + (p[n] == ' ');
-        }
+    for (size_t i = 0; i < sizeof ivm_prelude_sections / sizeof ivm_prelude_sections[0]; i++) {
+        const char *p = ivm_prelude_sections[i].names, *each;
+        size_t n;
+        while (next_section_name(&p, &each, &n))
+            if (each[n - 1] != '/')
+                ivm_global_slot(vm, ivm_symbol(&vm->heap, each, n));
+    }
     vm->rt->core_globals = vm->rt->nglobals;
 }
 
@@ -1742,15 +1755,13 @@ void ivm_compiler_install(ivm_vm *vm)
  * namespace written "ns/". */
 static bool section_defines(const char *names, const ivm_str *name)
 {
-    for (const char *p = names; *p;) {
-        size_t n = 0;
-        while (p[n] && p[n] != ' ')
-            n++;
-        bool prefix = p[n - 1] == '/';
-        if (prefix ? name->len > n && memcmp(name->bytes, p, n) == 0
-                   : name->len == n && memcmp(name->bytes, p, n) == 0)
+    const char *p = names, *each;
+    size_t n;
+    while (next_section_name(&p, &each, &n)) {
+        bool prefix = each[n - 1] == '/';
+        if (prefix ? name->len > n && memcmp(name->bytes, each, n) == 0
+                   : name->len == n && memcmp(name->bytes, each, n) == 0)
             return true;
-        p += n + (p[n] == ' ');
     }
     return false;
 }

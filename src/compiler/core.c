@@ -115,22 +115,19 @@ bool ivm_core_seqable(ivm_value v)
            ivm_is_kind(v, IVM_K_STRING) || ivm_is_kind(v, IVM_K_BYTES);
 }
 
+static ivm_status lazy_walk(ivm_vm *vm, ivm_value seq, uint64_t n, ivm_value *out,
+                            uint64_t *passed);
+
 /* Realizes every node of a lazy sequence (it must be finite). The native
  * walking it may already hold values nothing roots (a builder begun, a
  * list of results), so no collection runs meanwhile: the garbage the
  * realization makes waits for the next safepoint. */
 static ivm_status realize_all(ivm_vm *vm, ivm_value seq)
 {
-    uint32_t roots = ivm_roots_count(vm);
-    ivm_root(vm, &seq);
-    ivm_status st = IVM_OK;
+    ivm_value end;
     vm->gc_hold++;
-    while (st == IVM_OK && ivm_is_lazy(seq)) {
-        st = ivm_lazy_realize(vm, seq);
-        seq = ivm_as_lazy(seq)->rest;
-    }
+    ivm_status st = lazy_walk(vm, seq, UINT64_MAX, &end, NULL);
     vm->gc_hold--;
-    ivm_roots_restore(vm, roots);
     return st;
 }
 
@@ -205,45 +202,37 @@ ivm_status ivm_core_seq_count(ivm_vm *vm, ivm_value coll, uint64_t *out)
 
 /* ---- Lazy sequences ---------------------------------------------------- */
 
-ivm_status ivm_core_lazy_skip(ivm_vm *vm, ivm_value seq, uint64_t n, ivm_value *out)
+/* The walk under ivm_core_lazy_skip; *passed (if not NULL) says how many
+ * elements it went past, lazy nodes and list cells alike. */
+static ivm_status lazy_walk(ivm_vm *vm, ivm_value seq, uint64_t n, ivm_value *out,
+                            uint64_t *passed)
 {
     uint32_t roots = ivm_roots_count(vm); /* seq's root ends here, not with the native */
     ivm_root(vm, &seq);
     ivm_status st = IVM_OK;
-    for (; n && ivm_is_lazy(seq); n--) {
+    uint64_t left = n;
+    for (; left && ivm_is_lazy(seq); left--) {
         st = ivm_lazy_realize(vm, seq);
         if (st != IVM_OK)
             break;
         if (ivm_as_lazy(seq)->rest == IVM_UNBOUND) {
             seq = IVM_EMPTY_LIST;
-            n = 0;
             break;
         }
         seq = ivm_as_lazy(seq)->rest;
     }
-    for (; n && ivm_is_cons(seq); n--)
+    for (; st == IVM_OK && left && ivm_is_cons(seq); left--)
         seq = ivm_as_cons(seq)->rest;
     ivm_roots_restore(vm, roots);
     *out = seq;
+    if (passed)
+        *passed = n - left;
     return st;
 }
 
-/* The elements of a lazy sequence, realizing it all; only the node being
- * passed is rooted (see ivm_core_lazy_skip). */
-static ivm_status lazy_count(ivm_vm *vm, ivm_value seq, uint64_t *out)
+ivm_status ivm_core_lazy_skip(ivm_vm *vm, ivm_value seq, uint64_t n, ivm_value *out)
 {
-    uint32_t roots = ivm_roots_count(vm);
-    ivm_root(vm, &seq);
-    ivm_status st = IVM_OK;
-    uint64_t n = 0;
-    while (ivm_is_lazy(seq) && (st = ivm_lazy_realize(vm, seq)) == IVM_OK &&
-           ivm_as_lazy(seq)->rest != IVM_UNBOUND) {
-        n++;
-        seq = ivm_as_lazy(seq)->rest;
-    }
-    ivm_roots_restore(vm, roots);
-    *out = n + (st == IVM_OK && ivm_is_cons(seq) ? ivm_list_count(seq) : 0);
-    return st;
+    return lazy_walk(vm, seq, n, out, NULL);
 }
 
 bool ivm_core_any_lazy(const ivm_value *args, uint32_t n)
@@ -296,8 +285,8 @@ ivm_status ivm_core_count(ivm_vm *vm, ivm_value v, uint64_t *out)
 {
     if (v == IVM_NIL)
         *out = 0;
-    else if (ivm_is_lazy(v))
-        return lazy_count(vm, v, out);
+    else if (ivm_is_lazy(v)) /* only the node being passed is rooted */
+        return lazy_walk(vm, v, UINT64_MAX, &v, out);
     else if (ivm_is_list(v))
         *out = ivm_list_count(v);
     else if (ivm_is_vector(v))
