@@ -1,7 +1,8 @@
 // Micro-benchmarks of processes (issue 8): spawn of a process that exits
 // (spawn, run, exit, join), fork (the child gets nil and returns, the
-// parent joins it), a send/receive round trip between two processes, and
-// the same round trip carrying a map of 1K or 1M entries (a message is a
+// parent joins it), fork alone at depth 1 and 1000 (the child then waits
+// forever), a send/receive round trip between two processes, and the same
+// round trip carrying a map of 1K or 1M entries (a message is a
 // reference: its size must not matter).
 //
 // Each benchmark loads, once, a small ivm program whose top level is one
@@ -35,6 +36,11 @@ const char kDefs[] =
     "      (if-let [c (fork)] (recur (inc i) (conj kids c)) i)\n"
     "      (loop [j 0 s 0]\n"
     "        (if (< j n) (recur (inc j) (+ s (join (nth kids j)))) s)))))\n"
+    // fork n children that wait forever (never joined); n
+    "(defn fork-park [n]\n"
+    "  (loop [i 0] (if (< i n) (if (fork) (recur (inc i)) (receive)) n)))\n"
+    // calls (f n) d frames deep
+    "(defn deep [d f n] (if (zero? d) (f n) (+ 0 (deep (dec d) f n))))\n"
     // echo sends back what it receives until :stop
     "(defn echo [parent]\n"
     "  (loop []\n"
@@ -93,6 +99,20 @@ void Fork(benchmark::State &state)
             kProcs * (kProcs - 1) / 2);
 }
 BENCHMARK(Fork)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(200);
+
+// fork alone, at a stack depth of 1 or 1000 frames: the child runs until
+// it waits in receive, where it stays (its stack is frozen and shared, not
+// copied, so the depth should not matter). Once per K forks the time also
+// holds the descent to that depth and the parent's return through the
+// frozen frames (each copied back into a live segment as it returns).
+void ForkDeep(benchmark::State &state)
+{
+    std::string k = std::to_string(kProcs);
+    run_ops(state, 1, "(join (spawn deep " + std::to_string(state.range(0)) + " fork-park " + k + "))",
+            kProcs, kProcs);
+}
+BENCHMARK(ForkDeep)->ArgName("depth")->Arg(1)->Arg(1000)->Unit(benchmark::kMillisecond)
+    ->UseRealTime()->Iterations(100);
 
 // One round trip: send a fixnum to an echo process, receive it back.
 // With 2 workers the echo process may run on the other thread.
