@@ -1,5 +1,6 @@
 // A thin C++ wrapper of ivm's C API for the micro-benchmarks: the C
-// headers under extern "C", and RAII owners for a heap and a VM.
+// headers under extern "C", and RAII owners for a heap, a VM and a
+// scheduler.
 //
 // ivm's headers are C11. Three C11 keywords have C++ spellings, given here
 // before the headers are read. The headers' inline functions also convert
@@ -23,6 +24,8 @@ extern "C" {
 #include "bytecode/vm.h"
 #include "compiler/compile.h"
 #include "compiler/core.h"
+#include "gc/gc.h"
+#include "process/process.h"
 #include "values/map.h"
 #include "values/value.h"
 #include "values/vector.h"
@@ -87,15 +90,19 @@ class Heap {
 };
 
 // A VM with the core library and the compiler's natives, as `ivm run`
-// sets it up.
+// sets it up; or, with core false, a bare one (natives only, as the
+// collector's tests use it).
 class Vm {
   public:
-    explicit Vm(size_t reserve = kReserve, ivm_arena_mode mode = IVM_ARENA_LAZY)
+    explicit Vm(size_t reserve = kReserve, ivm_arena_mode mode = IVM_ARENA_LAZY,
+                bool core = true)
     {
         if (!ivm_vm_init(&vm_, reserve, mode))
             die("ivm_vm_init failed");
-        ivm_core_install(&vm_);
-        ivm_compiler_install(&vm_);
+        if (core) {
+            ivm_core_install(&vm_);
+            ivm_compiler_install(&vm_);
+        }
     }
     ~Vm() { ivm_vm_destroy(&vm_); }
     Vm(const Vm &) = delete;
@@ -103,10 +110,11 @@ class Vm {
 
     ivm_vm *get() { return &vm_; }
     ivm_heap *heap() { return &vm_.heap; }
+    ivm_gc *gc() { return &vm_.rt->gc; }
 
-    // Compiles, loads and runs source text; returns the value of its last
-    // form. Dies with the error on failure.
-    ivm_value eval(const std::string &src)
+    // Compiles and loads source text (the module is the VM's: its
+    // prototypes are roots). Dies with the error on failure.
+    const ivm_module *load(const std::string &src)
     {
         ivm_buf ivc = {}, err = {};
         if (!ivm_compile(&vm_, src.data(), src.size(), "bench", &ivc, &err))
@@ -118,18 +126,63 @@ class Vm {
             die(lerr.message);
         ivm_buf_free(&ivc);
         ivm_buf_free(&err);
+        return module;
+    }
+
+    // Writes the pending error and its trace to stderr, then dies.
+    [[noreturn]] void die_with_error(const char *what)
+    {
+        ivm_buf m = {};
+        ivm_format_error(&vm_, &m);
+        std::fwrite(m.data, 1, m.len, stderr);
+        die(what);
+    }
+
+    // Compiles, loads and runs source text; returns the value of its last
+    // form. Dies with the error on failure.
+    ivm_value eval(const std::string &src)
+    {
+        const ivm_module *module = load(src);
         ivm_value result;
-        if (ivm_call(&vm_, ivm_module_entry(&vm_, module), 0, nullptr, &result) != IVM_OK) {
-            ivm_buf m = {};
-            ivm_format_error(&vm_, &m);
-            std::fwrite(m.data, 1, m.len, stderr);
-            die("program failed");
-        }
+        if (ivm_call(&vm_, ivm_module_entry(&vm_, module), 0, nullptr, &result) != IVM_OK)
+            die_with_error("program failed");
         return result;
     }
 
   private:
     ivm_vm vm_;
+};
+
+// A VM (core library and compiler) with a scheduler of `workers` threads,
+// the main one included, as `ivm run --schedulers N` sets it up. Programs
+// run as the main process, so spawn, send, receive and fork work.
+class Sched {
+  public:
+    explicit Sched(uint32_t workers = 1)
+    {
+        if (!ivm_sched_init(&s_, vm_.get(), workers))
+            die("ivm_sched_init failed");
+    }
+    ~Sched() { ivm_sched_destroy(&s_); } // before vm_'s destructor
+    Sched(const Sched &) = delete;
+    Sched &operator=(const Sched &) = delete;
+
+    Vm &vm() { return vm_; }
+
+    // Runs a loaded module's top level as the main process; returns its
+    // value. Dies with the error on failure.
+    ivm_value run(const ivm_module *module)
+    {
+        ivm_value result;
+        if (ivm_sched_run_main(&s_, ivm_module_entry(vm_.get(), module), &result) != IVM_OK)
+            vm_.die_with_error("program failed");
+        return result;
+    }
+    ivm_value run(const std::string &src) { return run(vm_.load(src)); }
+
+  private:
+    Vm vm_;
+    ivm_sched s_;
 };
 
 // A fast, reproducible stream of indices in [0, n).
