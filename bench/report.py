@@ -77,7 +77,7 @@ def table(argv):
     rs = [json.load(open(f))["results"][0] for f in files]
     base = statistics.median(rs[0]["times"])
     out = [f"## {name}\n",
-           f"Median and range of {len(rs[0]['times'])}+ runs each (hyperfine, after warm-up);"
+           f"Median and range of at least {min(len(r['times']) for r in rs)} runs each (hyperfine, after warm-up);"
            " peak RSS from one more run under `/usr/bin/time -f %M`; ratio = the command's"
            " median over ivm's (above 1: ivm is faster).\n",
            "| command | median | min – max | peak RSS | ratio to ivm |", "|---|---|---|---|---|"]
@@ -110,7 +110,17 @@ def higher_is_better(metric):
 
 
 def fmt_num(x):
-    return f"{x:.4g}" if abs(x) < 1e6 else f"{x:.3e}"
+    if abs(x) >= 1e7:
+        return f"{x:.3e}"
+    return f"{x:,.0f}" if abs(x) >= 1e4 else f"{x:.4g}"
+
+
+NAMES = {"ivm": "ivm", "erlang": "Erlang", "lua": "Lua 5.4", "python": "Python 3", "unix": "Unix fork"}
+
+
+def who_name(who):
+    base, _, at = who.partition("@")
+    return NAMES.get(base, base) + (f" on {at} schedulers" if at else "")
 
 
 def inprog(argv):
@@ -125,18 +135,22 @@ def inprog(argv):
         if only and not any(bench.startswith(o) for o in only):
             continue
         med = statistics.median(v)
-        ivm = vals.get((bench, metric, "ivm"))
+        at = who.partition("@")[2]
+        ivm = vals.get((bench, metric, "ivm" + (f"@{at}" if at else "")))
         ratio = ""
-        if ivm and who != "ivm" and statistics.median(ivm):
+        if ivm and not who.startswith("ivm") and statistics.median(ivm):
             ratio = f"{med / statistics.median(ivm):.2f}"
-            if tsv and metric != "peak_rss_kib" and med:
+            if tsv and med and "bytes" not in metric and "rss" not in metric:
                 r = statistics.median(ivm) / med
                 if higher_is_better(metric):
                     r = 1 / r
-                if "bytes" in metric or "rss" in metric:
-                    continue
-                print(f"{bench} ({metric})\t{who}\t{r}", file=tsv)
-        rng = f"{fmt_num(med)} ({fmt_num(min(v))} – {fmt_num(max(v))})" if len(v) > 1 else fmt_num(med)
+                print(f"{bench} ({metric})\t{who_name(who)}\t{r}", file=tsv)
+        if metric == "peak_rss_kib":
+            rng = f"{fmt_kib(med)} ({fmt_kib(min(v))} – {fmt_kib(max(v))})"
+        elif len(v) > 1:
+            rng = f"{fmt_num(med)} ({fmt_num(min(v))} – {fmt_num(max(v))})"
+        else:
+            rng = fmt_num(med)
         print(f"| {bench} | {metric} | {who} | {rng} | {ratio} |")
     print()
 
@@ -243,6 +257,7 @@ def forkplot(argv):
 set xlabel "map size (entries)"
 set ylabel "µs per fork or spawn"
 set logscale xy
+set offsets graph 0.05, graph 0.05, 0, 0
 set key top left
 set grid
 plot {plots}""")
@@ -259,13 +274,13 @@ def ringplot(argv):
     print("## Ring throughput against process count\n")
     print("Millions of messages a second (median of the runs) through a ring of N processes"
           " (`procs.iv ring N HOPS`, its peers the same), one scheduler thread.\n")
-    print("| N | " + " | ".join(whos) + " |\n|---|" + "---|" * len(whos))
+    print("| N | " + " | ".join(map(who_name, whos)) + " |\n|---|" + "---|" * len(whos))
     with open(dat, "w") as f:
         for n in ns:
             row = [med(vals, (f"ring {n}", "ring_msgs_per_sec", w)) for w in whos]
             print(f"| {n:,} | " + " | ".join("" if x is None else f"{x / 1e6:.2f}" for x in row) + " |")
             print(n, *["NaN" if x is None else x / 1e6 for x in row], file=f)
-    plots = ", \\\n     ".join(f'"{dat}" using 1:{i + 2} with linespoints pointtype {i + 5} title "{w}"'
+    plots = ", \\\n     ".join(f'"{dat}" using 1:{i + 2} with linespoints pointtype {i + 5} title "{who_name(w)}"'
                               for i, w in enumerate(whos))
     gnuplot(outdir, "ring", f"""set title "ring throughput against process count"
 set xlabel "processes in the ring"
