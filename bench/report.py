@@ -20,6 +20,7 @@ Markdown on stdout.
 import collections
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -123,6 +124,11 @@ def who_name(who):
     return NAMES.get(base, base) + (f" on {at} schedulers" if at else "")
 
 
+def comparable(metric):
+    """Metrics the summary compares: times (lower is better), rates."""
+    return higher_is_better(metric) or re.search(r"_(us|ms|ns|s)(_|$)", metric) is not None
+
+
 def inprog(argv):
     vals = read_records(argv[0])
     title = argv[1]
@@ -140,7 +146,7 @@ def inprog(argv):
         ratio = ""
         if ivm and not who.startswith("ivm") and statistics.median(ivm):
             ratio = f"{med / statistics.median(ivm):.2f}"
-            if tsv and med and "bytes" not in metric and "rss" not in metric:
+            if tsv and med and comparable(metric):
                 r = statistics.median(ivm) / med
                 if higher_is_better(metric):
                     r = 1 / r
@@ -165,10 +171,11 @@ def summary(argv):
     print("Each line compares ivm's median with one peer's (whole-program wall time,"
           " or the in-program metric named); losses first.\n")
     for r, bench, peer in rows:
+        worse, better = ("worse", "better") if "late" in bench or "pause" in bench else ("slower", "faster")
         if r >= 1.05:
-            print(f"- ivm is **{r:.1f}× slower** than {peer} on {bench}")
+            print(f"- ivm is **{r:.1f}× {worse}** than {peer} on {bench}")
         elif r <= 1 / 1.05:
-            print(f"- ivm is {1 / r:.1f}× faster than {peer} on {bench}")
+            print(f"- ivm is {1 / r:.1f}× {better} than {peer} on {bench}")
         else:
             print(f"- ivm is about as fast as {peer} on {bench} ({r:.2f})")
     print()
@@ -187,33 +194,45 @@ def med(vals, key):
 
 
 def parallel(argv):
-    vals = read_records(argv[0])
+    allvals = read_records(argv[0])
     outdir, p, n = argv[1], argv[2], argv[3]
+    summary = args_after(argv, "--summary")
+    rss = {w: statistics.median(v) for (_, metric, w), v in allvals.items() if metric == "peak_rss_kib"}
+    vals = {k: v for k, v in allvals.items() if k[1] != "peak_rss_kib"}
     whos = list(dict.fromkeys(w.split("@")[0] for (_, _, w) in vals))
     counts = sorted({int(w.split("@")[1]) for (_, _, w) in vals})
     m = {w: statistics.median(v) for (_, _, w), v in vals.items()}
     mm = {w: (min(v), max(v)) for (_, _, w), v in vals.items()}
     print(f"## parallel\n\n{p} processes each compute a naive (fib {n}) (bench/programs/parallel.iv and its"
           " peers), timed inside the program from the first spawn to the last answer: median of the runs"
-          " in ms (min – max), and the speed-up over the same system on one scheduler thread"
-          " (`ivm --schedulers S`, `erl +S S:S`, Python under `taskset` on S cores).\n")
-    print("| schedulers | " + " | ".join(f"{w} ms | {w} speed-up | {w} / ivm" for w in whos) + " |")
-    print("|---|" + "---|---|---|" * len(whos))
+          " in ms (min – max), the speed-up over the same system on one scheduler thread"
+          " (`ivm --schedulers S`, `erl +S S:S`, Python's pool of S under `taskset` on S cores),"
+          " peak RSS, and the time over ivm's on as many schedulers.\n")
+    print("| schedulers | " + " | ".join(f"{who_name(w)} ms | speed-up | peak RSS" + (" | / ivm" if w != "ivm" else "")
+                                          for w in whos) + " |")
+    print("|---|" + "".join("---|---|---|" + ("---|" if w != "ivm" else "") for w in whos))
     dat = os.path.join(outdir, "parallel.dat")
+    tsv = open(summary, "a") if summary else None
     with open(dat, "w") as f:
         for s in counts:
             cells, ups = [], []
             for w in whos:
                 k = f"{w}@{s}"
                 if k not in m:
-                    cells += ["", "", ""]; ups.append("NaN"); continue
+                    cells += [""] * (3 if w == "ivm" else 4)
+                    ups.append("NaN")
+                    continue
                 up = m[f"{w}@1"] / m[k] if f"{w}@1" in m else float("nan")
-                ratio = m[k] / m[f"ivm@{s}"] if f"ivm@{s}" in m else float("nan")
-                cells += [f"{m[k]:.1f} ({mm[k][0]:.1f} – {mm[k][1]:.1f})", f"{up:.2f}", f"{ratio:.2f}"]
+                cells += [f"{m[k]:.1f} ({mm[k][0]:.1f} – {mm[k][1]:.1f})", f"{up:.2f}", fmt_kib(rss.get(k))]
+                if w != "ivm":
+                    ratio = m[k] / m[f"ivm@{s}"] if f"ivm@{s}" in m else float("nan")
+                    cells.append(f"{ratio:.2f}")
+                    if tsv and f"ivm@{s}" in m:
+                        print(f"parallel on {s} scheduler(s)\t{who_name(w)}\t{m[f'ivm@{s}'] / m[k]}", file=tsv)
                 ups.append(f"{up}")
             print(f"| {s} | " + " | ".join(cells) + " |")
             print(s, *ups, file=f)
-    plots = ", \\\n     ".join(f'"{dat}" using 1:{i + 2} with linespoints pointtype {7 - i} title "{w}"'
+    plots = ", \\\n     ".join(f'"{dat}" using 1:{i + 2} with linespoints pointtype {7 - i} title "{who_name(w)}"'
                               for i, w in enumerate(whos))
     gnuplot(outdir, "parallel", f"""set title "parallel: {p} processes x naive (fib {n})"
 set xlabel "scheduler threads"
