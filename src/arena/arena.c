@@ -152,6 +152,40 @@ void ivm_arena_retire(ivm_arena *a, ivm_bump *b)
 
 static void *slow_region(ivm_arena *a, ivm_bump *b, size_t bytes);
 
+/* Adds region i, just taken by b, to b's `since` list, which starts again
+ * when the cycle has changed. (Only regions born in the cycle are listed:
+ * older ones hold dead objects whose references may be stale.) */
+static void note_taken(ivm_arena *a, ivm_bump *b, uint32_t i)
+{
+    if (b->since_cycle != a->cycle) {
+        b->since_cycle = a->cycle;
+        b->nsince = 0;
+    }
+    if (b->nsince == b->since_cap) {
+        uint32_t cap = b->since_cap ? b->since_cap * 2 : 16;
+        uint32_t *l = ivm_platform_realloc(b->since, cap * sizeof *l);
+        if (!l)
+            out_of_memory(a);
+        b->since = l;
+        b->since_cap = cap;
+    }
+    b->since[b->nsince++] = i;
+}
+
+void ivm_arena_bump_destroy(ivm_bump *b)
+{
+    ivm_platform_free(b->since);
+    b->since = NULL;
+    b->nsince = b->since_cap = 0;
+}
+
+void ivm_arena_set_cycle(ivm_arena *a, uint32_t c)
+{
+    ivm_platform_mutex_lock(a->lock);
+    a->cycle = c;
+    ivm_platform_mutex_unlock(a->lock);
+}
+
 void ivm_arena_set_stress(ivm_arena *a, ivm_bump *b, uint32_t every)
 {
     a->stress_every = every;
@@ -177,7 +211,7 @@ static void *stress_alloc(ivm_arena *a, ivm_bump *b, size_t bytes)
     return p;
 }
 
-static void *alloc_large(ivm_arena *a, size_t bytes)
+static void *alloc_large(ivm_arena *a, ivm_bump *b, size_t bytes)
 {
     uint32_t n = (uint32_t)((bytes + IVM_REGION_SIZE - 1) >> IVM_REGION_SHIFT);
     if (n > a->nregions)
@@ -187,10 +221,12 @@ static void *alloc_large(ivm_arena *a, size_t bytes)
                                  .used = (uint32_t)(bytes < IVM_REGION_SIZE
                                                         ? bytes
                                                         : IVM_REGION_SIZE),
-                                 .span = n};
+                                 .span = n,
+                                 .born = a->cycle};
     for (uint32_t k = 1; k < n; k++)
         a->regions[i + k] = (ivm_region){.state = IVM_REGION_LARGE_TAIL};
     a->bytes_allocated += bytes;
+    note_taken(a, b, i);
     return ivm_arena_region_start(a, i);
 }
 
@@ -214,7 +250,7 @@ void *ivm_arena_alloc_slow_region(ivm_arena *a, ivm_bump *b, size_t bytes)
 static void *slow_region(ivm_arena *a, ivm_bump *b, size_t bytes)
 {
     if (bytes > IVM_LARGE_OBJECT_BYTES)
-        return alloc_large(a, bytes);
+        return alloc_large(a, b, bytes);
     /* b->region is UINT32_MAX for a cursor that never had a region; a zeroed
      * cursor (region 0, NULL pointers) is treated the same way. */
     if (b->ptr)
@@ -223,7 +259,8 @@ static void *slow_region(ivm_arena *a, ivm_bump *b, size_t bytes)
     char *start = ivm_arena_region_start(a, i);
     if (a->mode == IVM_ARENA_PREFAULT)
         ivm_platform_prefault(start, IVM_REGION_SIZE);
-    a->regions[i] = (ivm_region){.state = IVM_REGION_ALLOCATING};
+    a->regions[i] = (ivm_region){.state = IVM_REGION_ALLOCATING, .born = a->cycle};
+    note_taken(a, b, i);
     b->region = i;
     b->ptr = start + bytes;
     b->limit = b->end = start + IVM_REGION_SIZE;

@@ -52,6 +52,7 @@ typedef struct ivm_region {
     uint32_t used;       /* bytes from the region start holding objects */
     uint32_t live_bytes; /* found live by the last mark */
     uint32_t span;       /* IVM_REGION_LARGE: regions in the span */
+    uint32_t born;       /* the arena's cycle when a cursor took it */
 } ivm_region;
 
 /* A bump cursor: [ptr, end) is free space in one region. The fast path
@@ -63,6 +64,12 @@ typedef struct ivm_bump {
     char *limit;
     char *end;
     uint32_t region; /* index of the region the cursor fills, or UINT32_MAX */
+    /* The regions (and large spans) this cursor took since the arena's
+     * cycle last changed, its current one included: a concurrent cycle's
+     * handshake traces what its thread built since the cycle began. */
+    uint32_t *since;
+    uint32_t nsince, since_cap;
+    uint32_t since_cycle;
 } ivm_bump;
 
 /* How the arena's memory is committed. First touch of a fresh page costs
@@ -105,6 +112,12 @@ typedef struct ivm_arena {
     uint32_t stress_count;
     bool collect_requested; /* read and written atomically: see below */
     bool collecting; /* the collector's own copies: no accounting, no requests */
+    /* The collector's cycle count (written under the lock): a region or
+     * span records it when taken (ivm_region.born). */
+    uint32_t cycle;
+    /* A concurrent cycle marks: the mutators' barriers are on (atomic;
+     * the transients' nodes are copied instead of edited). */
+    bool marking;
     /* Guards everything above but base, bytes, nregions and mode (fixed)
      * and collect_requested (atomic), for the slow path: cursors belong to
      * their threads and the fast path takes no lock. The collector runs
@@ -154,6 +167,10 @@ static inline void *ivm_arena_alloc(ivm_arena *a, ivm_bump *b, size_t bytes)
 /* Gives the rest of the cursor's region back as filler; the cursor is
  * empty afterwards. Called before walking the heap and at shutdown. */
 void ivm_arena_retire(ivm_arena *a, ivm_bump *b);
+/* Frees the cursor's `since` list (its region stays as it is). */
+void ivm_arena_bump_destroy(ivm_bump *b);
+/* Starts cycle `c`: regions taken from now on have born == c. */
+void ivm_arena_set_cycle(ivm_arena *a, uint32_t c);
 
 /* Turns stress mode on (every > 0) or off for allocations made through b
  * from now on: a collection is requested every `every` allocations. */

@@ -34,12 +34,20 @@ static __attribute__((noinline)) ivm_status safepoint(ivm_vm *vm, uint32_t live)
 {
     vm->top_live = live;
     vm->budget = vm->budget_reset;
-    if (ivm_arena_collect_requested(vm->heap.arena))
+    if (ivm_arena_collect_requested(vm->heap.arena) || ivm_vm_handshake_due(vm))
         ivm_vm_collect(vm);
     vm->top_live = UINT32_MAX;
     if (ivm_platform_interrupted())
         return IVM_INTERRUPTED;
     return ivm_vm_preempted(vm) && ivm_may_block(vm) ? IVM_YIELD : IVM_OK;
+}
+
+/* A global's store while a concurrent cycle marks: the barrier sees what
+ * it replaces and what it stores. */
+static __attribute__((noinline)) void shade_store(ivm_vm *vm, ivm_value *slot, ivm_value v)
+{
+    ivm_vm_shade(vm, __atomic_load_n(slot, __ATOMIC_RELAXED));
+    ivm_vm_shade(vm, v);
 }
 
 /* ---- Calls ------------------------------------------------------------- */
@@ -200,9 +208,14 @@ static ivm_status realize(ivm_vm *vm, ivm_value node)
             first = ivm_as_cons(r)->first;
             rest = ivm_as_cons(r)->rest;
         }
+        ivm_vm_shade(vm, first); /* a barrier: the nodes are mutable cells */
+        ivm_vm_shade(vm, rest);
         for (size_t i = 0; i < chain.len; i++)
-            if (!ivm_lazy_realized(chain.items[i]))
+            if (!ivm_lazy_realized(chain.items[i])) {
+                ivm_vm_shade(vm, __atomic_load_n(&ivm_as_lazy(chain.items[i])->thunk,
+                                                 __ATOMIC_ACQUIRE));
                 ivm_lazy_set(chain.items[i], first, rest);
+            }
     }
     ivm_worklist_free(&chain);
     return st;
@@ -457,7 +470,10 @@ static ivm_status run(ivm_vm *vm, uint32_t stop, bool resuming)
         NEXT;
     }
     CASE(SETGLOBAL) {
-        __atomic_store_n(&vm->globals[ivm_proto_gslots(p)[BX]].value, R[A], __ATOMIC_RELAXED);
+        ivm_value *g = &vm->globals[ivm_proto_gslots(p)[BX]].value;
+        if (UNLIKELY(ivm_gc_marking(&vm->rt->gc)))
+            shade_store(vm, g, R[A]);
+        __atomic_store_n(g, R[A], __ATOMIC_RELAXED);
         NEXT;
     }
     CASE(GETCAP) { R[A] = ivm_as_closure(f->closure)->caps[B]; NEXT; }

@@ -254,10 +254,13 @@ NATIVE(n_ge) { return chain(vm, args, nargs, true, true, result); }
 
 /* (ivm/gc): a collection runs as soon as this native returns (natives
  * cannot collect: the interpreter does, at the safepoint after a call),
- * and gives the host back every free region beyond the minimum budget. */
+ * and gives the host back every free region beyond the minimum budget.
+ * It is a full one, with the world stopped, under either collector: it
+ * compacts as far as it can, once the concurrent cycle under way ends. */
 static ivm_status n_gc(ivm_vm *vm, const ivm_value *args, uint32_t nargs, ivm_value *result)
 {
     (void)args, (void)nargs;
+    __atomic_store_n(&vm->rt->gc_full, true, __ATOMIC_RELAXED);
     ivm_arena_request_collection(vm->heap.arena);
     vm->rt->gc.release_memory = true;
     *result = IVM_NIL;
@@ -277,7 +280,7 @@ static ivm_status n_memory(ivm_vm *vm, const ivm_value *args, uint32_t nargs, iv
         {"heap-high-water", (uint64_t)a->regions_high_water * IVM_REGION_SIZE},
         {"live-after-last-gc", s->live_bytes},
         {"allocated", a->bytes_allocated},
-        {"collections", s->collections},
+        {"collections", s->collections + s->cycles},
     };
     ivm_value m = ivm_map_empty(h);
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)

@@ -384,8 +384,9 @@ static uint32_t frames_end(const ivm_segment *s, uint32_t nframes)
 /* Frozen segments are shared: each is walked once per root walk. */
 static void visit_frozen(ivm_gc *gc, ivm_segment *fz)
 {
-    for (; fz && fz->visited != gc->walk; fz = fz->prev) {
-        fz->visited = gc->walk;
+    /* threads handing their roots over concurrently may meet here */
+    for (; fz && __atomic_exchange_n(&fz->visited, gc->walk, __ATOMIC_RELAXED) != gc->walk;
+         fz = fz->prev) {
         ivm_gc_visit_range(gc, fz->slots, frames_end(fz, fz->nframes));
         for (uint32_t i = 0; i < fz->nframes; i++)
             ivm_gc_visit(gc, &fz->frames[i].closure);

@@ -47,7 +47,7 @@ static _Noreturn void out_of_memory(void *context, size_t heap_bytes)
 
 /* One thread's roots: its running stack, its error and trace, and what its
  * natives rooted. */
-static void thread_roots(ivm_vm *vm, ivm_gc *gc)
+void ivm_vm_thread_roots(ivm_vm *vm, ivm_gc *gc)
 {
     ivm_stack_visit_running(vm, gc);
     ivm_gc_visit(gc, &vm->error);
@@ -61,9 +61,8 @@ static void thread_roots(ivm_vm *vm, ivm_gc *gc)
     }
 }
 
-static void runtime_roots(void *context, ivm_gc *gc)
+void ivm_vm_shared_roots(ivm_runtime *rt, ivm_gc *gc)
 {
-    ivm_runtime *rt = context;
     for (uint32_t i = 0; i < rt->nglobals; i++) {
         ivm_gc_visit(gc, &rt->globals[i].name);
         ivm_gc_visit(gc, &rt->globals[i].value);
@@ -72,8 +71,14 @@ static void runtime_roots(void *context, ivm_gc *gc)
         ivm_gc_visit(gc, &rt->modules[i]->source);
         ivm_gc_visit_range(gc, rt->modules[i]->protos, rt->modules[i]->nprotos);
     }
+}
+
+static void runtime_roots(void *context, ivm_gc *gc)
+{
+    ivm_runtime *rt = context;
+    ivm_vm_shared_roots(rt, gc);
     for (uint32_t i = 0; i < rt->nvms; i++)
-        thread_roots(rt->vms[i], gc);
+        ivm_vm_thread_roots(rt->vms[i], gc);
     if (rt->roots_hook)
         rt->roots_hook(rt->hook_context, gc);
 }
@@ -108,6 +113,7 @@ static void collect_stopped(ivm_vm *vm)
             ivm_arena_retire(vm->heap.arena, &t->heap.bump);
     }
     rt->gc.heap = &vm->heap;
+    __atomic_store_n(&rt->gc_full, false, __ATOMIC_RELAXED);
     ivm_gc_collect(&rt->gc, may_move);
     for (uint32_t i = 0; i < rt->nvms; i++)
         ivm_stack_clear_running(rt->vms[i]);
@@ -120,6 +126,8 @@ void ivm_vm_collect(ivm_vm *vm)
     ivm_runtime *rt = vm->rt;
     if (vm->gc_hold) /* the arena keeps asking; a later safepoint collects */
         return;
+    if (rt->gc_concurrent && ivm_vm_concurrent_collect(vm))
+        return;
     ivm_platform_mutex_lock(rt->lock);
     if (rt->stopping) { /* another thread collects: stop here until it is done */
         uint64_t epoch = rt->epoch;
@@ -131,7 +139,7 @@ void ivm_vm_collect(ivm_vm *vm)
         vm->top_live = UINT32_MAX;
         return;
     }
-    if (rt->nvms > 1 && !ivm_arena_collect_requested(vm->heap.arena)) {
+    if ((rt->nvms > 1 && !ivm_arena_collect_requested(vm->heap.arena)) || rt->gc_running) {
         ivm_platform_mutex_unlock(rt->lock); /* served by another thread */
         return;
     }
@@ -168,7 +176,7 @@ void ivm_vm_unpark(ivm_vm *vm)
     ivm_runtime *rt = vm->rt;
     ivm_platform_mutex_lock(rt->lock);
     IVM_ASSERT(vm->parked);
-    while (rt->stopping)
+    while (rt->stopping || vm->gc_claimed)
         ivm_platform_cond_wait(rt->resume_cond, rt->lock);
     vm->parked = false;
     rt->active++;
@@ -221,6 +229,8 @@ static void remove_thread(ivm_runtime *rt, ivm_vm *vm)
     ivm_platform_mutex_unlock(rt->lock);
 }
 
+static void heap_shade(ivm_heap *h, ivm_value v) { ivm_vm_shade((ivm_vm *)h, v); }
+
 /* A thread's own parts: its host stack and its place in the thread list. */
 static bool init_thread_parts(ivm_vm *vm)
 {
@@ -234,6 +244,11 @@ static bool init_thread_parts(ivm_vm *vm)
         return false;
     ivm_stack none;
     ivm_stack_switch(vm, &none, &host);
+    vm->gc_visitor = ivm_platform_malloc(sizeof *vm->gc_visitor);
+    if (!vm->gc_visitor || !ivm_gc_init_visitor(vm->gc_visitor, &vm->rt->gc))
+        return false;
+    vm->gc_visitor->heap = &vm->heap;
+    vm->heap.shade = heap_shade;
     return add_thread(vm->rt, vm);
 }
 
@@ -256,6 +271,7 @@ static bool init_runtime(ivm_runtime *rt, ivm_heap *heap)
 
 static void destroy_runtime(ivm_runtime *rt)
 {
+    ivm_collector_stop(rt);
     for (uint32_t i = 0; i < rt->nmodules; i++) {
         ivm_platform_free(rt->modules[i]->protos);
         ivm_platform_free(rt->modules[i]);
@@ -339,6 +355,10 @@ void ivm_vm_destroy(ivm_vm *vm)
     }
     ivm_platform_proc_free(vm->spare);
     ivm_buf_free(&vm->out);
+    if (vm->gc_visitor) {
+        ivm_gc_destroy_visitor(vm->gc_visitor);
+        ivm_platform_free(vm->gc_visitor);
+    }
     if (vm->owns_rt) {
         IVM_ASSERT(vm->rt->nvms == 0); /* the other threads' VMs went first */
         destroy_runtime(vm->rt);
@@ -403,6 +423,8 @@ uint32_t ivm_global_slot(ivm_vm *vm, ivm_value name)
 void ivm_global_set(ivm_vm *vm, const char *name, ivm_value value)
 {
     uint32_t slot = ivm_global_slot(vm, ivm_symbol_cstr(&vm->heap, name));
+    ivm_vm_shade(vm, __atomic_load_n(&vm->globals[slot].value, __ATOMIC_RELAXED));
+    ivm_vm_shade(vm, value);
     __atomic_store_n(&vm->globals[slot].value, value, __ATOMIC_RELAXED);
 }
 

@@ -194,6 +194,23 @@ typedef struct ivm_runtime {
     void (*roots_hook)(void *context, ivm_gc *gc);
     void (*after_collect_hook)(void *context);
     void *hook_context;
+
+    /* The concurrent collector (collector.c; --gc=concurrent). The state
+     * below is guarded by `lock`, but hs_round (atomic). */
+    bool gc_concurrent;
+    ivm_thread *collector;
+    ivm_cond *gc_wake;      /* a cycle is asked for, or a handshake done */
+    ivm_cond *gc_done_cond; /* a cycle ended */
+    bool gc_asked, gc_running, gc_shutdown;
+    bool gc_full; /* (ivm/gc) asked for a stop-the-world collection (atomic) */
+    uint64_t gc_cycles_done;
+    uint32_t hs_round; /* handshake rounds asked for */
+    /* The processes layer's part in a cycle: the records of the processes
+     * vm runs (its own thread's handshake), and every record not yet
+     * scanned in `cycle` that no worker runs (the collector's thread);
+     * scan_procs_hook returns how many it had to leave to their workers. */
+    void (*vm_roots_hook)(void *context, ivm_vm *vm, ivm_gc *visitor, uint32_t cycle);
+    uint32_t (*scan_procs_hook)(void *context, ivm_gc *gc, uint32_t cycle);
 } ivm_runtime;
 
 /* One thread's VM: its heap cursor, running stack, error, output buffer
@@ -264,6 +281,15 @@ struct ivm_vm {
     uint32_t run_base;
     bool preempt;
     void *hook_context;
+
+    /* Concurrent cycles: what this thread hands over (its roots, what its
+     * barriers shaded), the last handshake round it took part in (atomic)
+     * and the last cycle it handed its roots over in. */
+    ivm_gc *gc_visitor;
+    uint32_t hs_done;
+    uint32_t roots_cycle;
+    uint32_t barrier_cycle; /* the last cycle it said its barriers were on in */
+    bool gc_claimed; /* parked, its handshake done by the collector (rt->lock) */
 };
 
 bool ivm_vm_init(ivm_vm *vm, size_t heap_bytes, ivm_arena_mode mode);
@@ -273,6 +299,13 @@ bool ivm_vm_init_thread(ivm_vm *vm, ivm_vm *main);
 /* Destroys a VM; the one made by ivm_vm_init destroys the runtime, after
  * every other thread's VM. */
 void ivm_vm_destroy(ivm_vm *vm);
+
+/* Whether the collector waits for this thread's handshake. */
+static inline bool ivm_vm_handshake_due(const ivm_vm *vm)
+{
+    return __atomic_load_n(&vm->rt->hs_round, __ATOMIC_RELAXED) !=
+           __atomic_load_n(&vm->hs_done, __ATOMIC_RELAXED);
+}
 
 static inline bool ivm_vm_preempted(const ivm_vm *vm)
 {
@@ -315,6 +348,26 @@ static inline void ivm_roots_restore(ivm_vm *vm, uint32_t count) { vm->nc_roots 
  * writes values or process records until ivm_vm_unpark, which waits for a
  * collection in progress to end. */
 void ivm_vm_collect(ivm_vm *vm);
+/* Roots for the collector's driver: one thread's (its running stack,
+ * error, trace and C roots) and those no thread owns (globals, modules). */
+void ivm_vm_thread_roots(ivm_vm *vm, ivm_gc *gc);
+void ivm_vm_shared_roots(ivm_runtime *rt, ivm_gc *gc);
+
+/* The concurrent collector (collector.c). ivm_collector_start turns it on
+ * for the runtime (--gc=concurrent): collections requested from then on
+ * are its cycles. */
+bool ivm_collector_start(ivm_runtime *rt);
+void ivm_collector_stop(ivm_runtime *rt);
+/* At a safepoint, in concurrent mode: takes part in a handshake round if
+ * one waits for this thread, and asks for a cycle if the arena wants one.
+ * False when the caller must collect with the world stopped instead. */
+bool ivm_vm_concurrent_collect(ivm_vm *vm);
+/* Takes part in a handshake round if one waits for this thread (and the
+ * thread is not in gc_hold). */
+void ivm_vm_handshake(ivm_vm *vm);
+/* The barrier on stores into mutable cells (atoms, globals, lazy nodes,
+ * mailboxes): while a concurrent cycle marks, keeps v for the collector. */
+void ivm_vm_shade(ivm_vm *vm, ivm_value v);
 void ivm_vm_park(ivm_vm *vm);
 void ivm_vm_unpark(ivm_vm *vm);
 /* Turns on the collector's debugging modes (IVM_GC_VERIFY, IVM_GC_STRESS). */

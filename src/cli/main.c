@@ -42,6 +42,9 @@ static const char usage_text[] =
     "  --arena MODE  how arena memory is committed: huge (default: ask for\n"
     "                transparent huge pages), lazy (4 KiB pages on first touch)\n"
     "                or prefault (commit each region when the allocator takes it)\n"
+    "  --gc=MODE     the collector: concurrent (default: marks beside the\n"
+    "                running processes, which stop only to hand over their\n"
+    "                roots) or stw (stops every process for each collection)\n"
     "  --gc-stats    at exit, print what the collector did to standard error\n"
     "  --schedulers N  scheduler threads running processes, 1 to 1024\n"
     "                (default: the number of cores)\n"
@@ -93,6 +96,7 @@ typedef struct options {
     size_t heap_bytes;
     ivm_arena_mode arena_mode;
     bool gc_stats;
+    bool gc_stw; /* --gc=stw */
     uint32_t schedulers; /* 0: the number of cores */
     const char *command;
     const char *file;
@@ -135,6 +139,17 @@ static int parse_options(int argc, char **argv, options *o)
             o->schedulers = v;
         } else if (same(a, "--gc-stats")) {
             o->gc_stats = true;
+        } else if (same(a, "--gc") || (a[0] == '-' && a[1] == '-' && a[2] == 'g' && a[3] == 'c' &&
+                                       a[4] == '=')) {
+            const char *m = a[4] == '=' ? a + 5 : NULL;
+            if (!m && i + 1 >= argc)
+                return usage_error("--gc needs a mode: concurrent or stw", NULL);
+            if (!m)
+                m = argv[++i];
+            if (same(m, "stw") || same(m, "concurrent"))
+                o->gc_stw = same(m, "stw");
+            else
+                return usage_error("bad --gc mode (concurrent or stw): ", m);
         } else if (same(a, "--arena")) {
             if (i + 1 >= argc)
                 return usage_error("--arena needs a mode: lazy, huge or prefault", NULL);
@@ -488,7 +503,8 @@ int main(int argc, char **argv)
     ivm_compiler_install(&vm);
     static ivm_sched sched;
     uint32_t schedulers = o.schedulers ? o.schedulers : ivm_platform_cpu_count();
-    if (!ivm_sched_init(&sched, &vm, schedulers < 1 ? 1 : schedulers)) {
+    if (!ivm_sched_init(&sched, &vm, schedulers < 1 ? 1 : schedulers) ||
+        (!o.gc_stw && !ivm_collector_start(vm.rt))) {
         say("cannot start the scheduler", NULL, NULL);
         return EXIT_INTERNAL;
     }

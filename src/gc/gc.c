@@ -59,7 +59,10 @@ bool ivm_gc_init(ivm_gc *gc, ivm_heap *heap)
     gc->to_regions = ivm_platform_calloc(a->nregions, sizeof *gc->to_regions);
     gc->kept = ivm_platform_calloc(a->nregions, sizeof *gc->kept);
     gc->to.region = UINT32_MAX;
-    if (!gc->marks || !gc->stack || !gc->evacuating || !gc->to_regions || !gc->kept) {
+    gc->black = IVM_GC_NO_BLACK;
+    gc->inbox_lock = ivm_platform_mutex_new();
+    if (!gc->marks || !gc->stack || !gc->evacuating || !gc->to_regions || !gc->kept ||
+        !gc->inbox_lock) {
         ivm_gc_destroy(gc);
         return false;
     }
@@ -77,7 +80,30 @@ void ivm_gc_destroy(ivm_gc *gc)
     ivm_platform_free(gc->evacuating);
     ivm_platform_free(gc->to_regions);
     ivm_platform_free(gc->kept);
+    ivm_arena_bump_destroy(&gc->to);
+    ivm_platform_free(gc->inbox);
+    ivm_platform_free(gc->spare);
+    if (gc->inbox_lock)
+        ivm_platform_mutex_free(gc->inbox_lock);
     memset(gc, 0, sizeof *gc);
+}
+
+bool ivm_gc_init_visitor(ivm_gc *v, ivm_gc *collector)
+{
+    memset(v, 0, sizeof *v);
+    v->heap = collector->heap;
+    v->handoff = true;
+    v->collector = collector;
+    v->black = IVM_GC_NO_BLACK;
+    v->stack_cap = 256;
+    v->stack = ivm_platform_malloc(v->stack_cap * sizeof *v->stack);
+    return v->stack != NULL;
+}
+
+void ivm_gc_destroy_visitor(ivm_gc *v)
+{
+    ivm_platform_free(v->stack);
+    memset(v, 0, sizeof *v);
 }
 
 void ivm_gc_set_roots(ivm_gc *gc, ivm_gc_roots_fn roots, void *context)
@@ -110,12 +136,20 @@ static void push(ivm_gc *gc, ivm_value v)
 
 /* Sets the object's bit and stacks it, without reading it: its header is
  * read later (drain), once a prefetch has had time to bring it in. */
+static inline bool is_black(const ivm_gc *gc, const void *o)
+{
+    const ivm_arena *a = gc->heap->arena;
+    return a->regions[ivm_arena_region_of(a, o)].born == gc->black;
+}
+
 static inline void mark_value(ivm_gc *gc, ivm_value v)
 {
     if (!ivm_is_obj(v))
         return;
     ivm_header *o = ivm_obj_header(v);
     IVM_ASSERT(ivm_arena_contains(gc->heap->arena, o));
+    if (gc->black != IVM_GC_NO_BLACK && is_black(gc, o))
+        return;
     if (!set_mark(gc, o))
         return;
     push(gc, v);
@@ -149,7 +183,8 @@ static void drain(ivm_gc *gc)
         if (r->state != IVM_REGION_LARGE)
             r->live_bytes += bytes;
         gc->stats.live_bytes += bytes;
-        IVM_GC_FOR_EACH_SLOT(o, slot, mark_value(gc, *slot));
+        /* an atom's cell or a lazy node may be stored to meanwhile */
+        IVM_GC_FOR_EACH_SLOT(o, slot, mark_value(gc, __atomic_load_n(slot, __ATOMIC_RELAXED)));
     }
 }
 
@@ -374,6 +409,8 @@ void ivm_gc_collect(ivm_gc *gc, bool may_move)
     uint64_t start = ivm_platform_now_ns();
     ivm_arena *a = gc->heap->arena;
     ivm_arena_clear_request(a);
+    gc->black = IVM_GC_NO_BLACK;
+    ivm_arena_set_cycle(a, ++gc->cycle);
     uint32_t nregions = a->fresh; /* copies go to new regions: not walked */
     for (uint32_t i = 0; i < nregions; i++) {
         ivm_region *r = &a->regions[i];
@@ -400,19 +437,25 @@ void ivm_gc_collect(ivm_gc *gc, bool may_move)
         gc->stats.pause_max_ns = pause;
     gc->stats.pause_histogram[pause_bucket(pause)]++;
 
-    if (gc->verify) {
-        char why[200];
-        if (!ivm_gc_verify(gc, why, sizeof why)) {
-            ivm_buf m = {0};
-            ivm_buf_add_cstr(&m, "ivm: heap verification failed after collection ");
-            ivm_buf_add_int(&m, (int64_t)gc->stats.collections);
-            ivm_buf_add_cstr(&m, ": ");
-            ivm_buf_add_cstr(&m, why);
-            ivm_buf_add_char(&m, '\n');
-            ivm_platform_write(IVM_STDERR, m.data, m.len);
-            ivm_platform_exit(70);
-        }
-    }
+    if (gc->verify)
+        ivm_gc_verify_or_exit(gc, "collection", gc->stats.collections);
+}
+
+void ivm_gc_verify_or_exit(ivm_gc *gc, const char *after, uint64_t n)
+{
+    char why[200];
+    if (ivm_gc_verify(gc, why, sizeof why))
+        return;
+    ivm_buf m = {0};
+    ivm_buf_add_cstr(&m, "ivm: heap verification failed after ");
+    ivm_buf_add_cstr(&m, after);
+    ivm_buf_add_char(&m, ' ');
+    ivm_buf_add_int(&m, (int64_t)n);
+    ivm_buf_add_cstr(&m, ": ");
+    ivm_buf_add_cstr(&m, why);
+    ivm_buf_add_char(&m, '\n');
+    ivm_platform_write(IVM_STDERR, m.data, m.len);
+    ivm_platform_exit(70);
 }
 
 /* ---- The visitor ------------------------------------------------------- */
@@ -427,12 +470,167 @@ void ivm_gc_visit_roots(ivm_gc *gc)
 
 void ivm_gc_visit(ivm_gc *gc, ivm_value *slot)
 {
-    if (gc->fixing)
+    if (gc->handoff)
+        ivm_gc_shade(gc, *slot);
+    else if (gc->fixing)
         fix_slot(gc, slot);
     else if (gc->verifying)
         ivm_gc_verify_slot(gc, slot);
-    else
-        mark_value(gc, *slot);
+    else /* a concurrent cycle reads globals that may be stored to */
+        mark_value(gc, __atomic_load_n(slot, __ATOMIC_RELAXED));
+}
+
+/* ---- Concurrent cycles ------------------------------------------------- */
+
+void ivm_gc_shade(ivm_gc *v, ivm_value x)
+{
+    if (ivm_is_obj(x))
+        push(v, x);
+}
+
+/* Stacks the fields of the objects in [p, end). */
+static void trace_objects(ivm_gc *v, char *p, char *end)
+{
+    while (p < end) {
+        ivm_header *o = (ivm_header *)p;
+        p += (size_t)ivm_header_words(*o) * 8;
+        if ((*o & 0xff) != IVM_K_FILLER)
+            IVM_GC_FOR_EACH_SLOT(o, slot, ivm_gc_shade(v, *slot));
+    }
+}
+
+void ivm_gc_trace_since(ivm_gc *v, ivm_bump *b)
+{
+    ivm_arena *a = v->heap->arena;
+    ivm_platform_mutex_lock(a->lock); /* for the cycle and the table */
+    bool current = b->since_cycle == a->cycle;
+    ivm_platform_mutex_unlock(a->lock);
+    if (!current)
+        return;
+    for (uint32_t k = 0; k < b->nsince; k++) {
+        uint32_t i = b->since[k];
+        char *start = ivm_arena_region_start(a, i);
+        if (a->regions[i].state == IVM_REGION_LARGE)
+            trace_objects(v, start, start + (size_t)ivm_header_words(*(ivm_header *)start) * 8);
+        else
+            trace_objects(v, start, ivm_arena_used_end(a, b, i));
+    }
+}
+
+void ivm_gc_hand_over(ivm_gc *v)
+{
+    ivm_gc *gc = v->collector;
+    if (v->stack_len == 0)
+        return;
+    ivm_platform_mutex_lock(gc->inbox_lock);
+    if (gc->inbox_len + v->stack_len > gc->inbox_cap) {
+        size_t cap = gc->inbox_cap ? gc->inbox_cap : 1024;
+        while (cap < gc->inbox_len + v->stack_len)
+            cap *= 2;
+        ivm_value *in = ivm_platform_realloc(gc->inbox, cap * sizeof *in);
+        if (!in) {
+            ivm_platform_write(IVM_STDERR, "ivm: out of memory for the collector's inbox\n", 46);
+            ivm_platform_exit(70);
+        }
+        gc->inbox = in;
+        gc->inbox_cap = cap;
+    }
+    memcpy(gc->inbox + gc->inbox_len, v->stack, v->stack_len * sizeof *v->stack);
+    gc->inbox_len += v->stack_len;
+    ivm_platform_mutex_unlock(gc->inbox_lock);
+    v->stack_len = 0;
+}
+
+void ivm_gc_cycle_begin(ivm_gc *gc)
+{
+    ivm_arena *a = gc->heap->arena;
+    gc->cycle_start_ns = ivm_platform_now_ns();
+    ivm_platform_mutex_lock(a->lock);
+    gc->black = ++gc->cycle;
+    a->cycle = gc->cycle;
+    for (uint32_t i = 0; i < a->fresh; i++) {
+        ivm_region *r = &a->regions[i];
+        if (r->born == gc->cycle)
+            continue;
+        if (r->state == IVM_REGION_FULL || r->state == IVM_REGION_LARGE ||
+            r->state == IVM_REGION_ALLOCATING)
+            clear_slice(gc, i);
+        r->live_bytes = 0;
+    }
+    gc->stats.live_bytes = 0;
+    __atomic_store_n(&a->marking, true, __ATOMIC_RELEASE);
+    ivm_platform_mutex_unlock(a->lock);
+}
+
+uint64_t ivm_gc_cycle_mark(ivm_gc *gc)
+{
+    /* the inbox is swapped for the spare, so that handovers never wait
+     * for marking */
+    ivm_platform_mutex_lock(gc->inbox_lock);
+    ivm_value *in = gc->inbox;
+    size_t n = gc->inbox_len, cap = gc->inbox_cap;
+    gc->inbox = gc->spare;
+    gc->inbox_cap = gc->spare_cap;
+    gc->inbox_len = 0;
+    ivm_platform_mutex_unlock(gc->inbox_lock);
+    for (size_t i = 0; i < n; i++)
+        mark_value(gc, in[i]);
+    gc->spare = in;
+    gc->spare_cap = cap;
+    uint64_t marked = gc->stack_len;
+    drain(gc);
+    return marked;
+}
+
+void ivm_gc_cycle_end(ivm_gc *gc)
+{
+    ivm_arena *a = gc->heap->arena;
+    ivm_platform_mutex_lock(a->lock);
+    for (uint32_t i = 0; i < a->fresh; i++) {
+        ivm_region *r = &a->regions[i];
+        if (r->born == gc->cycle)
+            continue;
+        if ((r->state == IVM_REGION_FULL && r->live_bytes == 0) ||
+            (r->state == IVM_REGION_LARGE && !is_marked(gc, ivm_arena_region_start(a, i))))
+            free_region(gc, i);
+    }
+    /* what was built meanwhile counts as live until the next cycle */
+    for (uint32_t i = 0; i < a->fresh; i++)
+        if (a->regions[i].born == gc->cycle && a->regions[i].state != IVM_REGION_FREE &&
+            a->regions[i].state != IVM_REGION_LARGE_TAIL)
+            gc->stats.live_bytes += a->regions[i].state == IVM_REGION_LARGE
+                                        ? a->regions[i].used
+                                        : IVM_REGION_SIZE;
+    set_next_collection(gc);
+    __atomic_store_n(&a->marking, false, __ATOMIC_RELEASE);
+    ivm_platform_mutex_unlock(a->lock);
+    uint64_t ns = ivm_platform_now_ns() - gc->cycle_start_ns;
+    gc->stats.cycles++;
+    gc->stats.cycle_total_ns += ns;
+    if (ns > gc->stats.cycle_max_ns)
+        gc->stats.cycle_max_ns = ns;
+}
+
+void ivm_gc_cycle_abandon(ivm_gc *gc)
+{
+    __atomic_store_n(&gc->heap->arena->marking, false, __ATOMIC_RELEASE);
+    gc->stack_len = 0;
+}
+
+void ivm_gc_note_handshake(ivm_gc *gc, uint64_t ns)
+{
+    __atomic_add_fetch(&gc->stats.handshakes, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&gc->stats.handshake_histogram[pause_bucket(ns)], 1, __ATOMIC_RELAXED);
+    uint64_t max = __atomic_load_n(&gc->stats.handshake_max_ns, __ATOMIC_RELAXED);
+    while (ns > max && !__atomic_compare_exchange_n(&gc->stats.handshake_max_ns, &max, ns, false,
+                                                    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        ;
+}
+
+bool ivm_gc_is_live(const ivm_gc *gc, ivm_value v)
+{
+    return ivm_gc_is_marked(gc, v) ||
+           (ivm_is_obj(v) && gc->black != IVM_GC_NO_BLACK && is_black(gc, (void *)(uintptr_t)v));
 }
 
 /* ---- Report ------------------------------------------------------------ */
@@ -457,20 +655,29 @@ static void add_mib(ivm_buf *b, uint64_t bytes)
     ivm_buf_add_cstr(b, " MiB");
 }
 
-/* The pause below which `permille` of the collections' pauses fall. */
-static uint64_t pause_percentile(const ivm_gc_stats *s, unsigned permille)
+/* The pause below which `permille` of the n pauses of histogram h fall
+ * (max: the longest). */
+static uint64_t pause_percentile(const uint32_t *h, uint64_t n, uint64_t max, unsigned permille)
 {
-    if (s->collections == 0)
+    if (n == 0)
         return 0;
-    uint64_t want = (s->collections * permille + 999) / 1000, seen = 0;
+    uint64_t want = (n * permille + 999) / 1000, seen = 0;
     for (unsigned b = 0; b < IVM_GC_PAUSE_BUCKETS; b++) {
-        seen += s->pause_histogram[b];
+        seen += h[b];
         if (seen >= want) {
             uint64_t hi = bucket_floor(b + 1);
-            return hi < s->pause_max_ns ? hi : s->pause_max_ns;
+            return hi < max ? hi : max;
         }
     }
-    return s->pause_max_ns;
+    return max;
+}
+
+static void add_us(ivm_buf *b, uint64_t ns)
+{
+    ivm_buf_add_int(b, (int64_t)(ns / 1000));
+    ivm_buf_add_char(b, '.');
+    ivm_buf_add_char(b, (char)('0' + ns / 100 % 10));
+    ivm_buf_add_cstr(b, " us");
 }
 
 void ivm_gc_report(const ivm_gc *gc, ivm_buf *out)
@@ -486,9 +693,28 @@ void ivm_gc_report(const ivm_gc *gc, ivm_buf *out)
     ivm_buf_add_cstr(out, ", longest ");
     add_ms(out, s->pause_max_ns);
     ivm_buf_add_cstr(out, ", p50 ");
-    add_ms(out, pause_percentile(s, 500));
+    add_ms(out, pause_percentile(s->pause_histogram, s->collections, s->pause_max_ns, 500));
     ivm_buf_add_cstr(out, ", p99 ");
-    add_ms(out, pause_percentile(s, 990));
+    add_ms(out, pause_percentile(s->pause_histogram, s->collections, s->pause_max_ns, 990));
+    if (s->cycles) {
+        ivm_buf_add_cstr(out, "\ngc: concurrent cycles: ");
+        ivm_buf_add_int(out, (int64_t)s->cycles);
+        ivm_buf_add_cstr(out, ", total ");
+        add_ms(out, s->cycle_total_ns);
+        ivm_buf_add_cstr(out, ", longest ");
+        add_ms(out, s->cycle_max_ns);
+        ivm_buf_add_cstr(out, ", mean ");
+        add_ms(out, s->cycle_total_ns / s->cycles);
+        ivm_buf_add_cstr(out, "\ngc: handshake pauses: ");
+        ivm_buf_add_int(out, (int64_t)s->handshakes);
+        ivm_buf_add_cstr(out, ", p50 ");
+        add_us(out, pause_percentile(s->handshake_histogram, s->handshakes, s->handshake_max_ns, 500));
+        ivm_buf_add_cstr(out, ", p99 ");
+        add_us(out, pause_percentile(s->handshake_histogram, s->handshakes, s->handshake_max_ns, 990));
+        ivm_buf_add_cstr(out, ", longest ");
+        add_us(out, s->handshake_max_ns);
+        ivm_buf_add_cstr(out, "\ngc: evacuated by concurrent cycles: 0 bytes (they do not move objects yet)");
+    }
     ivm_buf_add_cstr(out, "\ngc: allocated: ");
     add_mib(out, a->bytes_allocated);
     ivm_buf_add_cstr(out, "\ngc: copied: ");

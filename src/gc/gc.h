@@ -47,6 +47,7 @@
 #define IVM_GC_GROWTH 2             /* collect after allocating GROWTH x live */
 #define IVM_GC_MIN_BUDGET ((uint64_t)64 << 20) /* but never more often than this */
 #define IVM_GC_PAUSE_BUCKETS 512    /* log-linear histogram of pauses */
+#define IVM_GC_NO_BLACK UINT32_MAX  /* ivm_gc.black outside concurrent cycles */
 
 typedef struct ivm_gc ivm_gc;
 /* Calls ivm_gc_visit(gc, slot) for every root slot of the embedder. */
@@ -63,6 +64,13 @@ typedef struct ivm_gc_stats {
     uint64_t regions_freed;   /* found empty, evacuated, or large spans */
     uint64_t live_bytes;      /* after the last collection */
     uint64_t verified_objects; /* checked by verify mode, all collections */
+    /* Concurrent cycles: their durations, and the handshakes' pauses
+     * (each a thread's, at its safepoint; counted atomically). */
+    uint64_t cycles;
+    uint64_t cycle_total_ns, cycle_max_ns;
+    uint64_t handshakes;
+    uint64_t handshake_max_ns;
+    uint32_t handshake_histogram[IVM_GC_PAUSE_BUCKETS];
 } ivm_gc_stats;
 
 struct ivm_gc {
@@ -95,6 +103,18 @@ struct ivm_gc {
     uint32_t walk;
     const char *verify_failed; /* the first bad root verify found */
     ivm_value verify_failed_value;
+
+    /* Concurrent cycles (see below). A thread's visitor (handoff) only
+     * stacks what it visits, for ivm_gc_hand_over to give its collector;
+     * the collector takes what was handed over from its inbox. */
+    bool handoff;
+    struct ivm_gc *collector;
+    uint32_t cycle; /* cycles begun, stop-the-world collections included */
+    uint32_t black; /* the concurrent cycle whose new regions are live whole */
+    ivm_mutex *inbox_lock;
+    ivm_value *inbox, *spare; /* spare: the inbox's other buffer */
+    size_t inbox_len, inbox_cap, spare_cap;
+    uint64_t cycle_start_ns;
 
     bool verify;    /* walk and check the heap after every collection */
     uint32_t reserve_regions; /* free regions the growth policy keeps back */
@@ -174,8 +194,68 @@ bool ivm_gc_is_marked(const ivm_gc *gc, ivm_value v);
  * root refers to a marked object in a live region. On failure writes what
  * was wrong into `why` (at most `n` bytes) and returns false. */
 bool ivm_gc_verify(ivm_gc *gc, char *why, size_t n);
+/* Verifies, or says why not on standard error and exits (status 70):
+ * "after <after> <n>". */
+void ivm_gc_verify_or_exit(ivm_gc *gc, const char *after, uint64_t n);
 
 /* Appends the --gc-stats report. */
 void ivm_gc_report(const ivm_gc *gc, ivm_buf *out);
+
+/* ---- Concurrent cycles --------------------------------------------------
+ * Marking beside the mutators. The collector's driver (bytecode/collector.c)
+ * runs a cycle c on its own thread:
+ *  1. ivm_gc_cycle_begin: regions taken from now on are born in c and live
+ *     whole (black: never marked, never freed in c); the marks of older
+ *     regions are cleared; the arena's `marking` flag turns the mutators'
+ *     barriers on. The collector marks the global roots itself.
+ *  2. Each thread, at its next safepoint (the driver does it for a parked
+ *     one), hands over through its visitor: its roots, those of the
+ *     process it runs (each process's record is scanned once per cycle,
+ *     by the collector or by the worker about to run it), and the fields
+ *     of every object it built since c began (ivm_gc_trace_since: a value
+ *     built before its builder's handshake may be the only path to an
+ *     older one); then it retires its cursor, so that what it builds from
+ *     now on lies in regions born in c.
+ *  3. Barriers, while marking: a send, an atom's store, a global's store
+ *     and a lazy node's realization shade (ivm_gc_shade) what they store
+ *     and what they replace; transient nodes are copied, not edited.
+ *  4. ivm_gc_cycle_mark marks from what was handed over. Marking is done
+ *     when every thread has handed over its roots, every process record
+ *     was scanned, and a further round of handovers (the shaded values)
+ *     brought nothing unmarked.
+ *  5. ivm_gc_cycle_end frees regions born before c with nothing marked
+ *     and unmarked large objects, and turns the barriers off.
+ * Why it is enough: a mutator holds an object older than c only if it was
+ * in its roots at its handshake, reachable from an object older than c
+ * that is marked (marking is transitive, and objects never change), built
+ * into an object it made before its handshake (traced), or taken from a
+ * mutable cell or a message, whose stores are shaded. Nothing is moved in
+ * a concurrent cycle: references never change. */
+
+bool ivm_gc_init_visitor(ivm_gc *v, ivm_gc *collector);
+void ivm_gc_destroy_visitor(ivm_gc *v);
+/* Whether a concurrent cycle marks (the mutators' barriers are on). */
+static inline bool ivm_gc_marking(const ivm_gc *gc)
+{
+    return __atomic_load_n(&gc->heap->arena->marking, __ATOMIC_ACQUIRE);
+}
+/* A barrier: v keeps x for its next handover. */
+void ivm_gc_shade(ivm_gc *v, ivm_value x);
+/* Stacks the fields of every object b's thread built since the cycle
+ * began (its `since` regions, the current one up to its cursor). */
+void ivm_gc_trace_since(ivm_gc *v, ivm_bump *b);
+/* Gives v's stacked values to its collector. */
+void ivm_gc_hand_over(ivm_gc *v);
+void ivm_gc_cycle_begin(ivm_gc *gc);
+/* Marks from what was handed over; the number of objects newly marked. */
+uint64_t ivm_gc_cycle_mark(ivm_gc *gc);
+void ivm_gc_cycle_end(ivm_gc *gc);
+/* Ends a cycle whose marking could not finish (shutdown): frees nothing. */
+void ivm_gc_cycle_abandon(ivm_gc *gc);
+/* Records one handshake's pause (any thread). */
+void ivm_gc_note_handshake(ivm_gc *gc, uint64_t ns);
+/* Whether the object at v is live after the last cycle: marked, or built
+ * during the last concurrent cycle. */
+bool ivm_gc_is_live(const ivm_gc *gc, ivm_value v);
 
 #endif

@@ -60,7 +60,7 @@ static const char *bad_reference(const ivm_gc *gc, ivm_value v)
     if (state != IVM_REGION_FULL && state != IVM_REGION_ALLOCATING &&
         state != IVM_REGION_LARGE)
         return "a reference into a region that is not live";
-    if (!ivm_gc_is_marked(gc, v))
+    if (!ivm_gc_is_live(gc, v))
         return "a reference to an object the collection did not keep";
     if (!ivm_kind_is_value(ivm_obj_kind(v)))
         return "a reference to something that is not a value";
@@ -100,7 +100,7 @@ static void check_objects(check *c, char *p, char *end)
                 fail(c, "a header of no value kind", p, *o);
                 return;
             }
-            if (ivm_gc_is_marked(c->gc, (ivm_value)(uintptr_t)p)) {
+            if (ivm_gc_is_live(c->gc, (ivm_value)(uintptr_t)p)) {
                 check_object(c, o);
                 c->gc->stats.verified_objects++;
             } else {

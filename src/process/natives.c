@@ -436,6 +436,10 @@ static ivm_status atom_cas(ivm_vm *vm, ivm_value a, ivm_value from, ivm_value to
     if (at->shared) {
         *done = __atomic_compare_exchange_n(&at->cell, &from, to, false, __ATOMIC_ACQ_REL,
                                             __ATOMIC_ACQUIRE);
+        if (*done) { /* the barrier on the one mutable word */
+            ivm_vm_shade(vm, from);
+            ivm_vm_shade(vm, to);
+        }
         return IVM_OK;
     }
     *done = now == from;

@@ -88,6 +88,12 @@ typedef struct ivm_proc {
     ivm_pid_list links, monitors, joiners; /* (L) */
     ivm_buf *partial;   /* its output line not yet ended, while not running; NULL: none */
     struct ivm_proc *next_run; /* (L) */
+    /* The held process its worker runs it inside the wait of (see held),
+     * while it runs; NULL: none. */
+    struct ivm_proc *outer;
+    /* The collector's cycle in which its record was last scanned (atomic:
+     * the worker running it writes it, the collector reads it locked). */
+    uint32_t scanned;
 } ivm_proc;
 
 #define IVM_MAX_PROCS (1u << 24) /* process ids, the main one's included */

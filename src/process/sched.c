@@ -308,6 +308,7 @@ void ivm_proc_wait_done(ivm_proc *p)
 }
 
 static bool run_one(ivm_worker *w, bool may_report);
+static void scan_before_slice(ivm_worker *w, ivm_proc *p);
 
 ivm_status ivm_proc_wait(ivm_worker *w, ivm_proc *p)
 {
@@ -358,6 +359,10 @@ ivm_proc *ivm_proc_new(ivm_worker *w)
     p->tail = &p->head;
     p->in_tail = &p->in_head;
     p->state = IVM_PROC_WAITING; /* for nothing: ivm_proc_start */
+    /* What it starts with, its maker holds: if the collector has its
+     * maker's roots, it has these (gc.h, concurrent cycles). */
+    if (w->vm->proc)
+        p->scanned = __atomic_load_n(&w->vm->proc->scanned, __ATOMIC_RELAXED);
     return p;
 }
 
@@ -385,6 +390,7 @@ void ivm_proc_send(ivm_worker *w, ivm_proc *to, ivm_value v)
     }
     m->value = v;
     m->next = NULL;
+    ivm_vm_shade(w->vm, v);
     *to->in_tail = m;
     to->in_tail = &m->next;
     wake(w, to);
@@ -597,6 +603,7 @@ static void slice(ivm_worker *w, ivm_proc *p)
     unstash_partial(vm, &p->partial);
     vm->proc = p;
     vm->proc_id = p->id;
+    p->outer = outer;
     ivm_value result = IVM_NIL;
     ivm_status st = p->started ? ivm_resume(vm, false, &result) : start(vm, p, &result);
     bool report = false;
@@ -621,6 +628,7 @@ static void slice(ivm_worker *w, ivm_proc *p)
     unstash_partial(vm, outer_partial);
     vm->proc = outer;
     vm->proc_id = outer ? outer->id : 1;
+    p->outer = NULL;
 
     ivm_sched_lock(s);
     p->on_cpu = false;
@@ -769,6 +777,8 @@ static bool run_one(ivm_worker *w, bool may_report)
     ivm_proc_take_inbox(p); /* its messages are its own while it runs here */
     ivm_vm_set_preempt(w->vm, others_wait(w));
     ivm_sched_unlock(s);
+    if (ivm_gc_marking(&w->vm->rt->gc))
+        scan_before_slice(w, p);
     slice(w, p);
     return true;
 }
@@ -906,6 +916,34 @@ ivm_status ivm_sched_run_main(ivm_sched *s, ivm_value fn, ivm_value *result)
 
 /* ---- Roots ------------------------------------------------------------- */
 
+/* A process record's roots: its result, and unless it is DONE its stack
+ * (when saved), what it is to run, its atoms and its mailbox. The inbox
+ * (L): the caller holds the lock, or no other thread runs. */
+static void visit_record(ivm_gc *gc, ivm_proc *p)
+{
+    ivm_gc_visit(gc, &p->result);
+    if (p->state == IVM_PROC_DONE)
+        return;
+    if (p->started && !p->stack_in_vm)
+        ivm_stack_visit_saved(&p->stack, gc);
+    ivm_gc_visit(gc, &p->fn);
+    ivm_gc_visit(gc, &p->args);
+    ivm_gc_visit(gc, &p->atoms);
+    for (ivm_msg *m = p->head; m; m = m->next)
+        ivm_gc_visit(gc, &m->value);
+    for (ivm_msg *m = p->in_head; m; m = m->next)
+        ivm_gc_visit(gc, &m->value);
+}
+
+static void visit_sched(ivm_sched *s, ivm_gc *gc)
+{
+    ivm_gc_visit(gc, &s->kw_down);
+    ivm_gc_visit(gc, &s->kw_exit);
+    ivm_gc_visit(gc, &s->kw_normal);
+    for (uint32_t i = 0; i < s->main_ntrace; i++)
+        ivm_gc_visit(gc, &s->main_trace[i].function);
+}
+
 /* Every thread is stopped or parked: no lock is needed. */
 static void roots(void *context, ivm_gc *gc)
 {
@@ -913,26 +951,88 @@ static void roots(void *context, ivm_gc *gc)
     for (uint32_t i = 0; i < s->nworkers; i++)
         if (s->workers[i]->vm->proc) /* the VM's own stack is put away */
             ivm_stack_visit_saved(&s->workers[i]->host, gc);
-    for (uint32_t i = 1; i < s->nprocs; i++) {
+    for (uint32_t i = 1; i < s->nprocs; i++)
+        visit_record(gc, s->procs[i]);
+    visit_sched(s, gc);
+}
+
+/* ---- Concurrent cycles (gc.h) ------------------------------------------ */
+
+static uint32_t gc_cycle(ivm_vm *vm)
+{
+    return __atomic_load_n(&vm->rt->gc.cycle, __ATOMIC_ACQUIRE);
+}
+
+/* Locked: scans p's record into gc once in `cycle`, its saved stack's
+ * stale slots cleared (only p's worker, or the collector while no worker
+ * runs p, may). */
+static void scan_record(ivm_gc *gc, ivm_proc *p, uint32_t cycle)
+{
+    if (__atomic_load_n(&p->scanned, __ATOMIC_RELAXED) == cycle)
+        return;
+    visit_record(gc, p);
+    if (p->state != IVM_PROC_DONE && p->started && !p->stack_in_vm)
+        ivm_stack_clear_saved(&p->stack);
+    __atomic_store_n(&p->scanned, cycle, __ATOMIC_RELAXED);
+}
+
+/* A VM's handshake (its own thread, or the collector while it is parked
+ * and claimed): the host stack put away under the process it runs, and
+ * the records of that process (its stack is the VM's, which the VM
+ * visits) and of the held ones it runs inside. */
+static void vm_roots(void *context, ivm_vm *vm, ivm_gc *v, uint32_t cycle)
+{
+    ivm_sched *s = context;
+    ivm_worker *w = ivm_worker_of(vm);
+    if (!vm->proc)
+        return;
+    ivm_stack_visit_saved(&w->host, v);
+    ivm_sched_lock(s);
+    for (ivm_proc *p = vm->proc; p; p = p->outer)
+        scan_record(v, p, cycle);
+    ivm_sched_unlock(s);
+}
+
+/* The collector: every record not yet scanned in `cycle` that no worker
+ * runs, a few at a time under the lock; how many were left (running). */
+static uint32_t scan_procs(void *context, ivm_gc *gc, uint32_t cycle)
+{
+    ivm_sched *s = context;
+    uint32_t left = 0;
+    uint32_t n = __atomic_load_n(&s->nprocs, __ATOMIC_ACQUIRE);
+    ivm_sched_lock(s);
+    visit_sched(s, gc);
+    for (uint32_t i = 1; i < n; i++) {
+        if ((i & 63) == 0) { /* let the workers at the lock */
+            ivm_sched_unlock(s);
+            ivm_sched_lock(s);
+        }
         ivm_proc *p = s->procs[i];
-        ivm_gc_visit(gc, &p->result);
-        if (p->state == IVM_PROC_DONE)
+        if (__atomic_load_n(&p->scanned, __ATOMIC_RELAXED) == cycle)
             continue;
-        if (p->started && !p->stack_in_vm)
-            ivm_stack_visit_saved(&p->stack, gc);
-        ivm_gc_visit(gc, &p->fn);
-        ivm_gc_visit(gc, &p->args);
-        ivm_gc_visit(gc, &p->atoms);
-        for (ivm_msg *m = p->head; m; m = m->next)
-            ivm_gc_visit(gc, &m->value);
-        for (ivm_msg *m = p->in_head; m; m = m->next)
-            ivm_gc_visit(gc, &m->value);
+        if (p->on_cpu)
+            left++;
+        else
+            scan_record(gc, p, cycle);
     }
-    ivm_gc_visit(gc, &s->kw_down);
-    ivm_gc_visit(gc, &s->kw_exit);
-    ivm_gc_visit(gc, &s->kw_normal);
-    for (uint32_t i = 0; i < s->main_ntrace; i++)
-        ivm_gc_visit(gc, &s->main_trace[i].function);
+    ivm_sched_unlock(s);
+    return left;
+}
+
+/* Unlocked, p on_cpu and not yet running: first the VM's handshake if one
+ * waits (so that what p builds lies in regions born in the cycle), then
+ * p's record, handed over before p runs. */
+static void scan_before_slice(ivm_worker *w, ivm_proc *p)
+{
+    ivm_vm *vm = w->vm;
+    ivm_vm_handshake(vm);
+    uint32_t cycle = gc_cycle(vm);
+    if (__atomic_load_n(&p->scanned, __ATOMIC_RELAXED) == cycle || vm->roots_cycle != cycle)
+        return; /* scanned, or to be scanned with vm's roots */
+    ivm_sched_lock(w->sched);
+    scan_record(vm->gc_visitor, p, cycle);
+    ivm_sched_unlock(w->sched);
+    ivm_gc_hand_over(vm->gc_visitor);
 }
 
 static void after_collect(void *context)
@@ -975,6 +1075,8 @@ bool ivm_sched_init(ivm_sched *s, ivm_vm *vm, uint32_t workers)
     s->paused = true;
     vm->rt->roots_hook = roots;
     vm->rt->after_collect_hook = after_collect;
+    vm->rt->vm_roots_hook = vm_roots;
+    vm->rt->scan_procs_hook = scan_procs;
     vm->rt->hook_context = s;
     return true;
 }
@@ -990,6 +1092,7 @@ static void free_msgs(ivm_msg *m)
 
 void ivm_sched_destroy(ivm_sched *s)
 {
+    ivm_collector_stop(s->vm->rt); /* its cycles look at the workers' VMs */
     ivm_sched_lock(s);
     s->shutdown = true;
     for (uint32_t i = 1; i < s->nworkers; i++)
@@ -1026,6 +1129,8 @@ void ivm_sched_destroy(ivm_sched *s)
     ivm_platform_free(s->timers);
     s->vm->rt->roots_hook = NULL;
     s->vm->rt->after_collect_hook = NULL;
+    s->vm->rt->vm_roots_hook = NULL;
+    s->vm->rt->scan_procs_hook = NULL;
     s->vm->rt->hook_context = NULL;
     s->vm->hook_context = NULL;
 }

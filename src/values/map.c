@@ -178,7 +178,10 @@ static change change_of(ivm_heap *h, uint64_t edit, ivm_value root, ivm_value k,
     return (change){.h = h, .edit = edit, .width = width_of(root), .key = k, .val = v};
 }
 
-static bool editable(const change *c, uint64_t edit) { return c->edit != 0 && edit == c->edit; }
+static bool editable(const change *c, uint64_t edit)
+{
+    return c->edit != 0 && edit == c->edit && !ivm_heap_marking(c->h);
+}
 
 /* Slots to allocate for `len` used ones, where the node had `old_len`:
  * exactly len, except that a transient's growing node gets half as much
@@ -753,6 +756,7 @@ static ivm_transient_status transient_change(ivm_heap *h, ivm_value tv, uint64_t
     transient *t = as_transient(tv);
     change c = change_of(h, t->edit, t->root, k, v);
     t->root = add ? any_assoc(&c, t->root) : any_dissoc(&c, t->root);
+    ivm_heap_shade(h, t->root);
     return IVM_TRANSIENT_OK;
 }
 

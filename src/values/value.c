@@ -142,6 +142,7 @@ void ivm_heap_init_thread(ivm_heap *h, const ivm_heap *main)
 void ivm_heap_destroy(ivm_heap *h)
 {
     ivm_heap_shared *sh = h->shared;
+    ivm_arena_bump_destroy(&h->bump);
     if (h->owner && sh) {
         ivm_platform_free(sh->interned.slots);
         if (sh->intern_lock)

@@ -333,7 +333,25 @@ struct ivm_heap {
     /* Tests only: replaces ivm_hash for hash map and set keys, to force
      * collisions. NULL in normal use. */
     uint32_t (*key_hash_for_tests)(ivm_value key);
+    /* The collector's barrier (the VM's; NULL without one): see
+     * ivm_heap_shade. */
+    void (*shade)(ivm_heap *h, ivm_value v);
 };
+
+/* Whether a concurrent cycle marks: a transient's nodes are then copied,
+ * not edited in place (gc.h). */
+static inline bool ivm_heap_marking(const ivm_heap *h)
+{
+    return __atomic_load_n(&h->arena->marking, __ATOMIC_ACQUIRE);
+}
+
+/* A store into a mutable object (a transient's own fields) gives what it
+ * stores to the barrier while a concurrent cycle marks. */
+static inline void ivm_heap_shade(ivm_heap *h, ivm_value v)
+{
+    if (h->shade && ivm_heap_marking(h))
+        h->shade(h, v);
+}
 
 bool ivm_heap_init(ivm_heap *h, size_t arena_bytes, ivm_arena_mode mode);
 void ivm_heap_init_thread(ivm_heap *h, const ivm_heap *main);

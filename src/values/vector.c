@@ -105,7 +105,7 @@ static ivm_vec_node *node_new(ivm_heap *h, unsigned need, uint64_t edit)
 static ivm_vec_node *editable(ivm_heap *h, ivm_value n, unsigned keep,
                               unsigned need, uint64_t edit)
 {
-    if (edit != 0 && n != IVM_NIL && as_node(n)->edit == edit) {
+    if (edit != 0 && n != IVM_NIL && as_node(n)->edit == edit && !ivm_heap_marking(h)) {
         IVM_ASSERT(capacity(as_node(n)) == IVM_VEC_WIDTH);
         return as_node(n);
     }
@@ -426,12 +426,14 @@ static vstate tload(const ivm_tvec *t)
     return (vstate){t->count, (unsigned)t->shift, t->root, t->tail};
 }
 
-static void tstore(ivm_tvec *t, const vstate *s)
+static void tstore(ivm_heap *h, ivm_tvec *t, const vstate *s)
 {
     t->count = s->count;
     t->shift = s->shift;
     t->root = s->root;
     t->tail = s->tail;
+    ivm_heap_shade(h, s->root);
+    ivm_heap_shade(h, s->tail);
 }
 
 ivm_value ivm_vec_transient(ivm_heap *h, ivm_value v, uint64_t owner)
@@ -453,7 +455,7 @@ ivm_value ivm_vec_transient(ivm_heap *h, ivm_value v, uint64_t owner)
     ivm_tvec *t = ivm_heap_alloc(h, IVM_K_VEC_TRANSIENT, 0, sizeof *t);
     t->edit = edit;
     t->owner = owner;
-    tstore(t, &s);
+    tstore(h, t, &s);
     return val(t);
 }
 
@@ -494,7 +496,7 @@ ivm_transient_status ivm_tvec_assoc(ivm_heap *h, ivm_value t, uint64_t owner,
         ivm_tvec *tv = as_tvec(t);
         vstate s = tload(tv);
         assoc(h, &s, i, x, tv->edit);
-        tstore(tv, &s);
+        tstore(h, tv, &s);
     }
     return st;
 }
@@ -507,7 +509,7 @@ ivm_transient_status ivm_tvec_conj(ivm_heap *h, ivm_value t, uint64_t owner,
         ivm_tvec *tv = as_tvec(t);
         vstate s = tload(tv);
         append(h, &s, &x, 1, tv->edit);
-        tstore(tv, &s);
+        tstore(h, tv, &s);
     }
     return st;
 }
@@ -519,7 +521,7 @@ ivm_transient_status ivm_tvec_pop(ivm_heap *h, ivm_value t, uint64_t owner)
         ivm_tvec *tv = as_tvec(t);
         vstate s = tload(tv);
         pop(h, &s, tv->edit);
-        tstore(tv, &s);
+        tstore(h, tv, &s);
     }
     return st;
 }
@@ -537,6 +539,6 @@ ivm_transient_status ivm_tvec_persistent(ivm_heap *h, ivm_value t,
     /* Frozen: no one holds this id any more, so its nodes never change
      * again; dropping the references lets them go with the vector. */
     tv->edit = 0;
-    tstore(tv, &EMPTY);
+    tstore(h, tv, &EMPTY);
     return st;
 }

@@ -1,0 +1,306 @@
+/* The concurrent collector's driver (--gc=concurrent): its thread, the
+ * handshakes that bring it each thread's roots, and its cycles. gc.h
+ * describes a cycle and why it is enough; this file decides when threads
+ * hand over, and when marking is done.
+ *
+ * Handshake rounds: the collector raises rt->hs_round; every VM takes part
+ * at its next safepoint, or when it is about to run a process (before the
+ * process, so that what the process builds lies in regions born in the
+ * cycle), and the collector does it for a parked VM, holding the runtime's
+ * lock so that the VM cannot wake up halfway. In its first round of a
+ * cycle a VM hands over its roots (handshake_roots); in every round, what
+ * its barriers shaded. Marking is done when a round ends with every VM's
+ * roots handed over, every process record scanned, and nothing newly
+ * marked by what the round brought.
+ *
+ * A VM in gc_hold (the compiler runs macros while the forms it compiles
+ * are rooted nowhere) takes no part until it leaves it: the cycle waits.
+ *
+ * Locking: rt->lock guards the collector's state below (gc_asked,
+ * gc_running, gc_shutdown) and the thread list; hs_round and each VM's
+ * hs_done are atomic. */
+#include "bytecode/vm.h"
+
+#include "ivm/platform.h"
+
+#define WAIT_NS 200000 /* the collector looks at parked VMs this often */
+
+/* ---- Handshakes (any thread) ------------------------------------------- */
+
+/* vm's roots, those of the processes it runs, and the fields of what it
+ * built since the cycle began; then its cursor starts a region born in the
+ * cycle. By vm's own thread, or by the collector while vm is parked. */
+static void handshake_roots(ivm_vm *vm, uint32_t cycle)
+{
+    ivm_runtime *rt = vm->rt;
+    ivm_gc *v = vm->gc_visitor;
+    v->walk = __atomic_load_n(&rt->gc.walk, __ATOMIC_RELAXED);
+    ivm_vm_thread_roots(vm, v);
+    if (rt->vm_roots_hook)
+        rt->vm_roots_hook(rt->hook_context, vm, v, cycle);
+    ivm_stack_clear_running(vm);
+    ivm_gc_trace_since(v, &vm->heap.bump);
+    ivm_arena_retire(vm->heap.arena, &vm->heap.bump);
+    vm->roots_cycle = cycle;
+}
+
+/* The first handshake of a cycle only says that this thread's barriers
+ * are on (what it shaded before belongs to an earlier cycle: dropped);
+ * the later ones hand over its roots, then what it shaded. */
+static void handshake(ivm_vm *vm, uint32_t round)
+{
+    ivm_runtime *rt = vm->rt;
+    uint32_t cycle = __atomic_load_n(&rt->gc.cycle, __ATOMIC_ACQUIRE);
+    if (vm->barrier_cycle != cycle) {
+        vm->gc_visitor->stack_len = 0;
+        vm->barrier_cycle = cycle;
+    } else {
+        if (vm->roots_cycle != cycle)
+            handshake_roots(vm, cycle);
+        ivm_gc_hand_over(vm->gc_visitor);
+    }
+    __atomic_store_n(&vm->hs_done, round, __ATOMIC_RELEASE);
+}
+
+void ivm_vm_handshake(ivm_vm *vm)
+{
+    ivm_runtime *rt = vm->rt;
+    if (vm->gc_hold || vm->parked)
+        return;
+    uint32_t round = __atomic_load_n(&rt->hs_round, __ATOMIC_ACQUIRE);
+    if (round == __atomic_load_n(&vm->hs_done, __ATOMIC_RELAXED))
+        return;
+    uint64_t start = ivm_platform_now_ns();
+    handshake(vm, round);
+    ivm_gc_note_handshake(&rt->gc, ivm_platform_now_ns() - start);
+    ivm_platform_mutex_lock(rt->lock);
+    ivm_platform_cond_signal(rt->gc_wake);
+    ivm_platform_mutex_unlock(rt->lock);
+}
+
+void ivm_vm_shade(ivm_vm *vm, ivm_value v)
+{
+    if (ivm_gc_marking(&vm->rt->gc))
+        ivm_gc_shade(vm->gc_visitor, v);
+}
+
+/* ---- Asking for cycles (mutators, at safepoints) ------------------------ */
+
+/* Locked: wakes the collector for a cycle unless one runs. */
+static void ask_cycle(ivm_runtime *rt)
+{
+    if (!rt->gc_running) {
+        rt->gc_asked = true;
+        ivm_platform_cond_signal(rt->gc_wake);
+    }
+}
+
+bool ivm_vm_concurrent_collect(ivm_vm *vm)
+{
+    ivm_runtime *rt = vm->rt;
+    ivm_arena *a = vm->heap.arena;
+    ivm_vm_handshake(vm);
+    if (!ivm_arena_collect_requested(a))
+        return true;
+    if (__atomic_load_n(&rt->gc_full, __ATOMIC_RELAXED))
+        return false; /* kept asking until the world stops for it */
+    ivm_platform_mutex_lock(rt->lock);
+    if (rt->stopping) { /* the collector verifies: the caller stops */
+        ivm_platform_mutex_unlock(rt->lock);
+        return false;
+    }
+    ivm_arena_clear_request(a);
+    /* Short of memory: wait for the cycle (parked, so that it can do this
+     * VM's handshakes), or, when no cycle runs and memory is still short,
+     * let the caller collect with the world stopped (which can compact). */
+    bool low = ivm_arena_free_regions(a) < a->reserve_regions / 2;
+    bool wait = low && rt->gc_running;
+    uint64_t done = rt->gc_cycles_done;
+    if (!low)
+        ask_cycle(rt);
+    else if (!wait)
+        ivm_arena_request_collection(a);
+    ivm_platform_mutex_unlock(rt->lock);
+    if (!wait)
+        return !low;
+    ivm_vm_park(vm);
+    ivm_platform_mutex_lock(rt->lock);
+    while (rt->gc_cycles_done == done && rt->gc_running)
+        ivm_platform_cond_wait(rt->gc_done_cond, rt->lock);
+    ivm_platform_mutex_unlock(rt->lock);
+    ivm_vm_unpark(vm);
+    return true;
+}
+
+/* ---- The collector's thread --------------------------------------------- */
+
+/* Locked: does the handshake of every parked VM that has not taken part in
+ * the round (claimed, so that it cannot unpark meanwhile; the lock is let
+ * go, since the processes layer takes its own lock first); whether every
+ * VM has. */
+static bool round_done(ivm_runtime *rt, uint32_t round)
+{
+    bool done = true;
+    for (uint32_t i = 0; i < rt->nvms; i++) {
+        ivm_vm *vm = rt->vms[i];
+        if (__atomic_load_n(&vm->hs_done, __ATOMIC_ACQUIRE) == round)
+            continue;
+        if (!vm->parked || vm->gc_hold) {
+            done = false;
+            continue;
+        }
+        vm->gc_claimed = true;
+        ivm_platform_mutex_unlock(rt->lock);
+        handshake(vm, round);
+        ivm_platform_mutex_lock(rt->lock);
+        vm->gc_claimed = false;
+        ivm_platform_cond_broadcast(rt->resume_cond);
+        i = UINT32_MAX; /* the list may have changed: again from the start */
+        done = true;
+    }
+    return done;
+}
+
+/* The roots no thread owns: the symbol table (under its lock: interning
+ * grows it), the globals and the modules. Values they gain during the
+ * cycle are shaded (globals) or were built in it (symbols, modules). */
+static void mark_shared_roots(ivm_runtime *rt)
+{
+    ivm_gc *gc = &rt->gc;
+    ivm_heap_shared *sh = gc->heap->shared;
+    ivm_platform_mutex_lock(sh->intern_lock);
+    ivm_gc_visit_range(gc, sh->interned.slots, sh->interned.capacity);
+    ivm_platform_mutex_unlock(sh->intern_lock);
+    ivm_platform_mutex_lock(rt->lock);
+    ivm_vm_shared_roots(rt, gc);
+    ivm_platform_mutex_unlock(rt->lock);
+}
+
+/* Stops every VM at a safepoint (or parked) and checks the heap. */
+static void verify_stopped(ivm_runtime *rt)
+{
+    ivm_platform_mutex_lock(rt->lock);
+    rt->stopping = true;
+    ivm_arena_request_collection(rt->gc.heap->arena);
+    while (rt->waiting < rt->active)
+        ivm_platform_cond_wait(rt->stopped_cond, rt->lock);
+    ivm_platform_mutex_unlock(rt->lock);
+    for (uint32_t i = 0; i < rt->nvms; i++)
+        ivm_arena_retire(rt->gc.heap->arena, &rt->vms[i]->heap.bump);
+    ivm_gc_verify_or_exit(&rt->gc, "concurrent cycle", rt->gc.stats.cycles);
+    ivm_platform_mutex_lock(rt->lock);
+    ivm_arena_clear_request(rt->gc.heap->arena);
+    rt->waiting = 0;
+    rt->stopping = false;
+    rt->epoch++;
+    ivm_platform_cond_broadcast(rt->resume_cond);
+    ivm_platform_mutex_unlock(rt->lock);
+}
+
+/* Asks for a handshake round and waits until every VM has taken part;
+ * while `marking`, marks what comes in and scans process records. The
+ * number of objects newly marked; *unscanned: records left to workers. */
+static uint64_t run_round(ivm_runtime *rt, bool marking, uint32_t *unscanned)
+{
+    ivm_gc *gc = &rt->gc;
+    uint32_t round = __atomic_add_fetch(&rt->hs_round, 1, __ATOMIC_ACQ_REL);
+    uint64_t marked = 0;
+    *unscanned = 0;
+    for (;;) {
+        if (marking) {
+            marked += ivm_gc_cycle_mark(gc);
+            if (rt->scan_procs_hook)
+                *unscanned = rt->scan_procs_hook(rt->hook_context, gc, gc->cycle);
+        }
+        ivm_platform_mutex_lock(rt->lock);
+        bool done = round_done(rt, round) || rt->gc_shutdown;
+        if (!done)
+            ivm_platform_cond_timedwait(rt->gc_wake, rt->lock, WAIT_NS);
+        ivm_platform_mutex_unlock(rt->lock);
+        if (done)
+            break;
+    }
+    return marking ? marked + ivm_gc_cycle_mark(gc) : 0;
+}
+
+/* A cycle. Nothing is traced before every thread has its barriers on (the
+ * first round): a barrier checks the flag and then stores, and a thread
+ * that saw the flag off must finish its store before the collector reads
+ * what it stores into. */
+static void cycle(ivm_runtime *rt)
+{
+    ivm_gc *gc = &rt->gc;
+    ivm_gc_cycle_begin(gc);
+    /* frozen stack segments are shared: walked once each in the cycle */
+    __atomic_store_n(&gc->walk, gc->walk + 1, __ATOMIC_RELAXED);
+    uint32_t unscanned;
+    run_round(rt, false, &unscanned);
+    mark_shared_roots(rt);
+    for (;;) {
+        uint64_t marked = run_round(rt, true, &unscanned);
+        bool roots = true;
+        ivm_platform_mutex_lock(rt->lock);
+        for (uint32_t i = 0; i < rt->nvms; i++)
+            roots = roots && rt->vms[i]->roots_cycle == gc->cycle;
+        bool stop = rt->gc_shutdown;
+        ivm_platform_mutex_unlock(rt->lock);
+        if (stop) { /* shutting down: marking is incomplete, free nothing */
+            ivm_gc_cycle_abandon(gc);
+            return;
+        }
+        if (roots && unscanned == 0 && marked == 0)
+            break;
+    }
+    ivm_gc_cycle_end(gc);
+    if (gc->verify)
+        verify_stopped(rt);
+}
+
+static void collector_main(void *arg)
+{
+    ivm_runtime *rt = arg;
+    ivm_platform_mutex_lock(rt->lock);
+    for (;;) {
+        while ((!rt->gc_asked || rt->stopping) && !rt->gc_shutdown)
+            ivm_platform_cond_wait(rt->gc_wake, rt->lock);
+        if (rt->gc_shutdown)
+            break;
+        rt->gc_asked = false;
+        rt->gc_running = true;
+        ivm_platform_mutex_unlock(rt->lock);
+        cycle(rt);
+        ivm_platform_mutex_lock(rt->lock);
+        rt->gc_running = false;
+        rt->gc_cycles_done++;
+        ivm_platform_cond_broadcast(rt->gc_done_cond);
+    }
+    ivm_platform_mutex_unlock(rt->lock);
+}
+
+bool ivm_collector_start(ivm_runtime *rt)
+{
+    rt->gc_wake = ivm_platform_cond_new();
+    rt->gc_done_cond = ivm_platform_cond_new();
+    if (!rt->gc_wake || !rt->gc_done_cond)
+        return false;
+    rt->gc_concurrent = true;
+    rt->collector = ivm_platform_thread_start(collector_main, rt);
+    return rt->collector != NULL;
+}
+
+void ivm_collector_stop(ivm_runtime *rt)
+{
+    if (rt->collector) {
+        ivm_platform_mutex_lock(rt->lock);
+        rt->gc_shutdown = true;
+        ivm_platform_cond_broadcast(rt->gc_wake);
+        ivm_platform_mutex_unlock(rt->lock);
+        ivm_platform_thread_join(rt->collector);
+        rt->collector = NULL;
+    }
+    if (rt->gc_wake)
+        ivm_platform_cond_free(rt->gc_wake);
+    if (rt->gc_done_cond)
+        ivm_platform_cond_free(rt->gc_done_cond);
+    rt->gc_wake = rt->gc_done_cond = NULL;
+}
