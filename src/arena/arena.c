@@ -61,7 +61,7 @@ static _Noreturn void out_of_memory(ivm_arena *a)
 
 static void note_in_use(ivm_arena *a, uint32_t n)
 {
-    a->regions_in_use += n;
+    __atomic_store_n(&a->regions_in_use, a->regions_in_use + n, __ATOMIC_RELAXED);
     if (a->regions_in_use > a->regions_high_water)
         a->regions_high_water = a->regions_in_use;
     if (!a->collecting && (a->bytes_allocated >= a->collect_at ||
@@ -179,6 +179,14 @@ void ivm_arena_bump_destroy(ivm_bump *b)
     b->nsince = b->since_cap = 0;
 }
 
+bool ivm_arena_short(ivm_arena *a)
+{
+    ivm_platform_mutex_lock(a->lock);
+    bool short_ = ivm_arena_free_regions(a) < a->reserve_regions / 2;
+    ivm_platform_mutex_unlock(a->lock);
+    return short_;
+}
+
 void ivm_arena_set_cycle(ivm_arena *a, uint32_t c)
 {
     ivm_platform_mutex_lock(a->lock);
@@ -281,7 +289,7 @@ void ivm_arena_free_region(ivm_arena *a, uint32_t index)
         a->free_list[a->nfree++] = index + k;
     }
     a->free_committed += n;
-    a->regions_in_use -= n;
+    __atomic_store_n(&a->regions_in_use, a->regions_in_use - n, __ATOMIC_RELAXED);
 }
 
 void ivm_arena_trim(ivm_arena *a, uint32_t keep)

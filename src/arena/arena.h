@@ -179,8 +179,14 @@ void ivm_arena_set_stress(ivm_arena *a, ivm_bump *b, uint32_t every);
 /* Regions neither free nor never used. */
 static inline uint32_t ivm_arena_free_regions(const ivm_arena *a)
 {
-    return a->nregions - a->regions_in_use;
+    /* atomic: read without the lock (ivm/memory, the concurrent
+     * collector's heuristics), written under it */
+    return a->nregions - __atomic_load_n(&a->regions_in_use, __ATOMIC_RELAXED);
 }
+
+/* Whether fewer than half of the regions the growth policy keeps back are
+ * free (the concurrent collector's mutators then wait for its cycle). */
+bool ivm_arena_short(ivm_arena *a);
 
 /* Returns a region (or a large span starting at `index`) to the free list,
  * still committed. The collector's business. */

@@ -113,7 +113,7 @@ bool ivm_vm_concurrent_collect(ivm_vm *vm)
     /* Short of memory: wait for the cycle (parked, so that it can do this
      * VM's handshakes), or, when no cycle runs and memory is still short,
      * let the caller collect with the world stopped (which can compact). */
-    bool low = ivm_arena_free_regions(a) < a->reserve_regions / 2;
+    bool low = ivm_arena_short(a);
     bool wait = low && rt->gc_running;
     uint64_t done = rt->gc_cycles_done;
     if (!low)

@@ -473,7 +473,7 @@ static ivm_status run(ivm_vm *vm, uint32_t stop, bool resuming)
         ivm_value *g = &vm->globals[ivm_proto_gslots(p)[BX]].value;
         if (UNLIKELY(ivm_gc_marking(&vm->rt->gc)))
             shade_store(vm, g, R[A]);
-        __atomic_store_n(g, R[A], __ATOMIC_RELAXED);
+        __atomic_store_n(g, R[A], __ATOMIC_RELEASE); /* the collector reads it */
         NEXT;
     }
     CASE(GETCAP) { R[A] = ivm_as_closure(f->closure)->caps[B]; NEXT; }

@@ -425,7 +425,7 @@ void ivm_global_set(ivm_vm *vm, const char *name, ivm_value value)
     uint32_t slot = ivm_global_slot(vm, ivm_symbol_cstr(&vm->heap, name));
     ivm_vm_shade(vm, __atomic_load_n(&vm->globals[slot].value, __ATOMIC_RELAXED));
     ivm_vm_shade(vm, value);
-    __atomic_store_n(&vm->globals[slot].value, value, __ATOMIC_RELAXED);
+    __atomic_store_n(&vm->globals[slot].value, value, __ATOMIC_RELEASE);
 }
 
 /* ---- Errors ------------------------------------------------------------ */

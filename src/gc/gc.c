@@ -179,12 +179,12 @@ static void drain(ivm_gc *gc)
         ivm_header h = *o;
         IVM_ASSERT(ivm_kind_is_value(h & 0xff));
         uint32_t bytes = ivm_header_words(h) * 8u;
-        ivm_region *r = &a->regions[ivm_arena_region_of(a, o)];
-        if (r->state != IVM_REGION_LARGE)
-            r->live_bytes += bytes;
+        if (bytes <= IVM_LARGE_OBJECT_BYTES) /* else alone in a span */
+            a->regions[ivm_arena_region_of(a, o)].live_bytes += bytes;
         gc->stats.live_bytes += bytes;
-        /* an atom's cell or a lazy node may be stored to meanwhile */
-        IVM_GC_FOR_EACH_SLOT(o, slot, mark_value(gc, __atomic_load_n(slot, __ATOMIC_RELAXED)));
+        /* An atom's cell, a lazy node or a transient may be stored to
+         * meanwhile; what they store is published with release stores. */
+        IVM_GC_FOR_EACH_SLOT(o, slot, mark_value(gc, __atomic_load_n(slot, __ATOMIC_ACQUIRE)));
     }
 }
 
@@ -477,7 +477,7 @@ void ivm_gc_visit(ivm_gc *gc, ivm_value *slot)
     else if (gc->verifying)
         ivm_gc_verify_slot(gc, slot);
     else /* a concurrent cycle reads globals that may be stored to */
-        mark_value(gc, __atomic_load_n(slot, __ATOMIC_RELAXED));
+        mark_value(gc, __atomic_load_n(slot, __ATOMIC_ACQUIRE));
 }
 
 /* ---- Concurrent cycles ------------------------------------------------- */

@@ -755,8 +755,11 @@ static ivm_transient_status transient_change(ivm_heap *h, ivm_value tv, uint64_t
         return st;
     transient *t = as_transient(tv);
     change c = change_of(h, t->edit, t->root, k, v);
-    t->root = add ? any_assoc(&c, t->root) : any_dissoc(&c, t->root);
+    ivm_value root = add ? any_assoc(&c, t->root) : any_dissoc(&c, t->root);
+    /* the barrier: the old root too, whose children the new one shares */
     ivm_heap_shade(h, t->root);
+    __atomic_store_n(&t->root, root, __ATOMIC_RELEASE); /* a concurrent collector may read it */
+    ivm_heap_shade(h, root);
     return IVM_TRANSIENT_OK;
 }
 

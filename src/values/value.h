@@ -290,8 +290,9 @@ static inline bool ivm_lazy_realized(ivm_value v)
 static inline void ivm_lazy_set(ivm_value v, ivm_value first, ivm_value rest)
 {
     ivm_lazy *l = ivm_as_lazy(v);
-    __atomic_store_n(&l->first, first, __ATOMIC_RELAXED);
-    __atomic_store_n(&l->rest, rest, __ATOMIC_RELAXED);
+    /* release: a concurrent collector reads them without the thunk */
+    __atomic_store_n(&l->first, first, __ATOMIC_RELEASE);
+    __atomic_store_n(&l->rest, rest, __ATOMIC_RELEASE);
     __atomic_store_n(&l->thunk, IVM_NIL, __ATOMIC_RELEASE);
 }
 

@@ -428,10 +428,15 @@ static vstate tload(const ivm_tvec *t)
 
 static void tstore(ivm_heap *h, ivm_tvec *t, const vstate *s)
 {
+    /* The barrier: what is replaced too, since the new nodes (built in
+     * the cycle, never traced) share the old ones' children. */
+    ivm_heap_shade(h, t->root);
+    ivm_heap_shade(h, t->tail);
     t->count = s->count;
     t->shift = s->shift;
-    t->root = s->root;
-    t->tail = s->tail;
+    /* a concurrent collector may read them meanwhile */
+    __atomic_store_n(&t->root, s->root, __ATOMIC_RELEASE);
+    __atomic_store_n(&t->tail, s->tail, __ATOMIC_RELEASE);
     ivm_heap_shade(h, s->root);
     ivm_heap_shade(h, s->tail);
 }
@@ -455,6 +460,7 @@ ivm_value ivm_vec_transient(ivm_heap *h, ivm_value v, uint64_t owner)
     ivm_tvec *t = ivm_heap_alloc(h, IVM_K_VEC_TRANSIENT, 0, sizeof *t);
     t->edit = edit;
     t->owner = owner;
+    t->root = t->tail = IVM_NIL; /* tstore's barrier reads them */
     tstore(h, t, &s);
     return val(t);
 }
