@@ -251,9 +251,13 @@ static void cycle(ivm_runtime *rt)
         if (roots && unscanned == 0 && marked == 0)
             break;
     }
-    ivm_gc_cycle_end(gc);
+    bool short_ = ivm_gc_cycle_end(gc);
     if (gc->verify)
         verify_stopped(rt);
+    if (short_) { /* compact, with the world stopped */
+        __atomic_store_n(&rt->gc_full, true, __ATOMIC_RELAXED);
+        ivm_arena_request_collection(gc->heap->arena);
+    }
 }
 
 static void collector_main(void *arg)

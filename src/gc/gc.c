@@ -582,7 +582,7 @@ uint64_t ivm_gc_cycle_mark(ivm_gc *gc)
     return marked;
 }
 
-void ivm_gc_cycle_end(ivm_gc *gc)
+bool ivm_gc_cycle_end(ivm_gc *gc)
 {
     ivm_arena *a = gc->heap->arena;
     ivm_platform_mutex_lock(a->lock);
@@ -601,6 +601,7 @@ void ivm_gc_cycle_end(ivm_gc *gc)
             gc->stats.live_bytes += a->regions[i].state == IVM_REGION_LARGE
                                         ? a->regions[i].used
                                         : IVM_REGION_SIZE;
+    bool short_ = ivm_arena_free_regions(a) < gc->reserve_regions;
     set_next_collection(gc);
     __atomic_store_n(&a->marking, false, __ATOMIC_RELEASE);
     ivm_platform_mutex_unlock(a->lock);
@@ -609,6 +610,7 @@ void ivm_gc_cycle_end(ivm_gc *gc)
     gc->stats.cycle_total_ns += ns;
     if (ns > gc->stats.cycle_max_ns)
         gc->stats.cycle_max_ns = ns;
+    return short_;
 }
 
 void ivm_gc_cycle_abandon(ivm_gc *gc)

@@ -249,7 +249,10 @@ void ivm_gc_hand_over(ivm_gc *v);
 void ivm_gc_cycle_begin(ivm_gc *gc);
 /* Marks from what was handed over; the number of objects newly marked. */
 uint64_t ivm_gc_cycle_mark(ivm_gc *gc);
-void ivm_gc_cycle_end(ivm_gc *gc);
+/* True when the cycle left fewer free regions than the growth policy's
+ * reserve: marking alone cannot help then (the heap is fragmented or
+ * full), and a compacting collection should follow. */
+bool ivm_gc_cycle_end(ivm_gc *gc);
 /* Ends a cycle whose marking could not finish (shutdown): frees nothing. */
 void ivm_gc_cycle_abandon(ivm_gc *gc);
 /* Records one handshake's pause (any thread). */
