@@ -172,6 +172,15 @@ static void note_taken(ivm_arena *a, ivm_bump *b, uint32_t i)
     b->since[b->nsince++] = i;
 }
 
+void ivm_arena_restart_since(ivm_arena *a, ivm_bump *b)
+{
+    ivm_platform_mutex_lock(a->lock);
+    retire(a, b);
+    b->since_cycle = a->cycle;
+    b->nsince = 0;
+    ivm_platform_mutex_unlock(a->lock);
+}
+
 void ivm_arena_bump_destroy(ivm_bump *b)
 {
     ivm_platform_free(b->since);

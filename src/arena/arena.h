@@ -115,9 +115,11 @@ typedef struct ivm_arena {
     /* The collector's cycle count (written under the lock): a region or
      * span records it when taken (ivm_region.born). */
     uint32_t cycle;
-    /* A concurrent cycle marks: the mutators' barriers are on (atomic;
-     * the transients' nodes are copied instead of edited). */
+    /* A concurrent cycle marks: the mutators' barriers are on (atomic). */
     bool marking;
+    /* A concurrent cycle marks or evacuates: transients' nodes are copied
+     * instead of edited in place (atomic). */
+    bool no_edits;
     /* Guards everything above but base, bytes, nregions and mode (fixed)
      * and collect_requested (atomic), for the slow path: cursors belong to
      * their threads and the fast path takes no lock. The collector runs
@@ -167,6 +169,8 @@ static inline void *ivm_arena_alloc(ivm_arena *a, ivm_bump *b, size_t bytes)
 /* Gives the rest of the cursor's region back as filler; the cursor is
  * empty afterwards. Called before walking the heap and at shutdown. */
 void ivm_arena_retire(ivm_arena *a, ivm_bump *b);
+/* Retires b and starts its `since` list again, empty. */
+void ivm_arena_restart_since(ivm_arena *a, ivm_bump *b);
 /* Frees the cursor's `since` list (its region stays as it is). */
 void ivm_arena_bump_destroy(ivm_bump *b);
 /* Starts cycle `c`: regions taken from now on have born == c. */

@@ -24,6 +24,8 @@
 #include "ivm/platform.h"
 
 #define WAIT_NS 200000 /* the collector looks at parked VMs this often */
+#define EVAC_ROUNDS 16                 /* an evacuation that needs more is given up */
+#define EVAC_ROUND_NS 200000000u       /* and so is one whose round takes longer */
 
 /* ---- Handshakes (any thread) ------------------------------------------- */
 
@@ -44,22 +46,59 @@ static void handshake_roots(ivm_vm *vm, uint32_t cycle)
     vm->roots_cycle = cycle;
 }
 
+/* An evacuation's handshake: the first only retires vm's cursor (every
+ * region walkable; its barriers forward from now on); the later ones fix
+ * vm's roots, its processes' records and what it built since the last.
+ * False when vm is inside a native's call back into the VM, whose C
+ * variables may hold old references: it takes part once out of it. */
+static bool handshake_evac(ivm_vm *vm, uint32_t pass)
+{
+    ivm_runtime *rt = vm->rt;
+    ivm_gc *v = vm->gc_visitor;
+    uint32_t id = __atomic_load_n(&rt->evac_id, __ATOMIC_ACQUIRE);
+    if (vm->evac_ack != id) {
+        ivm_arena_restart_since(vm->heap.arena, &vm->heap.bump);
+        vm->evac_ack = id;
+        return true;
+    }
+    if (vm->nested_calls > 1)
+        return false;
+    v->walk = __atomic_load_n(&rt->gc.walk, __ATOMIC_RELAXED);
+    v->evac_found = 0;
+    v->cfixing = true;
+    ivm_vm_thread_roots(vm, v);
+    if (rt->vm_roots_hook)
+        rt->vm_roots_hook(rt->hook_context, vm, v, pass);
+    v->cfixing = false;
+    ivm_stack_clear_running(vm); /* stale slots were not fixed */
+    ivm_gc_evac_fix_since(v, &vm->heap.bump);
+    __atomic_add_fetch(&rt->gc.evac_found, v->evac_found, __ATOMIC_RELAXED);
+    return true;
+}
+
 /* The first handshake of a cycle only says that this thread's barriers
  * are on (what it shaded before belongs to an earlier cycle: dropped);
  * the later ones hand over its roots, then what it shaded. */
-static void handshake(ivm_vm *vm, uint32_t round)
+static bool handshake(ivm_vm *vm, uint32_t round)
 {
     ivm_runtime *rt = vm->rt;
-    uint32_t cycle = __atomic_load_n(&rt->gc.cycle, __ATOMIC_ACQUIRE);
-    if (vm->barrier_cycle != cycle) {
-        vm->gc_visitor->stack_len = 0;
-        vm->barrier_cycle = cycle;
+    uint32_t pass = __atomic_load_n(&rt->evac_pass, __ATOMIC_ACQUIRE);
+    if (pass) {
+        if (!handshake_evac(vm, pass))
+            return false;
     } else {
-        if (vm->roots_cycle != cycle)
-            handshake_roots(vm, cycle);
-        ivm_gc_hand_over(vm->gc_visitor);
+        uint32_t cycle = __atomic_load_n(&rt->gc.cycle, __ATOMIC_ACQUIRE);
+        if (vm->barrier_cycle != cycle) {
+            vm->gc_visitor->stack_len = 0;
+            vm->barrier_cycle = cycle;
+        } else {
+            if (vm->roots_cycle != cycle)
+                handshake_roots(vm, cycle);
+            ivm_gc_hand_over(vm->gc_visitor);
+        }
     }
     __atomic_store_n(&vm->hs_done, round, __ATOMIC_RELEASE);
+    return true;
 }
 
 void ivm_vm_handshake(ivm_vm *vm)
@@ -71,7 +110,8 @@ void ivm_vm_handshake(ivm_vm *vm)
     if (round == __atomic_load_n(&vm->hs_done, __ATOMIC_RELAXED))
         return;
     uint64_t start = ivm_platform_now_ns();
-    handshake(vm, round);
+    if (!handshake(vm, round))
+        return;
     ivm_gc_note_handshake(&rt->gc, ivm_platform_now_ns() - start);
     ivm_platform_mutex_lock(rt->lock);
     ivm_platform_cond_signal(rt->gc_wake);
@@ -82,6 +122,12 @@ void ivm_vm_shade(ivm_vm *vm, ivm_value v)
 {
     if (ivm_gc_marking(&vm->rt->gc))
         ivm_gc_shade(vm->gc_visitor, v);
+}
+
+ivm_value ivm_vm_forward(ivm_vm *vm, ivm_value v)
+{
+    const ivm_gc *gc = &vm->rt->gc;
+    return ivm_gc_evacuating(gc) ? ivm_gc_forward(gc, v) : v;
 }
 
 /* ---- Asking for cycles (mutators, at safepoints) ------------------------ */
@@ -151,10 +197,14 @@ static bool round_done(ivm_runtime *rt, uint32_t round)
         }
         vm->gc_claimed = true;
         ivm_platform_mutex_unlock(rt->lock);
-        handshake(vm, round);
+        bool took_part = handshake(vm, round);
         ivm_platform_mutex_lock(rt->lock);
         vm->gc_claimed = false;
         ivm_platform_cond_broadcast(rt->resume_cond);
+        if (!took_part) {
+            done = false;
+            continue;
+        }
         i = UINT32_MAX; /* the list may have changed: again from the start */
         done = true;
     }
@@ -206,7 +256,11 @@ static uint64_t run_round(ivm_runtime *rt, bool marking, uint32_t *unscanned)
     uint32_t round = __atomic_add_fetch(&rt->hs_round, 1, __ATOMIC_ACQ_REL);
     uint64_t marked = 0;
     *unscanned = 0;
-    for (;;) {
+    for (uint64_t start = ivm_platform_now_ns();;) {
+        if (!marking && rt->evac_pass && ivm_platform_now_ns() - start > EVAC_ROUND_NS) {
+            *unscanned = 1; /* an evacuation round that does not end */
+            break;
+        }
         if (marking) {
             marked += ivm_gc_cycle_mark(gc);
             if (rt->scan_procs_hook)
@@ -221,6 +275,44 @@ static uint64_t run_round(ivm_runtime *rt, bool marking, uint32_t *unscanned)
             break;
     }
     return marking ? marked + ivm_gc_cycle_mark(gc) : 0;
+}
+
+/* The collector's part of an evacuation round: the records no worker runs
+ * and the roots no thread owns; and whether the round found nothing. */
+static bool fix_shared(ivm_runtime *rt, uint32_t pass)
+{
+    ivm_gc *gc = &rt->gc;
+    gc->cfixing = true;
+    mark_shared_roots(rt); /* fixes, in this mode */
+    uint32_t left = rt->scan_procs_hook ? rt->scan_procs_hook(rt->hook_context, gc, pass) : 0;
+    gc->cfixing = false;
+    return left == 0 && __atomic_load_n(&gc->evac_found, __ATOMIC_ACQUIRE) == 0;
+}
+
+/* Copies the sparse regions' live objects and moves every reference to
+ * the copies (gc.h, concurrent evacuation), then frees the old regions. */
+static void evacuate(ivm_runtime *rt)
+{
+    ivm_gc *gc = &rt->gc;
+    bool settled = false;
+    if (ivm_gc_evac_begin(gc)) {
+        uint32_t stuck;
+        __atomic_add_fetch(&rt->evac_id, 1, __ATOMIC_RELEASE);
+        __atomic_store_n(&rt->evac_pass, 0x80000000u, __ATOMIC_RELEASE);
+        run_round(rt, false, &stuck); /* cursors retired, barriers forward */
+        ivm_gc_evac_fix_heap(gc);
+        for (uint32_t k = 0; k < EVAC_ROUNDS && !stuck && !settled; k++) {
+            __atomic_store_n(&gc->evac_found, 0, __ATOMIC_RELAXED);
+            __atomic_store_n(&gc->walk, gc->walk + 1, __ATOMIC_RELAXED);
+            uint32_t pass = 0x80000000u | (k + 1) | (gc->cycle << 8);
+            __atomic_store_n(&rt->evac_pass, pass, __ATOMIC_RELEASE);
+            run_round(rt, false, &stuck);
+            settled = !stuck && fix_shared(rt, pass);
+            gc->stats.evac_rounds++;
+        }
+        __atomic_store_n(&rt->evac_pass, 0, __ATOMIC_RELEASE);
+    }
+    ivm_gc_evac_end(gc, settled);
 }
 
 /* A cycle. Nothing is traced before every thread has its barriers on (the
@@ -252,6 +344,8 @@ static void cycle(ivm_runtime *rt)
             break;
     }
     bool short_ = ivm_gc_cycle_end(gc);
+    evacuate(rt);
+    short_ = short_ && ivm_arena_free_regions(gc->heap->arena) < gc->reserve_regions;
     if (gc->verify)
         verify_stopped(rt);
     if (short_) { /* compact, with the world stopped */

@@ -230,6 +230,7 @@ static void remove_thread(ivm_runtime *rt, ivm_vm *vm)
 }
 
 static void heap_shade(ivm_heap *h, ivm_value v) { ivm_vm_shade((ivm_vm *)h, v); }
+static ivm_value heap_forward(ivm_heap *h, ivm_value v) { return ivm_vm_forward((ivm_vm *)h, v); }
 
 /* A thread's own parts: its host stack and its place in the thread list. */
 static bool init_thread_parts(ivm_vm *vm)
@@ -249,6 +250,7 @@ static bool init_thread_parts(ivm_vm *vm)
         return false;
     vm->gc_visitor->heap = &vm->heap;
     vm->heap.shade = heap_shade;
+    vm->heap.forward = heap_forward;
     return add_thread(vm->rt, vm);
 }
 
@@ -425,7 +427,7 @@ void ivm_global_set(ivm_vm *vm, const char *name, ivm_value value)
     uint32_t slot = ivm_global_slot(vm, ivm_symbol_cstr(&vm->heap, name));
     ivm_vm_shade(vm, __atomic_load_n(&vm->globals[slot].value, __ATOMIC_RELAXED));
     ivm_vm_shade(vm, value);
-    __atomic_store_n(&vm->globals[slot].value, value, __ATOMIC_RELEASE);
+    __atomic_store_n(&vm->globals[slot].value, ivm_vm_forward(vm, value), __ATOMIC_RELEASE);
 }
 
 /* ---- Errors ------------------------------------------------------------ */

@@ -205,6 +205,9 @@ typedef struct ivm_runtime {
     bool gc_full; /* (ivm/gc) asked for a stop-the-world collection (atomic) */
     uint64_t gc_cycles_done;
     uint32_t hs_round; /* handshake rounds asked for */
+    /* While the collector evacuates: the evacuation's number, and its
+     * round's pass (0 otherwise: handshakes are marking's). */
+    uint32_t evac_id, evac_pass;
     /* The processes layer's part in a cycle: the records of the processes
      * vm runs (its own thread's handshake), and every record not yet
      * scanned in `cycle` that no worker runs (the collector's thread);
@@ -289,6 +292,7 @@ struct ivm_vm {
     uint32_t hs_done;
     uint32_t roots_cycle;
     uint32_t barrier_cycle; /* the last cycle it said its barriers were on in */
+    uint32_t evac_ack;      /* the last evacuation it retired its cursor for */
     bool gc_claimed; /* parked, its handshake done by the collector (rt->lock) */
 };
 
@@ -368,6 +372,9 @@ void ivm_vm_handshake(ivm_vm *vm);
 /* The barrier on stores into mutable cells (atoms, globals, lazy nodes,
  * mailboxes): while a concurrent cycle marks, keeps v for the collector. */
 void ivm_vm_shade(ivm_vm *vm, ivm_value v);
+/* The barrier's other half, while the collector evacuates: what a store
+ * into a mutable cell must store instead of v (its copy, if it has one). */
+ivm_value ivm_vm_forward(ivm_vm *vm, ivm_value v);
 void ivm_vm_park(ivm_vm *vm);
 void ivm_vm_unpark(ivm_vm *vm);
 /* Turns on the collector's debugging modes (IVM_GC_VERIFY, IVM_GC_STRESS). */

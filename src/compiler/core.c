@@ -1223,12 +1223,12 @@ NATIVE(n_empty_p)
 }
 
 /* Whether a and b are one value: the same immediate or the same object.
- * Objects move only while no code runs, and every reference moves with
- * them, so two references compared at one moment agree. */
+ * While the concurrent collector evacuates, one may be the other's copy:
+ * compared through forwarding (gc.h). */
 NATIVE(n_identical_p)
 {
-    (void)vm, (void)nargs;
-    *result = ivm_bool(args[0] == args[1]);
+    (void)nargs;
+    *result = ivm_bool(ivm_vm_forward(vm, args[0]) == ivm_vm_forward(vm, args[1]));
     return IVM_OK;
 }
 

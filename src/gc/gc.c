@@ -4,6 +4,8 @@
 #include "gc/gc.h"
 
 #include "ivm/platform.h"
+#include "values/map.h"
+#include "values/vector.h"
 
 #define SLICE_BYTES (IVM_REGION_SIZE / 64) /* mark bits of one region */
 
@@ -56,13 +58,16 @@ bool ivm_gc_init(ivm_gc *gc, ivm_heap *heap)
     gc->stack_cap = 1u << 14;
     gc->stack = ivm_platform_malloc(gc->stack_cap * sizeof *gc->stack);
     gc->evacuating = ivm_platform_calloc(a->nregions, sizeof *gc->evacuating);
+    gc->evac_index = ivm_platform_malloc(a->nregions * sizeof *gc->evac_index);
+    if (gc->evac_index)
+        memset(gc->evac_index, 0xff, a->nregions * sizeof *gc->evac_index);
     gc->to_regions = ivm_platform_calloc(a->nregions, sizeof *gc->to_regions);
     gc->kept = ivm_platform_calloc(a->nregions, sizeof *gc->kept);
     gc->to.region = UINT32_MAX;
     gc->black = IVM_GC_NO_BLACK;
     gc->inbox_lock = ivm_platform_mutex_new();
     if (!gc->marks || !gc->stack || !gc->evacuating || !gc->to_regions || !gc->kept ||
-        !gc->inbox_lock) {
+        !gc->inbox_lock || !gc->evac_index) {
         ivm_gc_destroy(gc);
         return false;
     }
@@ -83,6 +88,8 @@ void ivm_gc_destroy(ivm_gc *gc)
     ivm_arena_bump_destroy(&gc->to);
     ivm_platform_free(gc->inbox);
     ivm_platform_free(gc->spare);
+    ivm_platform_free(gc->evac_index);
+    ivm_platform_free(gc->evac_to);
     if (gc->inbox_lock)
         ivm_platform_mutex_free(gc->inbox_lock);
     memset(gc, 0, sizeof *gc);
@@ -116,6 +123,8 @@ void ivm_gc_set_stress(ivm_gc *gc, uint32_t every)
 {
     ivm_arena_set_stress(gc->heap->arena, &gc->heap->bump, every);
 }
+
+static void cfix_slot(ivm_gc *v, ivm_value *slot);
 
 /* ---- Marking ----------------------------------------------------------- */
 
@@ -458,6 +467,246 @@ void ivm_gc_verify_or_exit(ivm_gc *gc, const char *after, uint64_t n)
     ivm_platform_exit(70);
 }
 
+/* ---- Concurrent evacuation (gc.h) -------------------------------------- */
+
+#define EVAC_BLOCK 512u
+#define EVAC_BLOCKS (IVM_REGION_SIZE / EVAC_BLOCK)
+
+static inline uint32_t evac_index_of(const ivm_gc *gc, const void *p)
+{
+    const ivm_arena *a = gc->heap->arena;
+    return ivm_arena_contains(a, p) ? gc->evac_index[ivm_arena_region_of(a, p)] : UINT32_MAX;
+}
+
+ivm_value ivm_gc_forward(const ivm_gc *gc, ivm_value v)
+{
+    if (!ivm_is_obj(v))
+        return v;
+    const char *o = (const char *)(uintptr_t)v;
+    uint32_t e = evac_index_of(gc, o);
+    if (e == UINT32_MAX)
+        return v;
+    const ivm_arena *a = gc->heap->arena;
+    const char *start = ivm_arena_region_start(a, ivm_arena_region_of(a, o));
+    size_t block = (size_t)(o - start) / EVAC_BLOCK;
+    char *to = gc->evac_to[(size_t)e * EVAC_BLOCKS + block];
+    /* the live objects starting in the block before o, in order */
+    for (const char *p = start + block * EVAC_BLOCK; p < o; p += 8)
+        if (is_marked(gc, p))
+            to += (size_t)ivm_header_words(*(const ivm_header *)p) * 8;
+    IVM_ASSERT(to && is_marked(gc, o));
+    return (ivm_value)(uintptr_t)to;
+}
+
+/* Objects whose words a program may still change: they must stay where
+ * programs find them. */
+static bool is_mutable(const ivm_header *o)
+{
+    switch (*o & 0xff) {
+    case IVM_K_ATOM:
+        return ((const ivm_atom *)o)->shared;
+    case IVM_K_LAZY:
+        return __atomic_load_n(&((const ivm_lazy *)o)->thunk, __ATOMIC_ACQUIRE) != IVM_NIL;
+    case IVM_K_VEC_TRANSIENT:
+    case IVM_K_MAP_TRANSIENT:
+    case IVM_K_SET_TRANSIENT:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Whether region i may be evacuated: no live mutable object, and no live
+ * object so large that a block's copies would not fit a region's quarter. */
+static bool evacuable(ivm_gc *gc, uint32_t i)
+{
+    ivm_arena *a = gc->heap->arena;
+    char *p = ivm_arena_region_start(a, i), *end = p + a->regions[i].used;
+    while (p < end) {
+        ivm_header *o = (ivm_header *)p;
+        size_t n = (size_t)ivm_header_words(*o) * 8;
+        if (is_marked(gc, p) && (is_mutable(o) || n > IVM_LARGE_OBJECT_BYTES - EVAC_BLOCK))
+            return false;
+        p += n;
+    }
+    return true;
+}
+
+/* Copies region i's live objects, block by block: those starting in one
+ * block go to one allocation, so that they stay together. */
+static void copy_region(ivm_gc *gc, uint32_t i, uint32_t e)
+{
+    ivm_arena *a = gc->heap->arena;
+    char *start = ivm_arena_region_start(a, i), *end = start + a->regions[i].used;
+    char **to = &gc->evac_to[(size_t)e * EVAC_BLOCKS];
+    for (char *p = start; p < end;) {
+        size_t block = (size_t)(p - start) / EVAC_BLOCK;
+        char *bend = start + (block + 1) * EVAC_BLOCK, *q = p;
+        size_t total = 0;
+        for (; q < end && q < bend; q += (size_t)ivm_header_words(*(ivm_header *)q) * 8)
+            if (is_marked(gc, q))
+                total += (size_t)ivm_header_words(*(ivm_header *)q) * 8;
+        to[block] = NULL;
+        if (total) {
+            char *dst = ivm_arena_alloc(a, &gc->to, total);
+            to[block] = dst;
+            for (char *r = p; r < q; r += (size_t)ivm_header_words(*(ivm_header *)r) * 8)
+                if (is_marked(gc, r)) {
+                    size_t n = (size_t)ivm_header_words(*(ivm_header *)r) * 8;
+                    memcpy(dst, r, n);
+                    dst += n;
+                }
+            gc->stats.evac_bytes += total;
+        }
+        p = q;
+    }
+}
+
+bool ivm_gc_evac_begin(ivm_gc *gc)
+{
+    ivm_arena *a = gc->heap->arena;
+    /* the sparse regions born before the cycle, sparsest first, as many
+     * as the free regions can take (as select_regions) */
+    enum { BUCKETS = 16 };
+    ivm_platform_mutex_lock(a->lock);
+    uint32_t nregions = a->fresh;
+    uint64_t room = (uint64_t)ivm_arena_free_regions(a) * (IVM_REGION_SIZE / 4 * 3);
+    room = room > (uint64_t)gc->reserve_regions * IVM_REGION_SIZE / 2
+               ? room - (uint64_t)gc->reserve_regions * IVM_REGION_SIZE / 2
+               : 0;
+    ivm_platform_mutex_unlock(a->lock);
+    uint64_t limit = (uint64_t)IVM_REGION_SIZE * IVM_GC_EVACUATE_PCT / 100;
+    gc->nevacuating = 0;
+    for (unsigned b = 0; b < BUCKETS && room > 0; b++)
+        for (uint32_t i = 0; i < nregions; i++) {
+            ivm_region *r = &a->regions[i];
+            if (r->state != IVM_REGION_FULL || r->born == gc->cycle || r->live_bytes > limit ||
+                (uint64_t)r->live_bytes * BUCKETS / IVM_REGION_SIZE != b)
+                continue;
+            if (r->live_bytes > room)
+                break;
+            if (!evacuable(gc, i))
+                continue;
+            room -= r->live_bytes;
+            gc->evacuating[gc->nevacuating++] = i;
+        }
+    if (gc->nevacuating == 0)
+        return false;
+    char **to = ivm_platform_realloc(gc->evac_to, (size_t)gc->nevacuating * EVAC_BLOCKS * sizeof *to);
+    if (!to) /* not worth dying for: no evacuation this time */
+        return (gc->nevacuating = 0);
+    gc->evac_to = to;
+    uint64_t copied = gc->stats.evac_bytes;
+    for (uint32_t e = 0; e < gc->nevacuating; e++)
+        copy_region(gc, gc->evacuating[e], e);
+    ivm_arena_retire(a, &gc->to);
+    ivm_platform_mutex_lock(a->lock); /* copies are not the program's allocation */
+    a->bytes_allocated -= gc->stats.evac_bytes - copied;
+    ivm_platform_mutex_unlock(a->lock);
+    for (uint32_t e = 0; e < gc->nevacuating; e++)
+        gc->evac_index[gc->evacuating[e]] = e; /* published by the flag below */
+    __atomic_store_n(&gc->evacuating_now, true, __ATOMIC_RELEASE);
+    gc->stats.evac_regions += gc->nevacuating;
+    return true;
+}
+
+/* Rewrites one slot that refers to an old copy; counts it in `found`. */
+static inline void cfix_ref(const ivm_gc *gc, ivm_value *slot, uint64_t *found)
+{
+    ivm_value v = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (!ivm_is_obj(v) || evac_index_of(gc, (void *)(uintptr_t)v) == UINT32_MAX)
+        return;
+    ivm_value to = ivm_gc_forward(gc, v);
+    /* a program may store into a mutable cell meanwhile: its store wins */
+    __atomic_compare_exchange_n(slot, &v, to, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+    (*found)++;
+}
+
+static void cfix_slot(ivm_gc *v, ivm_value *slot)
+{
+    uint64_t found = 0;
+    cfix_ref(v->collector ? v->collector : v, slot, &found);
+    if (found) /* the collector's own count is shared */
+        __atomic_add_fetch(&v->evac_found, found, __ATOMIC_RELAXED);
+}
+
+static void cfix_objects(const ivm_gc *gc, char *p, char *end, bool all, uint64_t *found)
+{
+    while (p < end) {
+        ivm_header *o = (ivm_header *)p;
+        p += (size_t)ivm_header_words(*o) * 8;
+        if ((*o & 0xff) != IVM_K_FILLER && (all || is_marked(gc, o)))
+            IVM_GC_FOR_EACH_SLOT(o, slot, cfix_ref(gc, slot, found));
+    }
+}
+
+void ivm_gc_evac_fix_heap(ivm_gc *gc)
+{
+    ivm_arena *a = gc->heap->arena;
+    uint64_t found = 0;
+    ivm_platform_mutex_lock(a->lock);
+    uint32_t nregions = a->fresh;
+    ivm_platform_mutex_unlock(a->lock);
+    for (uint32_t i = 0; i < nregions; i++) {
+        ivm_platform_mutex_lock(a->lock); /* a region's state and extent */
+        ivm_region r = a->regions[i];
+        ivm_platform_mutex_unlock(a->lock);
+        if (gc->evac_index[i] != UINT32_MAX)
+            continue;
+        /* built in the cycle (the copies too) or before it: all live, or
+         * the marked ones; regions taken since are fixed by their threads */
+        bool all = r.born == gc->cycle;
+        char *start = ivm_arena_region_start(a, i);
+        if (r.state == IVM_REGION_LARGE && (all || is_marked(gc, start)))
+            cfix_objects(gc, start, start + (size_t)ivm_header_words(*(ivm_header *)start) * 8,
+                         true, &found);
+        else if (r.state == IVM_REGION_FULL && (all || r.live_bytes))
+            cfix_objects(gc, start, start + r.used, all, &found);
+    }
+    gc->evac_found += found;
+}
+
+void ivm_gc_evac_fix_since(ivm_gc *v, ivm_bump *b)
+{
+    ivm_arena *a = v->heap->arena;
+    const ivm_gc *gc = v->collector;
+    uint64_t found = 0;
+    ivm_platform_mutex_lock(a->lock);
+    bool current = b->since_cycle == a->cycle;
+    ivm_platform_mutex_unlock(a->lock);
+    for (uint32_t k = 0; current && k < b->nsince; k++) {
+        uint32_t i = b->since[k];
+        char *start = ivm_arena_region_start(a, i);
+        if (a->regions[i].state == IVM_REGION_LARGE)
+            cfix_objects(gc, start, start + (size_t)ivm_header_words(*(ivm_header *)start) * 8,
+                         true, &found);
+        else
+            cfix_objects(gc, start, ivm_arena_used_end(a, b, i), true, &found);
+    }
+    v->evac_found += found;
+    ivm_arena_restart_since(a, b);
+}
+
+void ivm_gc_evac_end(ivm_gc *gc, bool release)
+{
+    ivm_arena *a = gc->heap->arena;
+    __atomic_store_n(&gc->evacuating_now, false, __ATOMIC_RELEASE);
+    __atomic_store_n(&a->no_edits, false, __ATOMIC_RELEASE);
+    if (gc->nevacuating == 0)
+        return;
+    ivm_platform_mutex_lock(a->lock);
+    for (uint32_t e = 0; e < gc->nevacuating; e++) {
+        uint32_t i = gc->evacuating[e];
+        gc->evac_index[i] = UINT32_MAX;
+        if (release)
+            free_region(gc, i);
+    }
+    ivm_platform_mutex_unlock(a->lock);
+    if (!release)
+        gc->stats.evac_aborted++;
+    gc->nevacuating = 0;
+}
+
 /* ---- The visitor ------------------------------------------------------- */
 
 void ivm_gc_visit_roots(ivm_gc *gc)
@@ -470,7 +719,9 @@ void ivm_gc_visit_roots(ivm_gc *gc)
 
 void ivm_gc_visit(ivm_gc *gc, ivm_value *slot)
 {
-    if (gc->handoff)
+    if (gc->cfixing)
+        cfix_slot(gc, slot);
+    else if (gc->handoff)
         ivm_gc_shade(gc, *slot);
     else if (gc->fixing)
         fix_slot(gc, slot);
@@ -558,6 +809,7 @@ void ivm_gc_cycle_begin(ivm_gc *gc)
         r->live_bytes = 0;
     }
     gc->stats.live_bytes = 0;
+    __atomic_store_n(&a->no_edits, true, __ATOMIC_RELEASE);
     __atomic_store_n(&a->marking, true, __ATOMIC_RELEASE);
     ivm_platform_mutex_unlock(a->lock);
 }
@@ -616,6 +868,7 @@ bool ivm_gc_cycle_end(ivm_gc *gc)
 void ivm_gc_cycle_abandon(ivm_gc *gc)
 {
     __atomic_store_n(&gc->heap->arena->marking, false, __ATOMIC_RELEASE);
+    __atomic_store_n(&gc->heap->arena->no_edits, false, __ATOMIC_RELEASE);
     gc->stack_len = 0;
 }
 
@@ -715,7 +968,15 @@ void ivm_gc_report(const ivm_gc *gc, ivm_buf *out)
         add_us(out, pause_percentile(s->handshake_histogram, s->handshakes, s->handshake_max_ns, 990));
         ivm_buf_add_cstr(out, ", longest ");
         add_us(out, s->handshake_max_ns);
-        ivm_buf_add_cstr(out, "\ngc: evacuated by concurrent cycles: 0 bytes (they do not move objects yet)");
+        ivm_buf_add_cstr(out, "\ngc: evacuated by concurrent cycles: ");
+        add_mib(out, s->evac_bytes);
+        ivm_buf_add_cstr(out, " from ");
+        ivm_buf_add_int(out, (int64_t)s->evac_regions);
+        ivm_buf_add_cstr(out, " regions, in ");
+        ivm_buf_add_int(out, (int64_t)s->evac_rounds);
+        ivm_buf_add_cstr(out, " handshake rounds (");
+        ivm_buf_add_int(out, (int64_t)s->evac_aborted);
+        ivm_buf_add_cstr(out, " evacuations given up)");
     }
     ivm_buf_add_cstr(out, "\ngc: allocated: ");
     add_mib(out, a->bytes_allocated);

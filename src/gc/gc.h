@@ -68,6 +68,7 @@ typedef struct ivm_gc_stats {
      * (each a thread's, at its safepoint; counted atomically). */
     uint64_t cycles;
     uint64_t cycle_total_ns, cycle_max_ns;
+    uint64_t evac_bytes, evac_regions, evac_rounds, evac_aborted;
     uint64_t handshakes;
     uint64_t handshake_max_ns;
     uint32_t handshake_histogram[IVM_GC_PAUSE_BUCKETS];
@@ -112,6 +113,16 @@ struct ivm_gc {
     uint32_t cycle; /* cycles begun, stop-the-world collections included */
     uint32_t black; /* the concurrent cycle whose new regions are live whole */
     ivm_mutex *inbox_lock;
+    /* Concurrent evacuation: the evacuated regions' index (UINT32_MAX: not
+     * evacuated) and, per evacuated region and block, where the copy of
+     * the first live object starting in the block lies (the block's
+     * other live objects follow it in order); references visitors found
+     * unfixed (atomic); whether the barriers forward (atomic). */
+    uint32_t *evac_index;
+    char **evac_to;
+    uint64_t evac_found;
+    bool evacuating_now;
+    bool cfixing; /* a visitor that fixes references to evacuated objects */
     ivm_value *inbox, *spare; /* spare: the inbox's other buffer */
     size_t inbox_len, inbox_cap, spare_cap;
     uint64_t cycle_start_ns;
@@ -255,6 +266,48 @@ uint64_t ivm_gc_cycle_mark(ivm_gc *gc);
 bool ivm_gc_cycle_end(ivm_gc *gc);
 /* Ends a cycle whose marking could not finish (shutdown): frees nothing. */
 void ivm_gc_cycle_abandon(ivm_gc *gc);
+/* ---- Concurrent evacuation ----------------------------------------------
+ * After a cycle's marking (ivm_gc_cycle_end), on the collector's thread:
+ *  1. ivm_gc_evac_begin picks sparse regions born before the cycle that
+ *     hold no mutable object (a shared atom, an unrealized lazy node, a
+ *     transient), and copies their live objects into fresh regions. The
+ *     old copies stay as they are: a program reading one meanwhile reads
+ *     the same value. Copies of a region's objects keep their order, so
+ *     a small side table (evac_to) finds any copy (ivm_gc_forward).
+ *  2. The driver's first handshake round turns the threads' barriers to
+ *     forwarding: a store into a mutable cell (atom, global, lazy node,
+ *     transient, mailbox) stores the copy (ivm_heap_forward); every thread
+ *     retires its cursor, so that every region is walkable.
+ *  3. ivm_gc_evac_fix_heap rewrites, with single compare-and-swaps, each
+ *     reference to an old copy in every live object: marked ones, those
+ *     built in the cycle, the copies.
+ *  4. Rounds: each thread fixes its roots, the records of the processes
+ *     it runs and what it built since its last handshake; the collector
+ *     fixes the other records and the shared roots. A round in which no
+ *     one found an old reference ends it: a thread can only hold an old
+ *     reference after its handshake by reading it from something built
+ *     before another's handshake in the same round, which that handshake
+ *     finds (the epoch: every thread has passed a safepoint since the
+ *     last rewrite). ivm_gc_evac_end then frees the old regions.
+ *  A thread inside a native's call back into the VM (nested_calls > 1)
+ *  may hold old references in C variables: its handshake waits until it
+ *  leaves it. Evacuation that does not settle is abandoned: the old
+ *  regions stay (both copies are valid), and the next cycle sorts it out. */
+bool ivm_gc_evac_begin(ivm_gc *gc);
+void ivm_gc_evac_fix_heap(ivm_gc *gc);
+/* The copy of v if it lies in an evacuated region, else v (any thread). */
+ivm_value ivm_gc_forward(const ivm_gc *gc, ivm_value v);
+static inline bool ivm_gc_evacuating(const ivm_gc *gc)
+{
+    return __atomic_load_n(&gc->evacuating_now, __ATOMIC_ACQUIRE);
+}
+/* A visitor fixes what b's thread built since its last handshake, then
+ * restarts b's list. */
+void ivm_gc_evac_fix_since(ivm_gc *v, ivm_bump *b);
+/* Frees the evacuated regions (release) or gives them up (the copies
+ * stay too); the barriers stop forwarding and transients edit again. */
+void ivm_gc_evac_end(ivm_gc *gc, bool release);
+
 /* Records one handshake's pause (any thread). */
 void ivm_gc_note_handshake(ivm_gc *gc, uint64_t ns);
 /* Whether the object at v is live after the last cycle: marked, or built

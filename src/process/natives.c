@@ -434,8 +434,14 @@ static ivm_status atom_cas(ivm_vm *vm, ivm_value a, ivm_value from, ivm_value to
         return st;
     ivm_atom *at = ivm_as_atom(a);
     if (at->shared) {
-        *done = __atomic_compare_exchange_n(&at->cell, &from, to, false, __ATOMIC_ACQ_REL,
+        /* While the collector evacuates, the cell may hold the copy of
+         * `from`; it gets the copy of `to`. */
+        ivm_value stored = ivm_vm_forward(vm, to), from_copy = ivm_vm_forward(vm, from);
+        *done = __atomic_compare_exchange_n(&at->cell, &from, stored, false, __ATOMIC_ACQ_REL,
                                             __ATOMIC_ACQUIRE);
+        if (!*done && from_copy != from)
+            *done = __atomic_compare_exchange_n(&at->cell, &from_copy, stored, false,
+                                                __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
         if (*done) { /* the barrier on the one mutable word */
             ivm_vm_shade(vm, from);
             ivm_vm_shade(vm, to);

@@ -388,7 +388,7 @@ void ivm_proc_send(ivm_worker *w, ivm_proc *to, ivm_value v)
     } else if (!(m = ivm_platform_proc_calloc(sizeof *m))) {
         out_of_memory();
     }
-    m->value = v;
+    m->value = ivm_vm_forward(w->vm, v);
     m->next = NULL;
     ivm_vm_shade(w->vm, v);
     *to->in_tail = m;
@@ -777,7 +777,7 @@ static bool run_one(ivm_worker *w, bool may_report)
     ivm_proc_take_inbox(p); /* its messages are its own while it runs here */
     ivm_vm_set_preempt(w->vm, others_wait(w));
     ivm_sched_unlock(s);
-    if (ivm_gc_marking(&w->vm->rt->gc))
+    if (ivm_heap_no_edits(&w->vm->heap)) /* the collector marks or evacuates */
         scan_before_slice(w, p);
     slice(w, p);
     return true;
@@ -1026,6 +1026,19 @@ static void scan_before_slice(ivm_worker *w, ivm_proc *p)
 {
     ivm_vm *vm = w->vm;
     ivm_vm_handshake(vm);
+    uint32_t pass = __atomic_load_n(&vm->rt->evac_pass, __ATOMIC_ACQUIRE);
+    if (pass) { /* evacuating: p's record gets the copies before p runs */
+        ivm_gc *v = vm->gc_visitor;
+        v->walk = __atomic_load_n(&vm->rt->gc.walk, __ATOMIC_RELAXED);
+        v->evac_found = 0;
+        v->cfixing = true;
+        ivm_sched_lock(w->sched);
+        scan_record(v, p, pass);
+        ivm_sched_unlock(w->sched);
+        v->cfixing = false;
+        __atomic_add_fetch(&vm->rt->gc.evac_found, v->evac_found, __ATOMIC_RELAXED);
+        return;
+    }
     uint32_t cycle = gc_cycle(vm);
     if (__atomic_load_n(&p->scanned, __ATOMIC_RELAXED) == cycle || vm->roots_cycle != cycle)
         return; /* scanned, or to be scanned with vm's roots */

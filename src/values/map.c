@@ -180,7 +180,7 @@ static change change_of(ivm_heap *h, uint64_t edit, ivm_value root, ivm_value k,
 
 static bool editable(const change *c, uint64_t edit)
 {
-    return c->edit != 0 && edit == c->edit && !ivm_heap_marking(c->h);
+    return c->edit != 0 && edit == c->edit && !ivm_heap_no_edits(c->h);
 }
 
 /* Slots to allocate for `len` used ones, where the node had `old_len`:
@@ -758,7 +758,8 @@ static ivm_transient_status transient_change(ivm_heap *h, ivm_value tv, uint64_t
     ivm_value root = add ? any_assoc(&c, t->root) : any_dissoc(&c, t->root);
     /* the barrier: the old root too, whose children the new one shares */
     ivm_heap_shade(h, t->root);
-    __atomic_store_n(&t->root, root, __ATOMIC_RELEASE); /* a concurrent collector may read it */
+    /* a concurrent collector may read it */
+    __atomic_store_n(&t->root, ivm_heap_forward(h, root), __ATOMIC_RELEASE);
     ivm_heap_shade(h, root);
     return IVM_TRANSIENT_OK;
 }

@@ -334,16 +334,22 @@ struct ivm_heap {
     /* Tests only: replaces ivm_hash for hash map and set keys, to force
      * collisions. NULL in normal use. */
     uint32_t (*key_hash_for_tests)(ivm_value key);
-    /* The collector's barrier (the VM's; NULL without one): see
-     * ivm_heap_shade. */
+    /* The collector's barriers (the VM's; NULL without one): see
+     * ivm_heap_shade and ivm_heap_forward. */
     void (*shade)(ivm_heap *h, ivm_value v);
+    ivm_value (*forward)(ivm_heap *h, ivm_value v);
 };
 
-/* Whether a concurrent cycle marks: a transient's nodes are then copied,
- * not edited in place (gc.h). */
 static inline bool ivm_heap_marking(const ivm_heap *h)
 {
     return __atomic_load_n(&h->arena->marking, __ATOMIC_ACQUIRE);
+}
+
+/* Whether a concurrent cycle marks or evacuates: a transient's nodes are
+ * then copied, not edited in place (gc.h). */
+static inline bool ivm_heap_no_edits(const ivm_heap *h)
+{
+    return __atomic_load_n(&h->arena->no_edits, __ATOMIC_ACQUIRE);
 }
 
 /* A store into a mutable object (a transient's own fields) gives what it
@@ -352,6 +358,12 @@ static inline void ivm_heap_shade(ivm_heap *h, ivm_value v)
 {
     if (h->shade && ivm_heap_marking(h))
         h->shade(h, v);
+}
+
+/* And stores the copy of what it stores while the collector evacuates. */
+static inline ivm_value ivm_heap_forward(ivm_heap *h, ivm_value v)
+{
+    return h->forward && ivm_heap_no_edits(h) ? h->forward(h, v) : v;
 }
 
 bool ivm_heap_init(ivm_heap *h, size_t arena_bytes, ivm_arena_mode mode);

@@ -105,7 +105,7 @@ static ivm_vec_node *node_new(ivm_heap *h, unsigned need, uint64_t edit)
 static ivm_vec_node *editable(ivm_heap *h, ivm_value n, unsigned keep,
                               unsigned need, uint64_t edit)
 {
-    if (edit != 0 && n != IVM_NIL && as_node(n)->edit == edit && !ivm_heap_marking(h)) {
+    if (edit != 0 && n != IVM_NIL && as_node(n)->edit == edit && !ivm_heap_no_edits(h)) {
         IVM_ASSERT(capacity(as_node(n)) == IVM_VEC_WIDTH);
         return as_node(n);
     }
@@ -435,8 +435,8 @@ static void tstore(ivm_heap *h, ivm_tvec *t, const vstate *s)
     t->count = s->count;
     t->shift = s->shift;
     /* a concurrent collector may read them meanwhile */
-    __atomic_store_n(&t->root, s->root, __ATOMIC_RELEASE);
-    __atomic_store_n(&t->tail, s->tail, __ATOMIC_RELEASE);
+    __atomic_store_n(&t->root, ivm_heap_forward(h, s->root), __ATOMIC_RELEASE);
+    __atomic_store_n(&t->tail, ivm_heap_forward(h, s->tail), __ATOMIC_RELEASE);
     ivm_heap_shade(h, s->root);
     ivm_heap_shade(h, s->tail);
 }
