@@ -568,26 +568,34 @@ bool ivm_gc_evac_begin(ivm_gc *gc)
     /* the sparse regions born before the cycle, sparsest first, as many
      * as the free regions can take (as select_regions) */
     enum { BUCKETS = 16 };
+    uint64_t limit = (uint64_t)IVM_REGION_SIZE * IVM_GC_EVACUATE_PCT / 100;
+    /* The candidates, listed under the lock (the table changes as the
+     * program takes regions); regions born before the cycle stay as they
+     * are meanwhile (every cursor left them at its handshake). */
     ivm_platform_mutex_lock(a->lock);
-    uint32_t nregions = a->fresh;
     uint64_t room = (uint64_t)ivm_arena_free_regions(a) * (IVM_REGION_SIZE / 4 * 3);
     room = room > (uint64_t)gc->reserve_regions * IVM_REGION_SIZE / 2
                ? room - (uint64_t)gc->reserve_regions * IVM_REGION_SIZE / 2
                : 0;
+    gc->nkept = 0;
+    for (uint32_t i = 0; i < a->fresh; i++) {
+        ivm_region *r = &a->regions[i];
+        if (r->state == IVM_REGION_FULL && r->born != gc->cycle && r->live_bytes <= limit)
+            gc->kept[gc->nkept++] = i;
+    }
     ivm_platform_mutex_unlock(a->lock);
-    uint64_t limit = (uint64_t)IVM_REGION_SIZE * IVM_GC_EVACUATE_PCT / 100;
     gc->nevacuating = 0;
     for (unsigned b = 0; b < BUCKETS && room > 0; b++)
-        for (uint32_t i = 0; i < nregions; i++) {
-            ivm_region *r = &a->regions[i];
-            if (r->state != IVM_REGION_FULL || r->born == gc->cycle || r->live_bytes > limit ||
-                (uint64_t)r->live_bytes * BUCKETS / IVM_REGION_SIZE != b)
+        for (uint32_t k = 0; k < gc->nkept; k++) {
+            uint32_t i = gc->kept[k];
+            uint32_t live = a->regions[i].live_bytes; /* the collector's own field */
+            if ((uint64_t)live * BUCKETS / IVM_REGION_SIZE != b)
                 continue;
-            if (r->live_bytes > room)
+            if (live > room)
                 break;
             if (!evacuable(gc, i))
                 continue;
-            room -= r->live_bytes;
+            room -= live;
             gc->evacuating[gc->nevacuating++] = i;
         }
     if (gc->nevacuating == 0)
@@ -610,7 +618,13 @@ bool ivm_gc_evac_begin(ivm_gc *gc)
     return true;
 }
 
-/* Rewrites one slot that refers to an old copy; counts it in `found`. */
+/* Rewrites one slot that refers to an old copy; counts it in `found`.
+ * Programs read the slot meanwhile with plain loads: each sees the old or
+ * the new copy, the same value (the design's one intended data race, which
+ * ThreadSanitizer is told not to watch). */
+#if defined(__SANITIZE_THREAD__)
+__attribute__((no_sanitize_thread))
+#endif
 static inline void cfix_ref(const ivm_gc *gc, ivm_value *slot, uint64_t *found)
 {
     ivm_value v = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
@@ -663,7 +677,7 @@ void ivm_gc_evac_fix_heap(ivm_gc *gc)
         else if (r.state == IVM_REGION_FULL && (all || r.live_bytes))
             cfix_objects(gc, start, start + r.used, all, &found);
     }
-    gc->evac_found += found;
+    __atomic_add_fetch(&gc->evac_found, found, __ATOMIC_RELAXED);
 }
 
 void ivm_gc_evac_fix_since(ivm_gc *v, ivm_bump *b)
