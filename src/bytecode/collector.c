@@ -135,7 +135,7 @@ ivm_value ivm_vm_forward(ivm_vm *vm, ivm_value v)
 /* Locked: wakes the collector for a cycle unless one runs. */
 static void ask_cycle(ivm_runtime *rt)
 {
-    if (!rt->gc_running) {
+    if (!rt->gc_running && !rt->gc_shutdown) {
         rt->gc_asked = true;
         ivm_platform_cond_signal(rt->gc_wake);
     }
@@ -151,7 +151,7 @@ bool ivm_vm_concurrent_collect(ivm_vm *vm)
     if (__atomic_load_n(&rt->gc_full, __ATOMIC_RELAXED))
         return false; /* kept asking until the world stops for it */
     ivm_platform_mutex_lock(rt->lock);
-    if (rt->stopping) { /* the collector verifies: the caller stops */
+    if (rt->stopping || rt->gc_shutdown) { /* the collector verifies, or is gone */
         ivm_platform_mutex_unlock(rt->lock);
         return false;
     }
@@ -232,12 +232,15 @@ static void verify_stopped(ivm_runtime *rt)
     ivm_platform_mutex_lock(rt->lock);
     rt->stopping = true;
     ivm_arena_request_collection(rt->gc.heap->arena);
-    while (rt->waiting < rt->active)
+    while (rt->waiting < rt->active && !rt->gc_shutdown)
         ivm_platform_cond_wait(rt->stopped_cond, rt->lock);
+    bool stopped = !rt->gc_shutdown;
     ivm_platform_mutex_unlock(rt->lock);
-    for (uint32_t i = 0; i < rt->nvms; i++)
-        ivm_arena_retire(rt->gc.heap->arena, &rt->vms[i]->heap.bump);
-    ivm_gc_verify_or_exit(&rt->gc, "concurrent cycle", rt->gc.stats.cycles);
+    if (stopped) {
+        for (uint32_t i = 0; i < rt->nvms; i++)
+            ivm_arena_retire(rt->gc.heap->arena, &rt->vms[i]->heap.bump);
+        ivm_gc_verify_or_exit(&rt->gc, "concurrent cycle", rt->gc.stats.cycles);
+    }
     ivm_platform_mutex_lock(rt->lock);
     ivm_arena_clear_request(rt->gc.heap->arena);
     rt->waiting = 0;
@@ -267,7 +270,12 @@ static uint64_t run_round(ivm_runtime *rt, bool marking, uint32_t *unscanned)
                 *unscanned = rt->scan_procs_hook(rt->hook_context, gc, gc->cycle);
         }
         ivm_platform_mutex_lock(rt->lock);
-        bool done = round_done(rt, round) || rt->gc_shutdown;
+        if (rt->gc_shutdown) { /* an unfinished round: nothing may be freed */
+            ivm_platform_mutex_unlock(rt->lock);
+            *unscanned = 1;
+            return marked;
+        }
+        bool done = round_done(rt, round);
         if (!done)
             ivm_platform_cond_timedwait(rt->gc_wake, rt->lock, WAIT_NS);
         ivm_platform_mutex_unlock(rt->lock);
@@ -392,13 +400,9 @@ void ivm_collector_stop(ivm_runtime *rt)
         ivm_platform_mutex_lock(rt->lock);
         rt->gc_shutdown = true;
         ivm_platform_cond_broadcast(rt->gc_wake);
+        ivm_platform_cond_broadcast(rt->stopped_cond); /* verify_stopped */
         ivm_platform_mutex_unlock(rt->lock);
         ivm_platform_thread_join(rt->collector);
         rt->collector = NULL;
     }
-    if (rt->gc_wake)
-        ivm_platform_cond_free(rt->gc_wake);
-    if (rt->gc_done_cond)
-        ivm_platform_cond_free(rt->gc_done_cond);
-    rt->gc_wake = rt->gc_done_cond = NULL;
 }

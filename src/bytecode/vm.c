@@ -274,6 +274,10 @@ static bool init_runtime(ivm_runtime *rt, ivm_heap *heap)
 static void destroy_runtime(ivm_runtime *rt)
 {
     ivm_collector_stop(rt);
+    if (rt->gc_wake)
+        ivm_platform_cond_free(rt->gc_wake);
+    if (rt->gc_done_cond)
+        ivm_platform_cond_free(rt->gc_done_cond);
     for (uint32_t i = 0; i < rt->nmodules; i++) {
         ivm_platform_free(rt->modules[i]->protos);
         ivm_platform_free(rt->modules[i]);

@@ -361,6 +361,9 @@ void ivm_vm_shared_roots(ivm_runtime *rt, ivm_gc *gc);
  * for the runtime (--gc=concurrent): collections requested from then on
  * are its cycles. */
 bool ivm_collector_start(ivm_runtime *rt);
+/* Ends its thread (once a cycle under way has stopped, freeing nothing it
+ * has not finished); the runtime's collections are stop-the-world ones
+ * from then on. */
 void ivm_collector_stop(ivm_runtime *rt);
 /* At a safepoint, in concurrent mode: takes part in a handshake round if
  * one waits for this thread, and asks for a cycle if the arena wants one.

@@ -437,6 +437,7 @@ static void report_gc(void *context, int status)
     (void)status;
     ivm_vm *vm = context;
     ivm_vm_flush(vm);
+    ivm_collector_stop(vm->rt); /* its figures stay still */
     ivm_buf b = {0};
     ivm_gc_report(&vm->rt->gc, &b);
     ivm_platform_write(IVM_STDERR, b.data, b.len);
