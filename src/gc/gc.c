@@ -475,7 +475,12 @@ void ivm_gc_verify_or_exit(ivm_gc *gc, const char *after, uint64_t n)
 static inline uint32_t evac_index_of(const ivm_gc *gc, const void *p)
 {
     const ivm_arena *a = gc->heap->arena;
-    return ivm_arena_contains(a, p) ? gc->evac_index[ivm_arena_region_of(a, p)] : UINT32_MAX;
+    /* atomic: the barriers read it while the collector sets it up and
+     * clears it (they then look up addresses outside it: a settled
+     * evacuation leaves no thread an old reference) */
+    return ivm_arena_contains(a, p)
+               ? __atomic_load_n(&gc->evac_index[ivm_arena_region_of(a, p)], __ATOMIC_RELAXED)
+               : UINT32_MAX;
 }
 
 ivm_value ivm_gc_forward(const ivm_gc *gc, ivm_value v)
@@ -611,8 +616,8 @@ bool ivm_gc_evac_begin(ivm_gc *gc)
     ivm_platform_mutex_lock(a->lock); /* copies are not the program's allocation */
     a->bytes_allocated -= gc->stats.evac_bytes - copied;
     ivm_platform_mutex_unlock(a->lock);
-    for (uint32_t e = 0; e < gc->nevacuating; e++)
-        gc->evac_index[gc->evacuating[e]] = e; /* published by the flag below */
+    for (uint32_t e = 0; e < gc->nevacuating; e++) /* published by the flag below */
+        __atomic_store_n(&gc->evac_index[gc->evacuating[e]], e, __ATOMIC_RELAXED);
     __atomic_store_n(&gc->evacuating_now, true, __ATOMIC_RELEASE);
     gc->stats.evac_regions += gc->nevacuating;
     return true;
@@ -658,24 +663,27 @@ void ivm_gc_evac_fix_heap(ivm_gc *gc)
 {
     ivm_arena *a = gc->heap->arena;
     uint64_t found = 0;
+    /* The regions filled when every thread retired its cursor (just now):
+     * what is built from now on, its threads fix (ivm_gc_evac_fix_since). */
     ivm_platform_mutex_lock(a->lock);
-    uint32_t nregions = a->fresh;
+    gc->nkept = 0;
+    for (uint32_t i = 0; i < a->fresh; i++)
+        if ((a->regions[i].state == IVM_REGION_FULL || a->regions[i].state == IVM_REGION_LARGE) &&
+            gc->evac_index[i] == UINT32_MAX)
+            gc->kept[gc->nkept++] = i;
     ivm_platform_mutex_unlock(a->lock);
-    for (uint32_t i = 0; i < nregions; i++) {
-        ivm_platform_mutex_lock(a->lock); /* a region's state and extent */
-        ivm_region r = a->regions[i];
-        ivm_platform_mutex_unlock(a->lock);
-        if (gc->evac_index[i] != UINT32_MAX)
-            continue;
-        /* built in the cycle (the copies too) or before it: all live, or
-         * the marked ones; regions taken since are fixed by their threads */
-        bool all = r.born == gc->cycle;
+    for (uint32_t k = 0; k < gc->nkept; k++) {
+        uint32_t i = gc->kept[k];
+        ivm_region *r = &a->regions[i]; /* stays as it is: only the collector frees */
+        /* built in the cycle (the copies too): all live; before it: the
+         * marked ones */
+        bool all = r->born == gc->cycle;
         char *start = ivm_arena_region_start(a, i);
-        if (r.state == IVM_REGION_LARGE && (all || is_marked(gc, start)))
+        if (r->state == IVM_REGION_LARGE && (all || is_marked(gc, start)))
             cfix_objects(gc, start, start + (size_t)ivm_header_words(*(ivm_header *)start) * 8,
                          true, &found);
-        else if (r.state == IVM_REGION_FULL && (all || r.live_bytes))
-            cfix_objects(gc, start, start + r.used, all, &found);
+        else if (r->state == IVM_REGION_FULL && (all || r->live_bytes))
+            cfix_objects(gc, start, start + r->used, all, &found);
     }
     __atomic_add_fetch(&gc->evac_found, found, __ATOMIC_RELAXED);
 }
@@ -711,7 +719,7 @@ void ivm_gc_evac_end(ivm_gc *gc, bool release)
     ivm_platform_mutex_lock(a->lock);
     for (uint32_t e = 0; e < gc->nevacuating; e++) {
         uint32_t i = gc->evacuating[e];
-        gc->evac_index[i] = UINT32_MAX;
+        __atomic_store_n(&gc->evac_index[i], UINT32_MAX, __ATOMIC_RELAXED);
         if (release)
             free_region(gc, i);
     }
