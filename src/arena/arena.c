@@ -159,8 +159,10 @@ static void note_taken(ivm_arena *a, ivm_bump *b, uint32_t i)
 {
     if (b->since_cycle != a->cycle) {
         b->since_cycle = a->cycle;
-        b->nsince = 0;
+        b->nsince = b->since_done = 0;
     }
+    if (!__atomic_load_n(&a->no_edits, __ATOMIC_RELAXED)) /* no concurrent cycle runs */
+        return;
     if (b->nsince == b->since_cap) {
         uint32_t cap = b->since_cap ? b->since_cap * 2 : 16;
         uint32_t *l = ivm_platform_realloc(b->since, cap * sizeof *l);
@@ -177,7 +179,7 @@ void ivm_arena_restart_since(ivm_arena *a, ivm_bump *b)
     ivm_platform_mutex_lock(a->lock);
     retire(a, b);
     b->since_cycle = a->cycle;
-    b->nsince = 0;
+    b->nsince = b->since_done = 0;
     ivm_platform_mutex_unlock(a->lock);
 }
 

@@ -64,11 +64,13 @@ typedef struct ivm_bump {
     char *limit;
     char *end;
     uint32_t region; /* index of the region the cursor fills, or UINT32_MAX */
-    /* The regions (and large spans) this cursor took since the arena's
-     * cycle last changed, its current one included: a concurrent cycle's
-     * handshake traces what its thread built since the cycle began. */
+    /* The regions (and large spans) this cursor took while a concurrent
+     * cycle runs, since the arena's cycle last changed (or the collector
+     * restarted the list), its current one included: a handshake traces
+     * or fixes what its thread built since. */
     uint32_t *since;
     uint32_t nsince, since_cap;
+    uint32_t since_done; /* the collector's walks are done with since[0..] */
     uint32_t since_cycle;
 } ivm_bump;
 

@@ -41,7 +41,7 @@ static void handshake_roots(ivm_vm *vm, uint32_t cycle)
     if (rt->vm_roots_hook)
         rt->vm_roots_hook(rt->hook_context, vm, v, cycle);
     ivm_stack_clear_running(vm);
-    ivm_gc_trace_since(v, &vm->heap.bump);
+    ivm_gc_trace_since(v, &vm->heap.bump, true);
     ivm_arena_retire(vm->heap.arena, &vm->heap.bump);
     vm->roots_cycle = cycle;
 }
@@ -71,9 +71,33 @@ static bool handshake_evac(ivm_vm *vm, uint32_t pass)
         rt->vm_roots_hook(rt->hook_context, vm, v, pass);
     v->cfixing = false;
     ivm_stack_clear_running(vm); /* stale slots were not fixed */
-    ivm_gc_evac_fix_since(v, &vm->heap.bump);
+    ivm_gc_evac_fix_since(v, &vm->heap.bump, true);
+    ivm_arena_restart_since(vm->heap.arena, &vm->heap.bump);
     __atomic_add_fetch(&rt->gc.evac_found, v->evac_found, __ATOMIC_RELAXED);
     return true;
+}
+
+/* Between handshakes, at a safepoint: what this thread's next handshake
+ * would trace or fix in the regions it has filled, done now, a region at
+ * a time, so that the handshake itself stays short. */
+static void step(ivm_vm *vm)
+{
+    ivm_runtime *rt = vm->rt;
+    ivm_gc *v = vm->gc_visitor;
+    ivm_bump *b = &vm->heap.bump;
+    if (__atomic_load_n(&rt->evac_pass, __ATOMIC_ACQUIRE)) {
+        if (vm->evac_ack != __atomic_load_n(&rt->evac_id, __ATOMIC_ACQUIRE))
+            return;
+        v->evac_found = 0;
+        ivm_gc_evac_fix_since(v, b, false);
+        __atomic_add_fetch(&rt->gc.evac_found, v->evac_found, __ATOMIC_RELAXED);
+    } else if (ivm_gc_marking(&rt->gc)) {
+        uint32_t cycle = __atomic_load_n(&rt->gc.cycle, __ATOMIC_ACQUIRE);
+        if (vm->barrier_cycle != cycle || vm->roots_cycle == cycle)
+            return; /* not yet (the collector reads nothing yet), or no more */
+        ivm_gc_trace_since(v, b, false);
+        ivm_gc_hand_over(v);
+    }
 }
 
 /* The first handshake of a cycle only says that this thread's barriers
@@ -107,8 +131,11 @@ void ivm_vm_handshake(ivm_vm *vm)
     if (vm->gc_hold || vm->parked)
         return;
     uint32_t round = __atomic_load_n(&rt->hs_round, __ATOMIC_ACQUIRE);
-    if (round == __atomic_load_n(&vm->hs_done, __ATOMIC_RELAXED))
+    if (round == __atomic_load_n(&vm->hs_done, __ATOMIC_RELAXED)) {
+        if (vm->heap.bump.nsince > vm->heap.bump.since_done + 1)
+            step(vm);
         return;
+    }
     uint64_t start = ivm_platform_now_ns();
     if (!handshake(vm, round))
         return;

@@ -34,7 +34,7 @@ static __attribute__((noinline)) ivm_status safepoint(ivm_vm *vm, uint32_t live)
 {
     vm->top_live = live;
     vm->budget = vm->budget_reset;
-    if (ivm_arena_collect_requested(vm->heap.arena) || ivm_vm_handshake_due(vm))
+    if (ivm_arena_collect_requested(vm->heap.arena) || ivm_vm_collector_due(vm))
         ivm_vm_collect(vm);
     vm->top_live = UINT32_MAX;
     if (ivm_platform_interrupted())

@@ -304,11 +304,14 @@ bool ivm_vm_init_thread(ivm_vm *vm, ivm_vm *main);
  * every other thread's VM. */
 void ivm_vm_destroy(ivm_vm *vm);
 
-/* Whether the collector waits for this thread's handshake. */
-static inline bool ivm_vm_handshake_due(const ivm_vm *vm)
+/* Whether the concurrent collector has work for this thread's safepoint:
+ * a handshake it waits for, or regions the thread filled since its last
+ * one, whose objects its next handshake would trace or fix. */
+static inline bool ivm_vm_collector_due(const ivm_vm *vm)
 {
     return __atomic_load_n(&vm->rt->hs_round, __ATOMIC_RELAXED) !=
-           __atomic_load_n(&vm->hs_done, __ATOMIC_RELAXED);
+               __atomic_load_n(&vm->hs_done, __ATOMIC_RELAXED) ||
+           vm->heap.bump.nsince > vm->heap.bump.since_done + 1;
 }
 
 static inline bool ivm_vm_preempted(const ivm_vm *vm)

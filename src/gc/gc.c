@@ -125,6 +125,7 @@ void ivm_gc_set_stress(ivm_gc *gc, uint32_t every)
 }
 
 static void cfix_slot(ivm_gc *v, ivm_value *slot);
+static void walk_since(ivm_gc *v, ivm_bump *b, bool whole, void (*fn)(ivm_gc *, char *, char *));
 
 /* ---- Marking ----------------------------------------------------------- */
 
@@ -393,6 +394,10 @@ static void set_next_collection(ivm_gc *gc)
     uint64_t free_bytes = (uint64_t)ivm_arena_free_regions(a) * IVM_REGION_SIZE;
     uint64_t reserve = (uint64_t)gc->reserve_regions * IVM_REGION_SIZE;
     uint64_t room = free_bytes > reserve ? free_bytes - reserve : 0;
+    /* A concurrent cycle needs room for what the program allocates while
+     * it runs: it starts when half of the room is left. */
+    if (gc->black != IVM_GC_NO_BLACK)
+        room /= 2;
     if (budget > room)
         budget = room > IVM_REGION_SIZE ? room : IVM_REGION_SIZE;
     a->collect_at = a->bytes_allocated + budget;
@@ -610,8 +615,18 @@ bool ivm_gc_evac_begin(ivm_gc *gc)
         return (gc->nevacuating = 0);
     gc->evac_to = to;
     uint64_t copied = gc->stats.evac_bytes;
-    for (uint32_t e = 0; e < gc->nevacuating; e++)
+    for (uint32_t e = 0; e < gc->nevacuating; e++) {
+        /* the program takes free regions meanwhile: stop short of them */
+        if (ivm_arena_free_regions(a) < gc->reserve_regions / 4 + 2) {
+            gc->nevacuating = e;
+            break;
+        }
         copy_region(gc, gc->evacuating[e], e);
+    }
+    if (gc->nevacuating == 0) {
+        ivm_arena_retire(a, &gc->to);
+        return false;
+    }
     ivm_arena_retire(a, &gc->to);
     ivm_platform_mutex_lock(a->lock); /* copies are not the program's allocation */
     a->bytes_allocated -= gc->stats.evac_bytes - copied;
@@ -688,25 +703,16 @@ void ivm_gc_evac_fix_heap(ivm_gc *gc)
     __atomic_add_fetch(&gc->evac_found, found, __ATOMIC_RELAXED);
 }
 
-void ivm_gc_evac_fix_since(ivm_gc *v, ivm_bump *b)
+static void fix_built(ivm_gc *v, char *p, char *end)
 {
-    ivm_arena *a = v->heap->arena;
-    const ivm_gc *gc = v->collector;
     uint64_t found = 0;
-    ivm_platform_mutex_lock(a->lock);
-    bool current = b->since_cycle == a->cycle;
-    ivm_platform_mutex_unlock(a->lock);
-    for (uint32_t k = 0; current && k < b->nsince; k++) {
-        uint32_t i = b->since[k];
-        char *start = ivm_arena_region_start(a, i);
-        if (a->regions[i].state == IVM_REGION_LARGE)
-            cfix_objects(gc, start, start + (size_t)ivm_header_words(*(ivm_header *)start) * 8,
-                         true, &found);
-        else
-            cfix_objects(gc, start, ivm_arena_used_end(a, b, i), true, &found);
-    }
+    cfix_objects(v->collector, p, end, true, &found);
     v->evac_found += found;
-    ivm_arena_restart_since(a, b);
+}
+
+void ivm_gc_evac_fix_since(ivm_gc *v, ivm_bump *b, bool whole)
+{
+    walk_since(v, b, whole, fix_built);
 }
 
 void ivm_gc_evac_end(ivm_gc *gc, bool release)
@@ -772,22 +778,33 @@ static void trace_objects(ivm_gc *v, char *p, char *end)
     }
 }
 
-void ivm_gc_trace_since(ivm_gc *v, ivm_bump *b)
+/* Applies fn to the objects of b's `since` regions not done yet: those b
+ * has left (then done), and with `whole` the one it fills too, up to its
+ * cursor. Only b's thread, or the collector while b's is parked. */
+static void walk_since(ivm_gc *v, ivm_bump *b, bool whole, void (*fn)(ivm_gc *, char *, char *))
 {
     ivm_arena *a = v->heap->arena;
     ivm_platform_mutex_lock(a->lock); /* for the cycle and the table */
     bool current = b->since_cycle == a->cycle;
     ivm_platform_mutex_unlock(a->lock);
-    if (!current)
-        return;
-    for (uint32_t k = 0; k < b->nsince; k++) {
+    for (uint32_t k = b->since_done; current && k < b->nsince; k++) {
         uint32_t i = b->since[k];
+        bool filling = b->region == i && b->ptr;
+        if (filling && !whole)
+            break;
         char *start = ivm_arena_region_start(a, i);
         if (a->regions[i].state == IVM_REGION_LARGE)
-            trace_objects(v, start, start + (size_t)ivm_header_words(*(ivm_header *)start) * 8);
+            fn(v, start, start + (size_t)ivm_header_words(*(ivm_header *)start) * 8);
         else
-            trace_objects(v, start, ivm_arena_used_end(a, b, i));
+            fn(v, start, ivm_arena_used_end(a, b, i));
+        if (!filling)
+            b->since_done = k + 1;
     }
+}
+
+void ivm_gc_trace_since(ivm_gc *v, ivm_bump *b, bool whole)
+{
+    walk_since(v, b, whole, trace_objects);
 }
 
 void ivm_gc_hand_over(ivm_gc *v)

@@ -253,8 +253,11 @@ static inline bool ivm_gc_marking(const ivm_gc *gc)
 /* A barrier: v keeps x for its next handover. */
 void ivm_gc_shade(ivm_gc *v, ivm_value x);
 /* Stacks the fields of every object b's thread built since the cycle
- * began (its `since` regions, the current one up to its cursor). */
-void ivm_gc_trace_since(ivm_gc *v, ivm_bump *b);
+ * began (its `since` regions): those of the regions it has left and not
+ * traced yet, and with `whole` those of the one it fills, up to its
+ * cursor. Without `whole`, a thread spreads the work over its safepoints
+ * before its handshake (ivm_vm_collector_step). */
+void ivm_gc_trace_since(ivm_gc *v, ivm_bump *b, bool whole);
 /* Gives v's stacked values to its collector. */
 void ivm_gc_hand_over(ivm_gc *v);
 void ivm_gc_cycle_begin(ivm_gc *gc);
@@ -301,9 +304,9 @@ static inline bool ivm_gc_evacuating(const ivm_gc *gc)
 {
     return __atomic_load_n(&gc->evacuating_now, __ATOMIC_ACQUIRE);
 }
-/* A visitor fixes what b's thread built since its last handshake, then
- * restarts b's list. */
-void ivm_gc_evac_fix_since(ivm_gc *v, ivm_bump *b);
+/* A visitor fixes what b's thread built since its last handshake (as
+ * ivm_gc_trace_since walks it), counting old references in evac_found. */
+void ivm_gc_evac_fix_since(ivm_gc *v, ivm_bump *b, bool whole);
 /* Frees the evacuated regions (release) or gives them up (the copies
  * stay too); the barriers stop forwarding and transients edit again. */
 void ivm_gc_evac_end(ivm_gc *gc, bool release);
