@@ -144,6 +144,12 @@ Test(cli, bad_option_values)
     expect_usage_error(&p, "--schedulers needs a number of threads, 1 to 1024");
     t_ivm(&p, NULL, "--gc-stats=1", "run", example("hello.ivs"), NULL);
     expect_usage_error(&p, "unknown option: --gc-stats=1");
+    t_ivm(&p, NULL, "--gc=parallel", "run", example("hello.ivs"), NULL);
+    expect_usage_error(&p, "bad --gc mode (concurrent or stw): parallel");
+    t_ivm(&p, NULL, "--gc", "", "run", example("hello.ivs"), NULL);
+    expect_usage_error(&p, "bad --gc mode (concurrent or stw): ");
+    t_ivm(&p, NULL, "--gc", NULL);
+    expect_usage_error(&p, "--gc needs a mode: concurrent or stw");
     t_ivm(&p, NULL, "-e", NULL);
     expect_usage_error(&p, "-e needs an expression");
 }

@@ -509,3 +509,74 @@ Test(gc, free_memory_goes_back_beyond_the_budget_or_on_request)
     cr_assert_not(big.rt->gc.release_memory, "a request is served once");
     ivm_vm_destroy(&big);
 }
+
+/* ---- The concurrent collector (through the CLI: it needs the scheduler) - */
+
+/* n, as --gc-stats prints it after `label` (-1 if absent). */
+static double stat_after(const char *err, const char *label)
+{
+    const char *at = strstr(err, label);
+    return at ? strtod(at + strlen(label), NULL) : -1;
+}
+
+/* Half of a 40 MB heap of strings dies, then churn: cycles run back to
+ * back, mark beside the program, and evacuate the half-empty regions;
+ * verify checks the heap after each one. */
+static const char fragmenting[] =
+    "(defn build [n] (loop [i 0 v []] (if (< i n)"
+    "  (recur (inc i) (conj v (str \"item-\" i \"-\" (apply str (repeat 100 \"x\"))))) v)))"
+    "(defn odds [v] (persistent! (reduce (fn [t i] (conj! t (nth v i))) (transient [])"
+    "  (range 1 (count v) 2))))"
+    "(defn churn [v n] (loop [i 0 acc 0] (if (< i n)"
+    "  (recur (inc i) (+ acc (count (str (nth v (mod (* i 7) (count v))) i)))) acc)))"
+    "(let [v (odds (build 200000))] [(count v) (churn v 200000) (nth v 99999)])";
+
+Test(gc, concurrent_cycles_mark_and_evacuate_beside_the_program)
+{
+    t_proc p;
+    setenv("IVM_GC_VERIFY", "1", 1);
+    setenv("IVM_GC_STRESS", "20000", 1);
+    int code = t_ivm(&p, NULL, "--gc=concurrent", "--gc-stats", "-e", fragmenting, NULL);
+    unsetenv("IVM_GC_VERIFY");
+    unsetenv("IVM_GC_STRESS");
+    cr_assert_eq(code, 0, "stderr: %s", p.err);
+    cr_assert(strstr(p.out, "[100000 ") && strstr(p.out, " \"item-199999-xxx"), "out: %s", p.out);
+    cr_assert_gt(stat_after(p.err, "gc: concurrent cycles: "), 1, "stderr: %s", p.err);
+    cr_assert_gt(stat_after(p.err, "gc: evacuated by concurrent cycles: "), 0, "stderr: %s",
+                 p.err);
+    cr_assert_gt(stat_after(p.err, "gc: verified "), 0, "stderr: %s", p.err);
+}
+
+Test(gc, the_stop_the_world_collector_runs_no_cycles)
+{
+    t_proc p;
+    setenv("IVM_GC_STRESS", "20000", 1);
+    int code = t_ivm(&p, NULL, "--gc=stw", "--gc-stats", "-e", fragmenting, NULL);
+    unsetenv("IVM_GC_STRESS");
+    cr_assert_eq(code, 0, "stderr: %s", p.err);
+    cr_assert_null(strstr(p.err, "concurrent cycles"), "stderr: %s", p.err);
+    cr_assert_gt(stat_after(p.err, "gc: collections: "), 1, "stderr: %s", p.err);
+}
+
+/* A value and its copy are one value: compare-and-set! on a shared atom
+ * and identical? agree while cycles move what they hold (the program may
+ * hold the old copy while the cell holds the new one). */
+Test(gc, identity_holds_across_evacuation)
+{
+    t_proc p;
+    setenv("IVM_GC_VERIFY", "1", 1);
+    setenv("IVM_GC_STRESS", "3000", 1);
+    int code = t_ivm(&p, NULL, "--gc=concurrent", "-e",
+                     "(def a (atom nil :shared true))"
+                     "(loop [i 0 ok 0] (if (< i 3000)"
+                     "  (let [v (vec (range (mod i 50)))]"
+                     "    (reset! a v)"
+                     "    (dotimes [_ 20] (vec (repeat 30 i)))"
+                     "    (recur (inc i) (+ ok (if (and (identical? v @a) (compare-and-set! a v i)) 1 0))))"
+                     "  ok))",
+                     NULL);
+    unsetenv("IVM_GC_VERIFY");
+    unsetenv("IVM_GC_STRESS");
+    cr_assert_eq(code, 0, "stderr: %s", p.err);
+    cr_assert_str_eq(p.out, "3000\n");
+}

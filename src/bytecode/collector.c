@@ -24,8 +24,8 @@
 #include "ivm/platform.h"
 
 #define WAIT_NS 200000 /* the collector looks at parked VMs this often */
-#define EVAC_ROUNDS 16                 /* an evacuation that needs more is given up */
-#define EVAC_ROUND_NS 200000000u       /* and so is one whose round takes longer */
+#define EVAC_ROUNDS 32                 /* an evacuation that needs more is given up */
+#define EVAC_ROUND_NS 1000000000u      /* and so is one whose round takes longer */
 
 /* ---- Handshakes (any thread) ------------------------------------------- */
 

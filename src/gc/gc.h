@@ -295,7 +295,9 @@ void ivm_gc_cycle_abandon(ivm_gc *gc);
  *  A thread inside a native's call back into the VM (nested_calls > 1)
  *  may hold old references in C variables: its handshake waits until it
  *  leaves it. Evacuation that does not settle is abandoned: the old
- *  regions stay (both copies are valid), and the next cycle sorts it out. */
+ *  regions stay (both copies are valid), and the next cycle sorts it out,
+ *  except that identity (identical?, compare-and-set!) no longer sees one
+ *  copy through the other. */
 bool ivm_gc_evac_begin(ivm_gc *gc);
 void ivm_gc_evac_fix_heap(ivm_gc *gc);
 /* The copy of v if it lies in an evacuated region, else v (any thread). */

@@ -434,14 +434,15 @@ static ivm_status atom_cas(ivm_vm *vm, ivm_value a, ivm_value from, ivm_value to
         return st;
     ivm_atom *at = ivm_as_atom(a);
     if (at->shared) {
-        /* While the collector evacuates, the cell may hold the copy of
-         * `from`; it gets the copy of `to`. */
-        ivm_value stored = ivm_vm_forward(vm, to), from_copy = ivm_vm_forward(vm, from);
-        *done = __atomic_compare_exchange_n(&at->cell, &from, stored, false, __ATOMIC_ACQ_REL,
-                                            __ATOMIC_ACQUIRE);
-        if (!*done && from_copy != from)
-            *done = __atomic_compare_exchange_n(&at->cell, &from_copy, stored, false,
-                                                __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+        /* While the collector evacuates, the cell and `from` may each be
+         * the old copy or the new one of the same value: the same, then.
+         * The cell gets the copy of `to`. */
+        ivm_value stored = ivm_vm_forward(vm, to), want = ivm_vm_forward(vm, from);
+        ivm_value seen = from;
+        while (!(*done = __atomic_compare_exchange_n(&at->cell, &seen, stored, false,
+                                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) &&
+               seen != from && ivm_vm_forward(vm, seen) == want)
+            from = seen;
         if (*done) { /* the barrier on the one mutable word */
             ivm_vm_shade(vm, from);
             ivm_vm_shade(vm, to);

@@ -4,7 +4,8 @@
 # NAME.err exists, its stderr must match too, and NAME.status (default 0)
 # gives the expected exit status. Under the collector's stress mode
 # (IVM_GC_STRESS set), tests marked by a NAME.slow file are skipped: they
-# run for minutes there. Usage: run.sh IVM LANGDIR [NAME...]
+# run for minutes there. IVM_OPTIONS, if set, goes before `run` (e.g.
+# --gc=stw). Usage: run.sh IVM LANGDIR [NAME...]
 ivm=$1 dir=$2
 shift 2
 [ $# -gt 0 ] || set -- $(cd "$dir" && ls *.iv | sed 's/\.iv$//')
@@ -13,7 +14,8 @@ trap 'rm -rf "$tmp"' EXIT
 pass=0 fail=0
 for name in "$@"; do
   [ -n "${IVM_GC_STRESS:-}" ] && [ -f "$dir/$name.slow" ] && continue
-  (cd "$dir" && "$ivm" run "$name.iv" arg1 "arg 2" > "$tmp/out" 2> "$tmp/err" < /dev/null)
+  # shellcheck disable=SC2086 # IVM_OPTIONS: options, one word each
+  (cd "$dir" && "$ivm" ${IVM_OPTIONS:-} run "$name.iv" arg1 "arg 2" > "$tmp/out" 2> "$tmp/err" < /dev/null)
   status=$?
   want_status=0
   [ -f "$dir/$name.status" ] && want_status=$(cat "$dir/$name.status")
