@@ -196,12 +196,14 @@ bool ivm_vm_concurrent_collect(ivm_vm *vm)
     ivm_platform_mutex_unlock(rt->lock);
     if (!wait)
         return !low;
+    uint64_t start = ivm_platform_now_ns();
     ivm_vm_park(vm);
     ivm_platform_mutex_lock(rt->lock);
     while (rt->gc_cycles_done == done && rt->gc_running)
         ivm_platform_cond_wait(rt->gc_done_cond, rt->lock);
     ivm_platform_mutex_unlock(rt->lock);
     ivm_vm_unpark(vm);
+    ivm_gc_note_stall(&rt->gc, ivm_platform_now_ns() - start);
     return true;
 }
 

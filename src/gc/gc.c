@@ -911,14 +911,27 @@ void ivm_gc_cycle_abandon(ivm_gc *gc)
     gc->stack_len = 0;
 }
 
+/* *max = the larger of *max and ns (any thread). */
+static void atomic_max(uint64_t *max, uint64_t ns)
+{
+    uint64_t seen = __atomic_load_n(max, __ATOMIC_RELAXED);
+    while (ns > seen &&
+           !__atomic_compare_exchange_n(max, &seen, ns, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        ;
+}
+
 void ivm_gc_note_handshake(ivm_gc *gc, uint64_t ns)
 {
     __atomic_add_fetch(&gc->stats.handshakes, 1, __ATOMIC_RELAXED);
     __atomic_add_fetch(&gc->stats.handshake_histogram[pause_bucket(ns)], 1, __ATOMIC_RELAXED);
-    uint64_t max = __atomic_load_n(&gc->stats.handshake_max_ns, __ATOMIC_RELAXED);
-    while (ns > max && !__atomic_compare_exchange_n(&gc->stats.handshake_max_ns, &max, ns, false,
-                                                    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-        ;
+    atomic_max(&gc->stats.handshake_max_ns, ns);
+}
+
+void ivm_gc_note_stall(ivm_gc *gc, uint64_t ns)
+{
+    __atomic_add_fetch(&gc->stats.stalls, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&gc->stats.stall_total_ns, ns, __ATOMIC_RELAXED);
+    atomic_max(&gc->stats.stall_max_ns, ns);
 }
 
 bool ivm_gc_is_live(const ivm_gc *gc, ivm_value v)
@@ -1007,6 +1020,12 @@ void ivm_gc_report(const ivm_gc *gc, ivm_buf *out)
         add_us(out, pause_percentile(s->handshake_histogram, s->handshakes, s->handshake_max_ns, 990));
         ivm_buf_add_cstr(out, ", longest ");
         add_us(out, s->handshake_max_ns);
+        ivm_buf_add_cstr(out, "\ngc: waits for a cycle, short of memory: ");
+        ivm_buf_add_int(out, (int64_t)s->stalls);
+        ivm_buf_add_cstr(out, ", total ");
+        add_ms(out, s->stall_total_ns);
+        ivm_buf_add_cstr(out, ", longest ");
+        add_ms(out, s->stall_max_ns);
         ivm_buf_add_cstr(out, "\ngc: evacuated by concurrent cycles: ");
         add_mib(out, s->evac_bytes);
         ivm_buf_add_cstr(out, " from ");

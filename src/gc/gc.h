@@ -71,6 +71,7 @@ typedef struct ivm_gc_stats {
     uint64_t evac_bytes, evac_regions, evac_rounds, evac_aborted;
     uint64_t handshakes;
     uint64_t handshake_max_ns;
+    uint64_t stalls, stall_total_ns, stall_max_ns; /* waits for a cycle, short of memory */
     uint32_t handshake_histogram[IVM_GC_PAUSE_BUCKETS];
 } ivm_gc_stats;
 
@@ -315,6 +316,8 @@ void ivm_gc_evac_end(ivm_gc *gc, bool release);
 
 /* Records one handshake's pause (any thread). */
 void ivm_gc_note_handshake(ivm_gc *gc, uint64_t ns);
+/* Records a thread's wait for a cycle to end, short of memory. */
+void ivm_gc_note_stall(ivm_gc *gc, uint64_t ns);
 /* Whether the object at v is live after the last cycle: marked, or built
  * during the last concurrent cycle. */
 bool ivm_gc_is_live(const ivm_gc *gc, ivm_value v);
