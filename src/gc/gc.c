@@ -979,6 +979,19 @@ static uint64_t pause_percentile(const uint32_t *h, uint64_t n, uint64_t max, un
     return max;
 }
 
+/* "\ngc: LABEL: N, total T ms, longest M ms" */
+static void add_times(ivm_buf *b, const char *label, uint64_t n, uint64_t total_ns, uint64_t max_ns)
+{
+    ivm_buf_add_cstr(b, "\ngc: ");
+    ivm_buf_add_cstr(b, label);
+    ivm_buf_add_cstr(b, ": ");
+    ivm_buf_add_int(b, (int64_t)n);
+    ivm_buf_add_cstr(b, ", total ");
+    add_ms(b, total_ns);
+    ivm_buf_add_cstr(b, ", longest ");
+    add_ms(b, max_ns);
+}
+
 static void add_us(ivm_buf *b, uint64_t ns)
 {
     ivm_buf_add_int(b, (int64_t)(ns / 1000));
@@ -1004,12 +1017,7 @@ void ivm_gc_report(const ivm_gc *gc, ivm_buf *out)
     ivm_buf_add_cstr(out, ", p99 ");
     add_ms(out, pause_percentile(s->pause_histogram, s->collections, s->pause_max_ns, 990));
     if (s->cycles) {
-        ivm_buf_add_cstr(out, "\ngc: concurrent cycles: ");
-        ivm_buf_add_int(out, (int64_t)s->cycles);
-        ivm_buf_add_cstr(out, ", total ");
-        add_ms(out, s->cycle_total_ns);
-        ivm_buf_add_cstr(out, ", longest ");
-        add_ms(out, s->cycle_max_ns);
+        add_times(out, "concurrent cycles", s->cycles, s->cycle_total_ns, s->cycle_max_ns);
         ivm_buf_add_cstr(out, ", mean ");
         add_ms(out, s->cycle_total_ns / s->cycles);
         ivm_buf_add_cstr(out, "\ngc: handshake pauses: ");
@@ -1020,12 +1028,8 @@ void ivm_gc_report(const ivm_gc *gc, ivm_buf *out)
         add_us(out, pause_percentile(s->handshake_histogram, s->handshakes, s->handshake_max_ns, 990));
         ivm_buf_add_cstr(out, ", longest ");
         add_us(out, s->handshake_max_ns);
-        ivm_buf_add_cstr(out, "\ngc: waits for a cycle, short of memory: ");
-        ivm_buf_add_int(out, (int64_t)s->stalls);
-        ivm_buf_add_cstr(out, ", total ");
-        add_ms(out, s->stall_total_ns);
-        ivm_buf_add_cstr(out, ", longest ");
-        add_ms(out, s->stall_max_ns);
+        add_times(out, "waits for a cycle, short of memory", s->stalls, s->stall_total_ns,
+                  s->stall_max_ns);
         ivm_buf_add_cstr(out, "\ngc: evacuated by concurrent cycles: ");
         add_mib(out, s->evac_bytes);
         ivm_buf_add_cstr(out, " from ");
