@@ -35,6 +35,9 @@
  *    at a time, in any order; then once more; stops when every thread has
  *    handed over its roots and the round marked nothing new (the gray
  *    count after taking the inbox, as ivm_gc_cycle_mark counts).
+ *  - Each mutator takes at most STEPS actions (handshakes are not
+ *    counted; default 2: about 10 million states, 15-25 s; -DSTEPS=3 is
+ *    well over 100 million). Every broken variant below fails within 2.
  *  - Sweep: frees every object neither marked nor black. The safety
  *    property is asserted at that instant: every object reachable from a
  *    register or from the shared root is marked or black.
@@ -69,7 +72,7 @@
  * Run (tests/model/run.sh does this for the real protocol and the broken
  * variants):
  *   spin -a [-DNO_ACK ...] concurrent_mark.pml && cc -O2 -o pan pan.c &&
- *   ./pan -m100000
+ *   ./pan -m1000000
  * "errors: 0" is a pass; an assertion violation leaves a trail that
  * `spin -t -p concurrent_mark.pml` replays.
  */
