@@ -1,8 +1,12 @@
 /* The collector: precise marking from the roots, then defragmentation by
- * evacuating the sparse regions, with a heap verifier and statistics.
+ * evacuating the sparse regions, with a heap verifier and statistics. It
+ * works in two ways: a stop-the-world collection (ivm_gc_collect, below),
+ * and concurrent cycles beside the mutators (the sections "Concurrent
+ * cycles" and "Concurrent evacuation" at the end; bytecode/collector.c
+ * drives them).
  *
- * A collection (stop-the-world in this stage: the caller stops every
- * mutator at a safepoint first):
+ * A stop-the-world collection (the caller stops every mutator at a
+ * safepoint first):
  *  1. (The collecting thread's bump cursor, gc->heap's, keeps its region,
  *     which is walked up to the cursor and is never evacuated; the VM has
  *     the other threads' cursors retire theirs first.)
