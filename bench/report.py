@@ -319,7 +319,9 @@ def gcplot(argv):
     whos = list(dict.fromkeys(w for (_, _, w) in vals))
     rows = []
     for w in whos:
-        for what, prefix, unit in (("probe lateness", "probe_late_", 1e-3), ("gc pause", "gc_pause_", 1)):
+        for what, prefix, unit in (("probe lateness", "probe_late_", 1e-3),
+                                   ("stop-the-world pause", "gc_pause_", 1),
+                                   ("handshake pause", "gc_handshake_", 1e-3)):
             keys = [f"{prefix}p50_{'us' if unit != 1 else 'ms'}", f"{prefix}p99_{'us' if unit != 1 else 'ms'}",
                     f"{prefix}max_{'us' if unit != 1 else 'ms'}" if unit != 1 else "gc_pause_longest_ms"]
             got = [None] * 3
@@ -332,8 +334,11 @@ def gcplot(argv):
     print("## Collector pauses\n")
     print("The gc_latency program (`gc_latency.iv LIVE-MB OPS`, `gc_latency.erl`): how late a probe"
           " process wakes up (p50, p99, max; a pause shows as lateness), and, for ivm, the"
-          " collector's own pause percentiles from `--gc-stats`, in ms (median over the runs),"
-          " per collector mode.\n")
+          " collector's own pauses from `--gc-stats`: its stop-the-world collections' and, for the"
+          " concurrent collector, the threads' handshakes (a thread's own pause at its safepoint,"
+          " the operating system's descheduling included), in ms (median over the runs),"
+          " per collector mode. The concurrent collector's waits for a cycle when memory runs"
+          " short are the `gc_waits` rows below.\n")
     print("| system | p50 ms | p99 ms | max ms |\n|---|---|---|---|")
     with open(dat, "w") as f:
         for name, got in rows:

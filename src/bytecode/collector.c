@@ -1,17 +1,23 @@
 /* The concurrent collector's driver (--gc=concurrent): its thread, the
  * handshakes that bring it each thread's roots, and its cycles. gc.h
- * describes a cycle and why it is enough; this file decides when threads
- * hand over, and when marking is done.
+ * describes a cycle, its evacuation and why they are enough; this file
+ * decides when threads hand over or fix, and when each phase is done.
+ * tests/model/concurrent_mark.pml models the marking protocol for spin.
  *
  * Handshake rounds: the collector raises rt->hs_round; every VM takes part
  * at its next safepoint, or when it is about to run a process (before the
  * process, so that what the process builds lies in regions born in the
- * cycle), and the collector does it for a parked VM, holding the runtime's
- * lock so that the VM cannot wake up halfway. In its first round of a
- * cycle a VM hands over its roots (handshake_roots); in every round, what
- * its barriers shaded. Marking is done when a round ends with every VM's
- * roots handed over, every process record scanned, and nothing newly
- * marked by what the round brought.
+ * cycle), and the collector does it for a parked VM, claimed so that the
+ * VM cannot wake up halfway. Marking: the first round of a cycle only
+ * acknowledges the barriers; in the next a VM hands over its roots
+ * (handshake_roots); in every round, what its barriers shaded. Marking is
+ * done when a round ends with every VM's roots handed over, every process
+ * record scanned, and nothing newly marked by what the round brought.
+ * Evacuation (rt->evac_pass set): the first round retires every cursor;
+ * in the next ones each VM fixes its roots and what it built since its
+ * last handshake (handshake_evac), until a round finds no old reference.
+ * Between handshakes, a VM does at its safepoints, a region at a time,
+ * what its next handshake would (step).
  *
  * A VM in gc_hold (the compiler runs macros while the forms it compiles
  * are rooted nowhere) takes no part until it leaves it: the cycle waits.

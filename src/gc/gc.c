@@ -726,9 +726,13 @@ void ivm_gc_evac_end(ivm_gc *gc, bool release)
     for (uint32_t e = 0; e < gc->nevacuating; e++) {
         uint32_t i = gc->evacuating[e];
         __atomic_store_n(&gc->evac_index[i], UINT32_MAX, __ATOMIC_RELAXED);
-        if (release)
+        if (release) {
+            gc->stats.live_bytes -= a->regions[i].live_bytes; /* counted in the copies */
             free_region(gc, i);
+        }
     }
+    if (release) /* the next budget, and the freed memory back to the host */
+        set_next_collection(gc);
     ivm_platform_mutex_unlock(a->lock);
     if (!release)
         gc->stats.evac_aborted++;
