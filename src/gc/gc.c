@@ -852,6 +852,11 @@ void ivm_gc_cycle_begin(ivm_gc *gc)
         r->live_bytes = 0;
     }
     gc->stats.live_bytes = 0;
+    /* what was handed over since the last cycle's marking ended belongs
+     * to no cycle: it may refer to what that cycle freed */
+    ivm_platform_mutex_lock(gc->inbox_lock);
+    gc->inbox_len = 0;
+    ivm_platform_mutex_unlock(gc->inbox_lock);
     __atomic_store_n(&a->no_edits, true, __ATOMIC_RELEASE);
     __atomic_store_n(&a->marking, true, __ATOMIC_RELEASE);
     ivm_platform_mutex_unlock(a->lock);

@@ -1040,8 +1040,9 @@ static void scan_before_slice(ivm_worker *w, ivm_proc *p)
         return;
     }
     uint32_t cycle = gc_cycle(vm);
-    if (__atomic_load_n(&p->scanned, __ATOMIC_RELAXED) == cycle || vm->roots_cycle != cycle)
-        return; /* scanned, or to be scanned with vm's roots */
+    if (!ivm_gc_marking(&vm->rt->gc) || __atomic_load_n(&p->scanned, __ATOMIC_RELAXED) == cycle ||
+        vm->roots_cycle != cycle)
+        return; /* marking is over, or p is scanned, or is to be with vm's roots */
     ivm_sched_lock(w->sched);
     scan_record(vm->gc_visitor, p, cycle);
     ivm_sched_unlock(w->sched);
