@@ -163,6 +163,12 @@ ivm_value ivm_vm_forward(ivm_vm *vm, ivm_value v)
     return ivm_gc_evacuating(gc) ? ivm_gc_forward(gc, v) : v;
 }
 
+ivm_value ivm_vm_barrier(ivm_vm *vm, ivm_value v)
+{
+    ivm_vm_shade(vm, v);
+    return ivm_vm_forward(vm, v);
+}
+
 /* ---- Asking for cycles (mutators, at safepoints) ------------------------ */
 
 /* Locked: wakes the collector for a cycle unless one runs. */

@@ -42,16 +42,6 @@ static __attribute__((noinline)) ivm_status safepoint(ivm_vm *vm, uint32_t live)
     return ivm_vm_preempted(vm) && ivm_may_block(vm) ? IVM_YIELD : IVM_OK;
 }
 
-/* A global's store while a concurrent cycle runs: the barrier sees what
- * it replaces and what it stores, and stores the copy of an evacuated
- * value. */
-static __attribute__((noinline)) void barrier_store(ivm_vm *vm, ivm_value *slot, ivm_value v)
-{
-    ivm_vm_shade(vm, __atomic_load_n(slot, __ATOMIC_RELAXED));
-    ivm_vm_shade(vm, v);
-    __atomic_store_n(slot, ivm_vm_forward(vm, v), __ATOMIC_RELEASE);
-}
-
 /* ---- Calls ------------------------------------------------------------- */
 
 static ivm_status stack_overflow(ivm_vm *vm) { return ivm_raise(vm, "stack overflow"); }
@@ -210,10 +200,8 @@ static ivm_status realize(ivm_vm *vm, ivm_value node)
             first = ivm_as_cons(r)->first;
             rest = ivm_as_cons(r)->rest;
         }
-        ivm_vm_shade(vm, first); /* a barrier: the nodes are mutable cells */
-        ivm_vm_shade(vm, rest);
-        first = ivm_vm_forward(vm, first);
-        rest = ivm_vm_forward(vm, rest);
+        first = ivm_vm_barrier(vm, first); /* the nodes are mutable cells */
+        rest = ivm_vm_barrier(vm, rest);
         for (size_t i = 0; i < chain.len; i++)
             if (!ivm_lazy_realized(chain.items[i])) {
                 ivm_vm_shade(vm, __atomic_load_n(&ivm_as_lazy(chain.items[i])->thunk,
@@ -475,8 +463,8 @@ static ivm_status run(ivm_vm *vm, uint32_t stop, bool resuming)
     }
     CASE(SETGLOBAL) {
         ivm_value *g = &vm->globals[ivm_proto_gslots(p)[BX]].value;
-        if (UNLIKELY(ivm_heap_no_edits(&vm->heap)))
-            barrier_store(vm, g, R[A]);
+        if (UNLIKELY(ivm_heap_no_edits(&vm->heap))) /* a concurrent cycle runs */
+            ivm_global_store(vm, g, R[A]);
         else
             __atomic_store_n(g, R[A], __ATOMIC_RELEASE); /* the collector reads it */
         NEXT;

@@ -426,12 +426,16 @@ uint32_t ivm_global_slot(ivm_vm *vm, ivm_value name)
     return slot;
 }
 
+void ivm_global_store(ivm_vm *vm, ivm_value *slot, ivm_value value)
+{
+    ivm_vm_shade(vm, __atomic_load_n(slot, __ATOMIC_RELAXED));
+    __atomic_store_n(slot, ivm_vm_barrier(vm, value), __ATOMIC_RELEASE);
+}
+
 void ivm_global_set(ivm_vm *vm, const char *name, ivm_value value)
 {
     uint32_t slot = ivm_global_slot(vm, ivm_symbol_cstr(&vm->heap, name));
-    ivm_vm_shade(vm, __atomic_load_n(&vm->globals[slot].value, __ATOMIC_RELAXED));
-    ivm_vm_shade(vm, value);
-    __atomic_store_n(&vm->globals[slot].value, ivm_vm_forward(vm, value), __ATOMIC_RELEASE);
+    ivm_global_store(vm, &vm->globals[slot].value, value);
 }
 
 /* ---- Errors ------------------------------------------------------------ */

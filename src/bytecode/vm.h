@@ -381,6 +381,9 @@ void ivm_vm_shade(ivm_vm *vm, ivm_value v);
 /* The barrier's other half, while the collector evacuates: what a store
  * into a mutable cell must store instead of v (its copy, if it has one). */
 ivm_value ivm_vm_forward(ivm_vm *vm, ivm_value v);
+/* Both halves for a value stored into a mutable cell: shades v, and gives
+ * what to store instead (its copy while the collector evacuates). */
+ivm_value ivm_vm_barrier(ivm_vm *vm, ivm_value v);
 void ivm_vm_park(ivm_vm *vm);
 void ivm_vm_unpark(ivm_vm *vm);
 /* Turns on the collector's debugging modes (IVM_GC_VERIFY, IVM_GC_STRESS). */
@@ -430,6 +433,9 @@ void ivm_stack_clear_saved(ivm_stack *s);
 /* The slot of the global named by symbol `name`, created unbound if new. */
 uint32_t ivm_global_slot(ivm_vm *vm, ivm_value name);
 void ivm_global_set(ivm_vm *vm, const char *name, ivm_value value);
+/* Stores into a global's slot with the collector's barrier (what it
+ * replaces shaded too); SETGLOBAL's way while a concurrent cycle runs. */
+void ivm_global_store(ivm_vm *vm, ivm_value *slot, ivm_value value);
 
 /* ---- Errors ------------------------------------------------------------ */
 

@@ -388,9 +388,8 @@ void ivm_proc_send(ivm_worker *w, ivm_proc *to, ivm_value v)
     } else if (!(m = ivm_platform_proc_calloc(sizeof *m))) {
         out_of_memory();
     }
-    m->value = ivm_vm_forward(w->vm, v);
+    m->value = ivm_vm_barrier(w->vm, v);
     m->next = NULL;
-    ivm_vm_shade(w->vm, v);
     *to->in_tail = m;
     to->in_tail = &m->next;
     wake(w, to);
