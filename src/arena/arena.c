@@ -152,11 +152,13 @@ void ivm_arena_retire(ivm_arena *a, ivm_bump *b)
 
 static void *slow_region(ivm_arena *a, ivm_bump *b, size_t bytes);
 
-/* Adds region i, just taken by b, to b's `since` list, which starts again
- * when the cycle has changed. (Only regions born in the cycle are listed:
- * older ones hold dead objects whose references may be stale.) */
+/* Counts region i (or the span it starts), just taken by b, and adds it
+ * to b's `since` list, which starts again when the cycle has changed.
+ * (Only regions born in the cycle are listed: older ones hold dead
+ * objects whose references may be stale.) */
 static void note_taken(ivm_arena *a, ivm_bump *b, uint32_t i)
 {
+    b->taken += a->regions[i].state == IVM_REGION_LARGE ? a->regions[i].span : 1;
     if (b->since_cycle != a->cycle) {
         b->since_cycle = a->cycle;
         b->nsince = b->since_done = 0;

@@ -72,6 +72,7 @@ typedef struct ivm_bump {
     uint32_t nsince, since_cap;
     uint32_t since_done; /* the collector's walks are done with since[0..] */
     uint32_t since_cycle;
+    uint32_t taken; /* regions this cursor has taken, ever (wraps around) */
 } ivm_bump;
 
 /* How the arena's memory is committed. First touch of a fresh page costs

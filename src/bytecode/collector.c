@@ -32,8 +32,35 @@
 #define WAIT_NS 200000 /* the collector looks at parked VMs this often */
 #define EVAC_ROUNDS 32                 /* an evacuation that needs more is given up */
 #define EVAC_ROUND_NS 1000000000u      /* and so is one whose round takes longer */
+/* Short of memory during a cycle, a thread that has taken no more regions
+ * than this since its roots handshake goes on (ivm_vm_concurrent_collect).
+ * Small, so that every thread together stays well inside the half of the
+ * reserve left when memory counts as short. */
+#define IVM_PACE_LIGHT_REGIONS 4
 
 /* ---- Handshakes (any thread) ------------------------------------------- */
+
+/* Records the time since *t as the handshake's `part`; *t becomes now. */
+static void note_part(ivm_runtime *rt, ivm_gc_handshake_part part, uint64_t *t)
+{
+    uint64_t now = ivm_platform_now_ns();
+    ivm_gc_note_handshake_part(&rt->gc, part, now - *t);
+    *t = now;
+}
+
+/* Marks from, or fixes (v->cfixing), vm's roots and the records of the
+ * processes it runs; the slots above each stack's top are cleared, since
+ * they were not visited. */
+static void visit_roots(ivm_vm *vm, ivm_gc *v, uint32_t tag, uint64_t *t)
+{
+    ivm_runtime *rt = vm->rt;
+    ivm_vm_thread_roots(vm, v);
+    note_part(rt, IVM_GC_HS_ROOTS, t);
+    if (rt->vm_roots_hook)
+        rt->vm_roots_hook(rt->hook_context, vm, v, tag);
+    ivm_stack_clear_running(vm);
+    note_part(rt, IVM_GC_HS_RECORDS, t);
+}
 
 /* vm's roots, those of the processes it runs, and the fields of what it
  * built since the cycle began; then its cursor starts a region born in the
@@ -43,12 +70,12 @@ static void handshake_roots(ivm_vm *vm, uint32_t cycle)
     ivm_runtime *rt = vm->rt;
     ivm_gc *v = vm->gc_visitor;
     v->walk = __atomic_load_n(&rt->gc.walk, __ATOMIC_RELAXED);
-    ivm_vm_thread_roots(vm, v);
-    if (rt->vm_roots_hook)
-        rt->vm_roots_hook(rt->hook_context, vm, v, cycle);
-    ivm_stack_clear_running(vm);
+    uint64_t t = ivm_platform_now_ns();
+    visit_roots(vm, v, cycle, &t);
     ivm_gc_trace_since(v, &vm->heap.bump, true);
     ivm_arena_retire(vm->heap.arena, &vm->heap.bump);
+    note_part(rt, IVM_GC_HS_BUILT, &t);
+    vm->taken_at_roots = vm->heap.bump.taken;
     vm->roots_cycle = cycle;
 }
 
@@ -72,13 +99,12 @@ static bool handshake_evac(ivm_vm *vm, uint32_t pass)
     v->walk = __atomic_load_n(&rt->gc.walk, __ATOMIC_RELAXED);
     v->evac_found = 0;
     v->cfixing = true;
-    ivm_vm_thread_roots(vm, v);
-    if (rt->vm_roots_hook)
-        rt->vm_roots_hook(rt->hook_context, vm, v, pass);
+    uint64_t t = ivm_platform_now_ns();
+    visit_roots(vm, v, pass, &t);
     v->cfixing = false;
-    ivm_stack_clear_running(vm); /* stale slots were not fixed */
     ivm_gc_evac_fix_since(v, &vm->heap.bump, true);
     ivm_arena_restart_since(vm->heap.arena, &vm->heap.bump);
+    note_part(rt, IVM_GC_HS_BUILT, &t);
     __atomic_add_fetch(&rt->gc.evac_found, v->evac_found, __ATOMIC_RELAXED);
     return true;
 }
@@ -195,11 +221,17 @@ bool ivm_vm_concurrent_collect(ivm_vm *vm)
         return false;
     }
     ivm_arena_clear_request(a);
-    /* Short of memory: wait for the cycle (parked, so that it can do this
-     * VM's handshakes), or, when no cycle runs and memory is still short,
-     * let the caller collect with the world stopped (which can compact). */
+    /* Short of memory: a thread that took more than its share of regions
+     * since it handed its roots over waits for the cycle (parked, so that
+     * the collector can do its handshakes): the pacing falls on those
+     * that allocate, and a thread that allocates little (a process that
+     * sleeps and wakes, say) goes on with what the reserve holds. When no
+     * cycle runs and memory is still short, the caller collects with the
+     * world stopped (which can compact). */
     bool low = ivm_arena_short(a);
-    bool wait = low && rt->gc_running;
+    bool wait = low && rt->gc_running &&
+                (vm->roots_cycle != __atomic_load_n(&rt->gc.cycle, __ATOMIC_ACQUIRE) ||
+                 vm->heap.bump.taken - vm->taken_at_roots > IVM_PACE_LIGHT_REGIONS);
     uint64_t done = rt->gc_cycles_done;
     if (!low)
         ask_cycle(rt);

@@ -293,6 +293,7 @@ struct ivm_vm {
     uint32_t roots_cycle;
     uint32_t barrier_cycle; /* the last cycle it said its barriers were on in */
     uint32_t evac_ack;      /* the last evacuation it retired its cursor for */
+    uint32_t taken_at_roots; /* heap.bump.taken when it handed its roots over */
     bool gc_claimed; /* parked, its handshake done by the collector (rt->lock) */
 };
 

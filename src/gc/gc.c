@@ -765,9 +765,16 @@ void ivm_gc_visit(ivm_gc *gc, ivm_value *slot)
 
 /* ---- Concurrent cycles ------------------------------------------------- */
 
+/* What lies in a region born in the cycle is never marked (mark_value
+ * skips it), and needs no tracing from a barrier: what its builder built
+ * before its handshake, the handshake traces (ivm_gc_trace_since); what
+ * it built after holds only what the builder could reach then. Dropping
+ * it here keeps a transient's barrier (four values per edit, mostly new
+ * nodes) from filling the handover with millions of useless values. The
+ * cycle is read after the marking flag's acquire, which publishes it. */
 void ivm_gc_shade(ivm_gc *v, ivm_value x)
 {
-    if (ivm_is_obj(x))
+    if (ivm_is_obj(x) && !is_black(v->collector ? v->collector : v, ivm_obj_header(x)))
         push(v, x);
 }
 
@@ -840,7 +847,9 @@ void ivm_gc_cycle_begin(ivm_gc *gc)
     ivm_arena *a = gc->heap->arena;
     gc->cycle_start_ns = ivm_platform_now_ns();
     ivm_platform_mutex_lock(a->lock);
-    gc->black = ++gc->cycle;
+    /* atomic: threads read it unlocked (ivm_vm_concurrent_collect) */
+    __atomic_store_n(&gc->cycle, gc->cycle + 1, __ATOMIC_RELEASE);
+    gc->black = gc->cycle;
     a->cycle = gc->cycle;
     for (uint32_t i = 0; i < a->fresh; i++) {
         ivm_region *r = &a->regions[i];
@@ -934,6 +943,11 @@ void ivm_gc_note_handshake(ivm_gc *gc, uint64_t ns)
     __atomic_add_fetch(&gc->stats.handshakes, 1, __ATOMIC_RELAXED);
     __atomic_add_fetch(&gc->stats.handshake_histogram[pause_bucket(ns)], 1, __ATOMIC_RELAXED);
     atomic_max(&gc->stats.handshake_max_ns, ns);
+}
+
+void ivm_gc_note_handshake_part(ivm_gc *gc, ivm_gc_handshake_part part, uint64_t ns)
+{
+    atomic_max(&gc->stats.handshake_part_max_ns[part], ns);
 }
 
 void ivm_gc_note_stall(ivm_gc *gc, uint64_t ns)
@@ -1037,6 +1051,15 @@ void ivm_gc_report(const ivm_gc *gc, ivm_buf *out)
         add_us(out, pause_percentile(s->handshake_histogram, s->handshakes, s->handshake_max_ns, 990));
         ivm_buf_add_cstr(out, ", longest ");
         add_us(out, s->handshake_max_ns);
+        static const char *const parts[IVM_GC_HANDSHAKE_PARTS] = {
+            "own roots", "process records", "what it built since"};
+        ivm_buf_add_cstr(out, "\ngc: longest handshake parts:");
+        for (unsigned k = 0; k < IVM_GC_HANDSHAKE_PARTS; k++) {
+            ivm_buf_add_cstr(out, k ? ", " : " ");
+            ivm_buf_add_cstr(out, parts[k]);
+            ivm_buf_add_char(out, ' ');
+            add_us(out, s->handshake_part_max_ns[k]);
+        }
         add_times(out, "waits for a cycle, short of memory", s->stalls, s->stall_total_ns,
                   s->stall_max_ns);
         ivm_buf_add_cstr(out, "\ngc: evacuated by concurrent cycles: ");

@@ -57,6 +57,14 @@ typedef struct ivm_gc ivm_gc;
 /* Calls ivm_gc_visit(gc, slot) for every root slot of the embedder. */
 typedef void (*ivm_gc_roots_fn)(void *context, ivm_gc *gc);
 
+/* The parts of a handshake, timed apart (ivm_gc_note_handshake_part). */
+typedef enum {
+    IVM_GC_HS_ROOTS,   /* the thread's own roots */
+    IVM_GC_HS_RECORDS, /* the records of the processes it runs */
+    IVM_GC_HS_BUILT,   /* tracing or fixing what it built since */
+    IVM_GC_HANDSHAKE_PARTS
+} ivm_gc_handshake_part;
+
 typedef struct ivm_gc_stats {
     uint64_t collections;
     uint64_t moving_collections; /* those allowed to evacuate */
@@ -75,6 +83,8 @@ typedef struct ivm_gc_stats {
     uint64_t evac_bytes, evac_regions, evac_rounds, evac_aborted;
     uint64_t handshakes;
     uint64_t handshake_max_ns;
+    /* The longest time one handshake spent on each part of its work. */
+    uint64_t handshake_part_max_ns[IVM_GC_HANDSHAKE_PARTS];
     uint64_t stalls, stall_total_ns, stall_max_ns; /* waits for a cycle, short of memory */
     uint32_t handshake_histogram[IVM_GC_PAUSE_BUCKETS];
 } ivm_gc_stats;
@@ -320,6 +330,8 @@ void ivm_gc_evac_end(ivm_gc *gc, bool release);
 
 /* Records one handshake's pause (any thread). */
 void ivm_gc_note_handshake(ivm_gc *gc, uint64_t ns);
+/* Records how long one handshake spent on one part of its work. */
+void ivm_gc_note_handshake_part(ivm_gc *gc, ivm_gc_handshake_part part, uint64_t ns);
 /* Records a thread's wait for a cycle to end, short of memory. */
 void ivm_gc_note_stall(ivm_gc *gc, uint64_t ns);
 /* Whether the object at v is live after the last cycle: marked, or built
