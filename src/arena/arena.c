@@ -161,7 +161,7 @@ static void note_taken(ivm_arena *a, ivm_bump *b, uint32_t i)
     b->taken += a->regions[i].state == IVM_REGION_LARGE ? a->regions[i].span : 1;
     if (b->since_cycle != a->cycle) {
         b->since_cycle = a->cycle;
-        b->nsince = b->since_done = 0;
+        b->nsince = b->since_done = b->since_off = 0;
     }
     if (!__atomic_load_n(&a->no_edits, __ATOMIC_RELAXED)) /* no concurrent cycle runs */
         return;
@@ -181,7 +181,7 @@ void ivm_arena_restart_since(ivm_arena *a, ivm_bump *b)
     ivm_platform_mutex_lock(a->lock);
     retire(a, b);
     b->since_cycle = a->cycle;
-    b->nsince = b->since_done = 0;
+    b->nsince = b->since_done = b->since_off = 0;
     ivm_platform_mutex_unlock(a->lock);
 }
 

@@ -71,6 +71,7 @@ typedef struct ivm_bump {
     uint32_t *since;
     uint32_t nsince, since_cap;
     uint32_t since_done; /* the collector's walks are done with since[0..] */
+    uint32_t since_off;  /* and with since[since_done]'s first bytes */
     uint32_t since_cycle;
     uint32_t taken; /* regions this cursor has taken, ever (wraps around) */
 } ivm_bump;
@@ -131,6 +132,18 @@ typedef struct ivm_arena {
 } ivm_arena;
 
 /* Every safepoint reads this: a relaxed load, one plain read. */
+/* Bytes b's thread built that its `since` walks have not yet been over:
+ * more than `bytes`? (Full regions left behind count whole.) */
+static inline bool ivm_arena_since_pending(const ivm_bump *b, size_t bytes)
+{
+    if (b->nsince > b->since_done + 1)
+        return true;
+    if (b->nsince == b->since_done || b->since[b->since_done] != b->region || !b->ptr)
+        return false;
+    size_t filled = IVM_REGION_SIZE - (size_t)(b->end - b->ptr);
+    return filled > b->since_off + bytes;
+}
+
 static inline bool ivm_arena_collect_requested(const ivm_arena *a)
 {
     return __atomic_load_n(&a->collect_requested, __ATOMIC_RELAXED);

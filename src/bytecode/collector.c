@@ -33,9 +33,7 @@
 #define EVAC_ROUNDS 32                 /* an evacuation that needs more is given up */
 #define EVAC_ROUND_NS 1000000000u      /* and so is one whose round takes longer */
 /* Short of memory during a cycle, a thread that has taken no more regions
- * than this since its roots handshake goes on (ivm_vm_concurrent_collect).
- * Small, so that every thread together stays well inside the half of the
- * reserve left when memory counts as short. */
+ * than this since its roots handshake goes on (light). */
 #define IVM_PACE_LIGHT_REGIONS 4
 
 /* ---- Handshakes (any thread) ------------------------------------------- */
@@ -72,9 +70,9 @@ static void handshake_roots(ivm_vm *vm, uint32_t cycle)
     v->walk = __atomic_load_n(&rt->gc.walk, __ATOMIC_RELAXED);
     uint64_t t = ivm_platform_now_ns();
     visit_roots(vm, v, cycle, &t);
-    ivm_gc_trace_since(v, &vm->heap.bump, true);
+    ivm_gc_trace_since(v, &vm->heap.bump);
     ivm_arena_retire(vm->heap.arena, &vm->heap.bump);
-    note_part(rt, IVM_GC_HS_BUILT, &t);
+    note_part(rt, IVM_GC_HS_TRACE, &t);
     vm->taken_at_roots = vm->heap.bump.taken;
     vm->roots_cycle = cycle;
 }
@@ -102,34 +100,42 @@ static bool handshake_evac(ivm_vm *vm, uint32_t pass)
     uint64_t t = ivm_platform_now_ns();
     visit_roots(vm, v, pass, &t);
     v->cfixing = false;
-    ivm_gc_evac_fix_since(v, &vm->heap.bump, true);
+    ivm_gc_evac_fix_since(v, &vm->heap.bump);
     ivm_arena_restart_since(vm->heap.arena, &vm->heap.bump);
-    note_part(rt, IVM_GC_HS_BUILT, &t);
+    note_part(rt, IVM_GC_HS_FIX, &t);
     __atomic_add_fetch(&rt->gc.evac_found, v->evac_found, __ATOMIC_RELAXED);
     return true;
 }
 
 /* Between handshakes, at a safepoint: what this thread's next handshake
- * would trace or fix in the regions it has filled, done now, a region at
- * a time, so that the handshake itself stays short. */
+ * would trace or fix in what it built since the last step, done now, so
+ * that the handshake itself stays short; or, when its handshakes have
+ * nothing more to trace or fix, the walks' place moved on. */
 static void step(ivm_vm *vm)
 {
     ivm_runtime *rt = vm->rt;
     ivm_gc *v = vm->gc_visitor;
     ivm_bump *b = &vm->heap.bump;
-    if (__atomic_load_n(&rt->evac_pass, __ATOMIC_ACQUIRE)) {
-        if (vm->evac_ack != __atomic_load_n(&rt->evac_id, __ATOMIC_ACQUIRE))
-            return;
+    uint32_t pass = __atomic_load_n(&rt->evac_pass, __ATOMIC_ACQUIRE);
+    if (pass && vm->evac_ack == __atomic_load_n(&rt->evac_id, __ATOMIC_ACQUIRE)) {
         v->evac_found = 0;
-        ivm_gc_evac_fix_since(v, b, false);
+        ivm_gc_evac_fix_since(v, b);
         __atomic_add_fetch(&rt->gc.evac_found, v->evac_found, __ATOMIC_RELAXED);
-    } else if (ivm_gc_marking(&rt->gc)) {
-        uint32_t cycle = __atomic_load_n(&rt->gc.cycle, __ATOMIC_ACQUIRE);
-        if (vm->barrier_cycle != cycle || vm->roots_cycle == cycle)
-            return; /* not yet (the collector reads nothing yet), or no more */
-        ivm_gc_trace_since(v, b, false);
-        ivm_gc_hand_over(v);
+        return;
     }
+    if (!pass && ivm_gc_marking(&rt->gc)) {
+        uint32_t cycle = __atomic_load_n(&rt->gc.cycle, __ATOMIC_ACQUIRE);
+        if (vm->barrier_cycle != cycle)
+            return; /* not yet: the collector reads nothing before the ack */
+        if (vm->roots_cycle != cycle) {
+            ivm_gc_trace_since(v, b);
+            ivm_gc_hand_over(v);
+            return;
+        }
+    }
+    /* roots handed over, or no cycle: the evacuation's first handshake
+     * starts the list again */
+    ivm_gc_skip_since(v, b);
 }
 
 /* The first handshake of a cycle only says that this thread's barriers
@@ -164,7 +170,7 @@ void ivm_vm_handshake(ivm_vm *vm)
         return;
     uint32_t round = __atomic_load_n(&rt->hs_round, __ATOMIC_ACQUIRE);
     if (round == __atomic_load_n(&vm->hs_done, __ATOMIC_RELAXED)) {
-        if (vm->heap.bump.nsince > vm->heap.bump.since_done + 1)
+        if (ivm_arena_since_pending(&vm->heap.bump, IVM_STEP_BYTES))
             step(vm);
         return;
     }
@@ -206,6 +212,20 @@ static void ask_cycle(ivm_runtime *rt)
     }
 }
 
+/* Short of memory during a cycle: whether vm may go on with what
+ * the reserve holds instead of waiting for the cycle: it took no more than
+ * IVM_PACE_LIGHT_REGIONS since its roots handshake, and as many are left
+ * for every thread. The pacing falls on the threads that allocate; one
+ * that allocates little (a process that sleeps and wakes, say) is not
+ * held up with them. */
+static bool light(const ivm_vm *vm)
+{
+    const ivm_runtime *rt = vm->rt;
+    return vm->roots_cycle == __atomic_load_n(&rt->gc.cycle, __ATOMIC_ACQUIRE) &&
+           vm->heap.bump.taken - vm->taken_at_roots <= IVM_PACE_LIGHT_REGIONS &&
+           ivm_arena_free_regions(vm->heap.arena) > IVM_PACE_LIGHT_REGIONS * rt->nvms;
+}
+
 bool ivm_vm_concurrent_collect(ivm_vm *vm)
 {
     ivm_runtime *rt = vm->rt;
@@ -221,25 +241,20 @@ bool ivm_vm_concurrent_collect(ivm_vm *vm)
         return false;
     }
     ivm_arena_clear_request(a);
-    /* Short of memory: a thread that took more than its share of regions
-     * since it handed its roots over waits for the cycle (parked, so that
-     * the collector can do its handshakes): the pacing falls on those
-     * that allocate, and a thread that allocates little (a process that
-     * sleeps and wakes, say) goes on with what the reserve holds. When no
-     * cycle runs and memory is still short, the caller collects with the
-     * world stopped (which can compact). */
-    bool low = ivm_arena_short(a);
-    bool wait = low && rt->gc_running &&
-                (vm->roots_cycle != __atomic_load_n(&rt->gc.cycle, __ATOMIC_ACQUIRE) ||
-                 vm->heap.bump.taken - vm->taken_at_roots > IVM_PACE_LIGHT_REGIONS);
+    /* Short of memory: the thread waits for the cycle (parked, so that
+     * the collector can do its handshakes), unless it is light (below);
+     * when no cycle runs and memory is still short, the caller collects
+     * with the world stopped (which can compact). */
+    bool low = ivm_arena_short(a), running = rt->gc_running;
+    bool wait = low && running && !light(vm);
     uint64_t done = rt->gc_cycles_done;
     if (!low)
         ask_cycle(rt);
-    else if (!wait)
+    else if (!running)
         ivm_arena_request_collection(a);
     ivm_platform_mutex_unlock(rt->lock);
     if (!wait)
-        return !low;
+        return !low || running;
     uint64_t start = ivm_platform_now_ns();
     ivm_vm_park(vm);
     ivm_platform_mutex_lock(rt->lock);

@@ -33,13 +33,24 @@
 static __attribute__((noinline)) ivm_status safepoint(ivm_vm *vm, uint32_t live)
 {
     vm->top_live = live;
-    vm->budget = vm->budget_reset;
+    /* While a concurrent cycle runs, safepoints come IVM_CYCLE_SAFEPOINTS
+     * times as often (a handshake traces or fixes what its thread built
+     * since its last safepoint: the pause is bounded by that), and a
+     * process may be preempted only at every IVM_CYCLE_SAFEPOINTS-th, so
+     * that slices stay as long. */
+    bool slice_over = true;
+    if (ivm_heap_no_edits(&vm->heap) && vm->budget_reset >= IVM_CYCLE_SAFEPOINTS) {
+        vm->budget = vm->budget_reset / IVM_CYCLE_SAFEPOINTS;
+        slice_over = ++vm->cycle_safepoints % IVM_CYCLE_SAFEPOINTS == 0;
+    } else {
+        vm->budget = vm->budget_reset;
+    }
     if (ivm_arena_collect_requested(vm->heap.arena) || ivm_vm_collector_due(vm))
         ivm_vm_collect(vm);
     vm->top_live = UINT32_MAX;
     if (ivm_platform_interrupted())
         return IVM_INTERRUPTED;
-    return ivm_vm_preempted(vm) && ivm_may_block(vm) ? IVM_YIELD : IVM_OK;
+    return slice_over && ivm_vm_preempted(vm) && ivm_may_block(vm) ? IVM_YIELD : IVM_OK;
 }
 
 /* ---- Calls ------------------------------------------------------------- */

@@ -126,6 +126,7 @@ typedef struct ivm_trace_entry {
 #endif
 #define IVM_MAX_NESTED_CALLS 200  /* natives calling back into the VM */
 #define IVM_REDUCTION_BUDGET 4000 /* calls and back jumps per slice */
+#define IVM_CYCLE_SAFEPOINTS 8 /* safepoints per slice while a concurrent cycle runs */
 #define IVM_MAX_C_ROOTS 4096      /* values rooted by suspended natives */
 #define IVM_MAX_GLOBALS (1u << 22) /* the globals' fixed reservation */
 
@@ -270,6 +271,7 @@ struct ivm_vm {
     uint32_t capturing; /* inside with-out-str: out is its text, never flushed */
     int32_t budget;
     int32_t budget_reset; /* IVM_REDUCTION_BUDGET; 1 in stress mode */
+    uint32_t cycle_safepoints; /* counts safepoints during concurrent cycles */
 
     ivm_c_root c_roots[IVM_MAX_C_ROOTS];
     uint32_t nc_roots;
@@ -306,13 +308,16 @@ bool ivm_vm_init_thread(ivm_vm *vm, ivm_vm *main);
 void ivm_vm_destroy(ivm_vm *vm);
 
 /* Whether the concurrent collector has work for this thread's safepoint:
- * a handshake it waits for, or regions the thread filled since its last
- * one, whose objects its next handshake would trace or fix. */
+ * a handshake it waits for, or more than IVM_STEP_BYTES built since its
+ * last one, whose objects its next handshake would trace or fix (done at
+ * the safepoint instead, so that a handshake's pause is bounded by what a
+ * thread builds between two safepoints). */
+#define IVM_STEP_BYTES 32768
 static inline bool ivm_vm_collector_due(const ivm_vm *vm)
 {
     return __atomic_load_n(&vm->rt->hs_round, __ATOMIC_RELAXED) !=
                __atomic_load_n(&vm->hs_done, __ATOMIC_RELAXED) ||
-           vm->heap.bump.nsince > vm->heap.bump.since_done + 1;
+           ivm_arena_since_pending(&vm->heap.bump, IVM_STEP_BYTES);
 }
 
 static inline bool ivm_vm_preempted(const ivm_vm *vm)

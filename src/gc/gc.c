@@ -125,7 +125,7 @@ void ivm_gc_set_stress(ivm_gc *gc, uint32_t every)
 }
 
 static void cfix_slot(ivm_gc *v, ivm_value *slot);
-static void walk_since(ivm_gc *v, ivm_bump *b, bool whole, void (*fn)(ivm_gc *, char *, char *));
+static void walk_since(ivm_gc *v, ivm_bump *b, void (*fn)(ivm_gc *, char *, char *));
 
 /* ---- Marking ----------------------------------------------------------- */
 
@@ -710,9 +710,9 @@ static void fix_built(ivm_gc *v, char *p, char *end)
     v->evac_found += found;
 }
 
-void ivm_gc_evac_fix_since(ivm_gc *v, ivm_bump *b, bool whole)
+void ivm_gc_evac_fix_since(ivm_gc *v, ivm_bump *b)
 {
-    walk_since(v, b, whole, fix_built);
+    walk_since(v, b, fix_built);
 }
 
 void ivm_gc_evac_end(ivm_gc *gc, bool release)
@@ -789,10 +789,11 @@ static void trace_objects(ivm_gc *v, char *p, char *end)
     }
 }
 
-/* Applies fn to the objects of b's `since` regions not done yet: those b
- * has left (then done), and with `whole` the one it fills too, up to its
- * cursor. Only b's thread, or the collector while b's is parked. */
-static void walk_since(ivm_gc *v, ivm_bump *b, bool whole, void (*fn)(ivm_gc *, char *, char *))
+/* Applies fn to the objects of b's `since` regions that its walks have
+ * not been over yet, up to b's cursor, and moves the walks' place on.
+ * Only b's thread, at a safepoint (every object below the cursor is
+ * whole), or the collector while b's is parked. */
+static void walk_since(ivm_gc *v, ivm_bump *b, void (*fn)(ivm_gc *, char *, char *))
 {
     ivm_arena *a = v->heap->arena;
     ivm_platform_mutex_lock(a->lock); /* for the cycle and the table */
@@ -800,22 +801,36 @@ static void walk_since(ivm_gc *v, ivm_bump *b, bool whole, void (*fn)(ivm_gc *, 
     ivm_platform_mutex_unlock(a->lock);
     for (uint32_t k = b->since_done; current && k < b->nsince; k++) {
         uint32_t i = b->since[k];
-        bool filling = b->region == i && b->ptr;
-        if (filling && !whole)
-            break;
         char *start = ivm_arena_region_start(a, i);
-        if (a->regions[i].state == IVM_REGION_LARGE)
+        if (a->regions[i].state == IVM_REGION_LARGE) {
             fn(v, start, start + (size_t)ivm_header_words(*(ivm_header *)start) * 8);
-        else
-            fn(v, start, ivm_arena_used_end(a, b, i));
-        if (!filling)
-            b->since_done = k + 1;
+        } else {
+            char *end = ivm_arena_used_end(a, b, i);
+            fn(v, start + (k == b->since_done ? b->since_off : 0), end);
+            if (b->region == i && b->ptr) { /* the one it fills: again later */
+                b->since_done = k;
+                b->since_off = (uint32_t)(end - start);
+                break;
+            }
+        }
+        b->since_done = k + 1;
+        b->since_off = 0;
     }
 }
 
-void ivm_gc_trace_since(ivm_gc *v, ivm_bump *b, bool whole)
+void ivm_gc_trace_since(ivm_gc *v, ivm_bump *b)
 {
-    walk_since(v, b, whole, trace_objects);
+    walk_since(v, b, trace_objects);
+}
+
+static void skip_objects(ivm_gc *v, char *p, char *end)
+{
+    (void)v, (void)p, (void)end;
+}
+
+void ivm_gc_skip_since(ivm_gc *v, ivm_bump *b)
+{
+    walk_since(v, b, skip_objects);
 }
 
 void ivm_gc_hand_over(ivm_gc *v)
@@ -1052,7 +1067,8 @@ void ivm_gc_report(const ivm_gc *gc, ivm_buf *out)
         ivm_buf_add_cstr(out, ", longest ");
         add_us(out, s->handshake_max_ns);
         static const char *const parts[IVM_GC_HANDSHAKE_PARTS] = {
-            "own roots", "process records", "what it built since"};
+            "own roots", "process records", "tracing what it built",
+            "fixing what it built"};
         ivm_buf_add_cstr(out, "\ngc: longest handshake parts:");
         for (unsigned k = 0; k < IVM_GC_HANDSHAKE_PARTS; k++) {
             ivm_buf_add_cstr(out, k ? ", " : " ");

@@ -61,7 +61,8 @@ typedef void (*ivm_gc_roots_fn)(void *context, ivm_gc *gc);
 typedef enum {
     IVM_GC_HS_ROOTS,   /* the thread's own roots */
     IVM_GC_HS_RECORDS, /* the records of the processes it runs */
-    IVM_GC_HS_BUILT,   /* tracing or fixing what it built since */
+    IVM_GC_HS_TRACE,   /* tracing what it built since the cycle began */
+    IVM_GC_HS_FIX,     /* fixing what it built since its last handshake */
     IVM_GC_HANDSHAKE_PARTS
 } ivm_gc_handshake_part;
 
@@ -268,11 +269,13 @@ static inline bool ivm_gc_marking(const ivm_gc *gc)
 /* A barrier: v keeps x for its next handover. */
 void ivm_gc_shade(ivm_gc *v, ivm_value x);
 /* Stacks the fields of every object b's thread built since the cycle
- * began (its `since` regions): those of the regions it has left and not
- * traced yet, and with `whole` those of the one it fills, up to its
- * cursor. Without `whole`, a thread spreads the work over its safepoints
- * before its handshake (ivm_vm_collector_step). */
-void ivm_gc_trace_since(ivm_gc *v, ivm_bump *b, bool whole);
+ * began (its `since` regions) that no earlier call went over: a thread
+ * spreads the work over its safepoints before its handshake
+ * (ivm_vm_handshake), which then has only the rest to do. */
+void ivm_gc_trace_since(ivm_gc *v, ivm_bump *b);
+/* Moves the walks' place past what b's thread built so far, when there is
+ * nothing to trace or fix in it (its handshake is done). */
+void ivm_gc_skip_since(ivm_gc *v, ivm_bump *b);
 /* Gives v's stacked values to its collector. */
 void ivm_gc_hand_over(ivm_gc *v);
 void ivm_gc_cycle_begin(ivm_gc *gc);
@@ -323,7 +326,7 @@ static inline bool ivm_gc_evacuating(const ivm_gc *gc)
 }
 /* A visitor fixes what b's thread built since its last handshake (as
  * ivm_gc_trace_since walks it), counting old references in evac_found. */
-void ivm_gc_evac_fix_since(ivm_gc *v, ivm_bump *b, bool whole);
+void ivm_gc_evac_fix_since(ivm_gc *v, ivm_bump *b);
 /* Frees the evacuated regions (release) or gives them up (the copies
  * stay too); the barriers stop forwarding and transients edit again. */
 void ivm_gc_evac_end(ivm_gc *gc, bool release);
