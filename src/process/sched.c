@@ -685,6 +685,19 @@ static void spin(ivm_worker *w)
     }
 }
 
+/* The keeper of the timers sleeps until this long before the next
+ * deadline, then watches the clock: waking a sleeping thread takes tens
+ * of microseconds, more on a virtual machine, and a process that asked to
+ * wait 1 ms should not wait 1.05. At most this much CPU per deadline. */
+#define IVM_TIMER_SPIN_NS 100000
+
+/* Unlocked, idle: spins until `deadline`, or until w is woken. */
+static void spin_until(ivm_worker *w, uint64_t deadline)
+{
+    while (__atomic_load_n(&w->idle, __ATOMIC_RELAXED) && ivm_platform_now_ns() < deadline)
+        ivm_platform_cpu_relax();
+}
+
 /* How long w may sleep, for a wait of ns (0: for ever): the main thread
  * looks at SIGINT every so often, since the signal does not end a wait
  * and the thread it interrupted may be busy. */
@@ -707,8 +720,10 @@ static void idle_wait(ivm_worker *w)
     bool keeper = !paused && s->ntimers && !s->timer_keeper;
     if (s->nworkers == 1) { /* nothing but a timer can wake it (no lock is taken) */
         uint64_t now = ivm_platform_now_ns();
-        if (keeper && s->timers[0].deadline > now)
-            ivm_platform_sleep_ns(poll_bound(w, s->timers[0].deadline - now));
+        if (keeper && s->timers[0].deadline > now + IVM_TIMER_SPIN_NS)
+            ivm_platform_sleep_ns(poll_bound(w, s->timers[0].deadline - now - IVM_TIMER_SPIN_NS));
+        if (keeper)
+            spin_until(w, s->timers[0].deadline);
         set_idle(w, false);
         s->nidle--;
         return;
@@ -725,8 +740,13 @@ static void idle_wait(ivm_worker *w)
         s->timer_keeper = w;
         s->keeper_deadline = s->timers[0].deadline;
         uint64_t now = ivm_platform_now_ns();
-        if (s->keeper_deadline > now)
-            sleep_locked(w, poll_bound(w, s->keeper_deadline - now));
+        if (s->keeper_deadline > now + IVM_TIMER_SPIN_NS)
+            sleep_locked(w, poll_bound(w, s->keeper_deadline - now - IVM_TIMER_SPIN_NS));
+        if (w->idle && s->keeper_deadline <= ivm_platform_now_ns() + IVM_TIMER_SPIN_NS) {
+            ivm_sched_unlock(s);
+            spin_until(w, s->keeper_deadline);
+            ivm_sched_lock(s);
+        }
         s->timer_keeper = NULL;
     } else {
         sleep_locked(w, poll_bound(w, 0));
